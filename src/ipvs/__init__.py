@@ -1,0 +1,29 @@
+"""ipvs: Linux IP Virtual Server administration over generic netlink.
+
+The library behind the `ipvsadm` command of this package. Standard library
+only; a C decoder (built with cffi) speeds up large dumps when present.
+"""
+from ._base import DecodeError, IPVSError
+from ._client import Client
+from ._decoder import DECODER
+from ._errors import KernelError, NotAvailableError, ProtocolError, ipvs_strerror
+from ._model import (AF_INET, AF_INET6, DAEMON_BACKUP, DAEMON_MASTER, FWD_LOCAL,
+                     FWD_MASQ, FWD_ROUTE, FWD_TUNNEL, IPPROTO_SCTP, IPPROTO_TCP,
+                     IPPROTO_UDP, SVC_F_HASHED, SVC_F_ONEPACKET, SVC_F_PERSISTENT,
+                     SVC_F_SCHED1, SVC_F_SCHED2, SVC_F_SCHED3, TUN_F_CSUM, TUN_F_NOCSUM,
+                     TUN_F_REMCSUM, TUN_GRE, TUN_GUE, TUN_IPIP, Connection, Destination,
+                     Info, Service, Stats, SyncDaemon, Timeouts)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Client", "Service", "Destination", "Stats", "Timeouts", "SyncDaemon", "Info",
+    "Connection", "IPVSError", "KernelError", "NotAvailableError", "ProtocolError",
+    "DecodeError", "ipvs_strerror", "DECODER",
+    "AF_INET", "AF_INET6", "IPPROTO_TCP", "IPPROTO_UDP", "IPPROTO_SCTP",
+    "FWD_MASQ", "FWD_LOCAL", "FWD_TUNNEL", "FWD_ROUTE",
+    "TUN_IPIP", "TUN_GUE", "TUN_GRE", "TUN_F_NOCSUM", "TUN_F_CSUM", "TUN_F_REMCSUM",
+    "SVC_F_PERSISTENT", "SVC_F_HASHED", "SVC_F_ONEPACKET",
+    "SVC_F_SCHED1", "SVC_F_SCHED2", "SVC_F_SCHED3",
+    "DAEMON_MASTER", "DAEMON_BACKUP", "__version__",
+]

@@ -1,0 +1,277 @@
+# Client: the library API over the transport.
+#
+# Rule: model objects in, model objects out. Requests are built through the
+# spec tables (_spec), dumps decoded through the decoder seam (_decoder),
+# sockets touched only by the transport (_transport).
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Iterable, Iterator, List, Optional
+
+from . import _netlink as nl
+from . import _spec as spec
+from ._decoder import DONE, INTERRUPTED, decode_dests, decode_services
+from ._errors import KernelError, ProtocolError
+from ._model import (AF_INET, AF_INET6, Connection, Destination, Info, Service,
+                     Stats, SyncDaemon, Timeouts, pack_address, unpack_address)
+from ._transport import DUMP_RETRIES, Conn
+
+_U32 = struct.Struct("=I")
+
+
+# ------------------------------------------------------- model -> attributes
+
+def netmask_bytes(svc: Service) -> bytes:
+    if svc.af == AF_INET6:
+        return _U32.pack(int(svc.netmask))
+    return socket.inet_pton(AF_INET, svc.netmask)
+
+
+def service_key_attrs(svc: Service) -> dict:
+    """The attributes that name a service (what lookups need)."""
+    if svc.fwmark:
+        return {"af": svc.af, "fwmark": svc.fwmark}
+    return {"af": svc.af, "protocol": svc.protocol,
+            "addr": pack_address(svc.af, svc.address), "port": svc.port}
+
+
+def service_attrs(svc: Service) -> dict:
+    """Every settable attribute of a service (add and edit)."""
+    a = service_key_attrs(svc)
+    a.update(sched_name=svc.scheduler, flags=(svc.flags, 0xFFFFFFFF),
+             timeout=svc.timeout, netmask=netmask_bytes(svc))
+    if svc.pe_name:
+        a["pe_name"] = svc.pe_name
+    return a
+
+
+def dest_key_attrs(d: Destination) -> dict:
+    return {"addr_family": d.af, "addr": pack_address(d.af, d.address), "port": d.port}
+
+
+def dest_attrs(d: Destination) -> dict:
+    a = dest_key_attrs(d)
+    a.update(fwd_method=d.fwd_method & 0x7, weight=d.weight & 0xFFFFFFFF,
+             tun_type=d.tun_type, tun_port=d.tun_port, tun_flags=d.tun_flags,
+             u_thresh=d.u_threshold, l_thresh=d.l_threshold)
+    return a
+
+
+def daemon_attrs(d: SyncDaemon) -> dict:
+    a = {"state": d.state, "mcast_ifn": d.mcast_ifn, "sync_id": d.syncid}
+    if d.sync_maxlen:
+        a["sync_maxlen"] = d.sync_maxlen
+    if d.mcast_port:
+        a["mcast_port"] = d.mcast_port
+    if d.mcast_ttl:
+        a["mcast_ttl"] = d.mcast_ttl
+    if d.mcast_group:
+        if ":" in d.mcast_group:
+            a["mcast_group6"] = socket.inet_pton(AF_INET6, d.mcast_group)
+        else:
+            a["mcast_group"] = socket.inet_pton(AF_INET, d.mcast_group)
+    return a
+
+
+# ------------------------------------------------------- records -> model
+
+def service_from_record(r) -> Service:
+    af = r[0]
+    if af == AF_INET6:
+        netmask = str(r[8])
+    else:
+        netmask = socket.inet_ntop(AF_INET, _U32.pack(r[8]))
+    return Service(af=af, protocol=r[1],
+                   address=None if r[4] else unpack_address(af, r[2]),
+                   port=r[3], fwmark=r[4], scheduler=r[5], flags=r[6], timeout=r[7],
+                   netmask=netmask, pe_name=r[9], stats=Stats(*r[10:20]))
+
+
+def dest_from_record(r) -> Destination:
+    return Destination(address=unpack_address(r[9], r[0]), port=r[1], af=r[9],
+                       fwd_method=r[2], weight=r[3], u_threshold=r[4], l_threshold=r[5],
+                       active_conns=r[6], inactive_conns=r[7], persistent_conns=r[8],
+                       tun_type=r[10], tun_port=r[11], tun_flags=r[12],
+                       stats=Stats(*r[13:23]))
+
+
+def daemon_from_attrs(a: dict) -> SyncDaemon:
+    group = None
+    if "mcast_group6" in a:
+        group = socket.inet_ntop(AF_INET6, a["mcast_group6"][:16])
+    elif "mcast_group" in a:
+        group = socket.inet_ntop(AF_INET, a["mcast_group"][:4])
+    return SyncDaemon(state=a.get("state", 0), mcast_ifn=a.get("mcast_ifn", ""),
+                      syncid=a.get("sync_id", 0), sync_maxlen=a.get("sync_maxlen", 0),
+                      mcast_group=group, mcast_port=a.get("mcast_port", 0),
+                      mcast_ttl=a.get("mcast_ttl", 0))
+
+
+# ------------------------------------------------------------------ client
+
+class Client:
+    """One connection to the kernel's IPVS. Use as a context manager.
+
+    Every method raises KernelError (an OSError: .errno, and .strerror with
+    the text ipvsadm prints) when the kernel refuses the operation.
+    """
+
+    def __init__(self):
+        self._conn = Conn(spec.GENL_NAME)
+        self.family = self._conn.family
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- plumbing
+    def _request(self, cmd: int, values: Optional[dict] = None, *, dump: bool = False,
+                 operation: Optional[str] = None, reply_table: str = "cmd") -> List[dict]:
+        msgs = self._conn.execute(
+            lambda seq: spec.encode_request(self.family, cmd, values, dump=dump, seq=seq),
+            dump=dump, operation=operation)
+        out = []
+        for m in msgs:
+            _, pos = nl.genl_payload(m)
+            try:
+                out.append(spec.decode_attrs(reply_table, m.buf, pos, m.end))
+            except nl.DecodeError as e:
+                raise ProtocolError(str(e)) from None
+        return out
+
+    def _dump(self, cmd: int, values: dict, decode, extra, operation: str) -> list:
+        """A dump decoded buffer by buffer through the decoder seam."""
+        conn = self._conn
+        for _ in range(DUMP_RETRIES):
+            seq = conn.next_seq()
+            conn.send(spec.encode_request(self.family, cmd, values, dump=True, seq=seq))
+            records: list = []
+            status = 0
+            while not status & DONE:
+                buf = conn.recv()
+                try:
+                    recs, st, err = decode(buf, seq, conn.pid, *extra)
+                except nl.DecodeError as e:
+                    raise ProtocolError(str(e)) from None
+                if err:
+                    raise KernelError(err, operation)
+                records.extend(recs)
+                status |= st
+            if not status & INTERRUPTED:
+                return records
+        raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
+
+    # -- general
+    def info(self) -> Info:
+        (a,) = self._request(spec.CMD_GET_INFO, operation="info", reply_table="info")[:1] or ({},)
+        return Info(version=a.get("version", 0), conn_tab_size=a.get("conn_tab_size", 0))
+
+    def flush(self) -> None:
+        """Delete every service and destination."""
+        self._request(spec.CMD_FLUSH, operation="flush")
+
+    def zero(self, service: Optional[Service] = None) -> None:
+        """Zero the counters of one service or of all."""
+        values = {"service": service_key_attrs(service)} if service else None
+        self._request(spec.CMD_ZERO, values, operation="zero")
+
+    # -- services
+    def services(self) -> List[Service]:
+        recs = self._dump(spec.CMD_GET_SERVICE, {}, decode_services, (), "list_services")
+        return [service_from_record(r) for r in recs]
+
+    def service_records(self) -> list:
+        """The raw service records (fast path for listings)."""
+        return self._dump(spec.CMD_GET_SERVICE, {}, decode_services, (), "list_services")
+
+    def get_service(self, service: Service) -> Service:
+        """The kernel's current view of one service (with stats)."""
+        conn = self._conn
+        values = {"service": service_key_attrs(service)}
+        seq_box = []
+
+        def build(seq):
+            seq_box.append(seq)
+            return spec.encode_request(self.family, spec.CMD_GET_SERVICE, values, seq=seq)
+        msgs = conn.execute(build, operation="get_service")
+        if not msgs:
+            raise ProtocolError("no reply to GET_SERVICE")
+        m = msgs[0]
+        # re-frame the single message so the seam decoder can read it
+        raw = bytes(m.buf[m.start - 16:m.end])
+        recs, _, _ = decode_services(raw, m.seq, m.pid)
+        return service_from_record(recs[0])
+
+    def add_service(self, service: Service) -> None:
+        self._request(spec.CMD_NEW_SERVICE, {"service": service_attrs(service)},
+                      operation="add_service")
+
+    def edit_service(self, service: Service) -> None:
+        self._request(spec.CMD_SET_SERVICE, {"service": service_attrs(service)},
+                      operation="edit_service")
+
+    def delete_service(self, service: Service) -> None:
+        self._request(spec.CMD_DEL_SERVICE, {"service": service_key_attrs(service)},
+                      operation="delete_service")
+
+    # -- destinations
+    def destinations(self, service: Service) -> List[Destination]:
+        return [dest_from_record(r) for r in self.destination_records(service)]
+
+    def destination_records(self, service: Service) -> list:
+        return self._dump(spec.CMD_GET_DEST, {"service": service_key_attrs(service)},
+                          decode_dests, (service.af,), "list_destinations")
+
+    def add_destination(self, service: Service, dest: Destination) -> None:
+        self._request(spec.CMD_NEW_DEST, {"service": service_key_attrs(service),
+                                          "dest": dest_attrs(dest)},
+                      operation="add_destination")
+
+    def edit_destination(self, service: Service, dest: Destination) -> None:
+        self._request(spec.CMD_SET_DEST, {"service": service_key_attrs(service),
+                                          "dest": dest_attrs(dest)},
+                      operation="edit_destination")
+
+    def delete_destination(self, service: Service, dest: Destination) -> None:
+        self._request(spec.CMD_DEL_DEST, {"service": service_key_attrs(service),
+                                          "dest": dest_key_attrs(dest)},
+                      operation="delete_destination")
+
+    # -- timeouts
+    def timeouts(self) -> Timeouts:
+        res = self._request(spec.CMD_GET_CONFIG, operation="get_timeouts")
+        a = res[0] if res else {}
+        return Timeouts(tcp=a.get("timeout_tcp", 0), tcp_fin=a.get("timeout_tcp_fin", 0),
+                        udp=a.get("timeout_udp", 0))
+
+    def set_timeouts(self, timeouts: Timeouts) -> None:
+        """Set connection timeouts; a field of 0 leaves that timeout unchanged."""
+        self._request(spec.CMD_SET_CONFIG, {"timeout_tcp": timeouts.tcp,
+                                            "timeout_tcp_fin": timeouts.tcp_fin,
+                                            "timeout_udp": timeouts.udp},
+                      operation="set_timeouts")
+
+    # -- sync daemons
+    def daemons(self) -> List[SyncDaemon]:
+        res = self._request(spec.CMD_GET_DAEMON, dump=True, operation="get_daemons")
+        return [daemon_from_attrs(a["daemon"]) for a in res if "daemon" in a]
+
+    def start_daemon(self, daemon: SyncDaemon) -> None:
+        self._request(spec.CMD_NEW_DAEMON, {"daemon": daemon_attrs(daemon)},
+                      operation="start_daemon")
+
+    def stop_daemon(self, daemon: SyncDaemon) -> None:
+        a = {"state": daemon.state, "mcast_ifn": daemon.mcast_ifn, "sync_id": daemon.syncid}
+        self._request(spec.CMD_DEL_DAEMON, {"daemon": a}, operation="stop_daemon")
+
+    # -- connections
+    def connections(self, path: str = "/proc/net/ip_vs_conn") -> Iterator[Connection]:
+        """Stream the connection table (IPVS has no netlink command for it)."""
+        from ._conns import iter_connections
+        return iter_connections(path)

@@ -1,0 +1,28 @@
+# The decoder seam: one set of functions, two implementations.
+#
+# Rule: callers import decode functions from here only. The C module
+# (built by cffi from csrc/) is used when it was built and IPVS_PUREPYTHON
+# is not set to 1; otherwise the pure-Python twin in _decode_py. Both give
+# identical records; DECODER says which one is active ('c' or 'python').
+from __future__ import annotations
+
+import os
+
+from . import _decode_py
+
+DECODER = "python"
+decode_services = _decode_py.decode_services
+decode_dests = _decode_py.decode_dests
+
+if os.environ.get("IPVS_PUREPYTHON", "") != "1":
+    try:
+        from . import _decode_c  # the cffi wrapper; fails if not built
+    except ImportError:
+        pass
+    else:
+        DECODER = "c"
+        decode_services = _decode_c.decode_services
+        decode_dests = _decode_c.decode_dests
+
+DONE = _decode_py.DONE
+INTERRUPTED = _decode_py.INTERRUPTED

@@ -1,0 +1,285 @@
+# Model: frozen value objects shared by the library and the CLI.
+#
+# Rule: objects are validated (and normalised) when built, so everything
+# downstream can trust them; no protocol or I/O code here.
+from __future__ import annotations
+
+import dataclasses
+import socket
+import sys
+from typing import Optional
+
+AF_INET = int(socket.AF_INET)
+AF_INET6 = int(socket.AF_INET6)
+
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+IPPROTO_SCTP = 132
+PROTOCOLS = {"tcp": IPPROTO_TCP, "udp": IPPROTO_UDP, "sctp": IPPROTO_SCTP}
+PROTOCOL_NAMES = {v: k for k, v in PROTOCOLS.items()}
+
+# service flags
+SVC_F_PERSISTENT = 0x0001
+SVC_F_HASHED = 0x0002
+SVC_F_ONEPACKET = 0x0004
+SVC_F_SCHED1 = 0x0008
+SVC_F_SCHED2 = 0x0010
+SVC_F_SCHED3 = 0x0020
+
+# forwarding methods (IP_VS_CONN_F_*)
+FWD_MASQ = 0
+FWD_LOCAL = 1
+FWD_TUNNEL = 2
+FWD_ROUTE = 3
+FWD_BYPASS = 4
+FWD_MASK = 0x7
+FORWARDING = {"masq": FWD_MASQ, "local": FWD_LOCAL, "tunnel": FWD_TUNNEL,
+              "route": FWD_ROUTE, "bypass": FWD_BYPASS}
+
+# tunnel types and encapsulation flags
+TUN_IPIP = 0
+TUN_GUE = 1
+TUN_GRE = 2
+TUNNEL_TYPES = {"ipip": TUN_IPIP, "gue": TUN_GUE, "gre": TUN_GRE}
+TUN_F_NOCSUM = 0
+TUN_F_CSUM = 1
+TUN_F_REMCSUM = 2
+
+# sync daemon states
+DAEMON_MASTER = 1
+DAEMON_BACKUP = 2
+DAEMON_STATES = {"master": DAEMON_MASTER, "backup": DAEMON_BACKUP}
+
+if sys.version_info >= (3, 10):
+    _frozen = dataclasses.dataclass(frozen=True, kw_only=True)
+else:  # pragma: no cover - 3.9 has no kw_only; fields are still named in use
+    _frozen = dataclasses.dataclass(frozen=True)
+
+
+def _set(obj, name, value):
+    object.__setattr__(obj, name, value)
+
+
+def family_of(address: str) -> int:
+    return AF_INET6 if ":" in address else AF_INET
+
+
+def normalize_address(af: int, address: str) -> str:
+    try:
+        return socket.inet_ntop(af, socket.inet_pton(af, address))
+    except (OSError, ValueError, TypeError):
+        raise ValueError("invalid %s address: %r" % ("IPv6" if af == AF_INET6 else "IPv4", address))
+
+
+def pack_address(af: int, address: Optional[str]) -> bytes:
+    """The 16-byte union nf_inet_addr the kernel uses (IPv4 in the first 4)."""
+    if not address:
+        return bytes(16)
+    raw = socket.inet_pton(af, address)
+    return raw + bytes(16 - len(raw))
+
+
+def unpack_address(af: int, raw: bytes) -> str:
+    if af == AF_INET6:
+        return socket.inet_ntop(AF_INET6, raw[:16].ljust(16, b"\0"))
+    return socket.inet_ntop(AF_INET, raw[:4].ljust(4, b"\0"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    """Counters and rates of a service, a destination or the whole table.
+
+    Positional construction is allowed here (unlike the other models): the
+    decoders hand over the ten counters in this order."""
+    conns: int = 0
+    inpkts: int = 0
+    outpkts: int = 0
+    inbytes: int = 0
+    outbytes: int = 0
+    cps: int = 0
+    inpps: int = 0
+    outpps: int = 0
+    inbps: int = 0
+    outbps: int = 0
+
+
+def _proto_number(protocol) -> int:
+    if isinstance(protocol, str):
+        try:
+            return PROTOCOLS[protocol.lower()]
+        except KeyError:
+            raise ValueError("unknown protocol %r" % protocol) from None
+    return int(protocol)
+
+
+@_frozen
+class Service:
+    """A virtual service: (protocol, address, port) or a firewall mark.
+
+    netmask: for IPv4 the persistence mask as dotted quad; for IPv6 the
+    prefix length as a string of digits ("128"). flags holds the raw service
+    flags (persistent, one-packet, scheduler flags); the properties read them.
+    """
+    af: int = 0
+    protocol: int = 0
+    address: Optional[str] = None
+    port: int = 0
+    fwmark: int = 0
+    scheduler: str = "wlc"
+    flags: int = 0
+    timeout: int = 0
+    netmask: Optional[str] = None
+    pe_name: str = ""
+    stats: Optional[Stats] = None
+
+    def __post_init__(self):
+        if self.fwmark:
+            if not 0 < self.fwmark <= 0xFFFFFFFF:
+                raise ValueError("fwmark out of range: %r" % self.fwmark)
+            _set(self, "af", self.af or AF_INET)
+            _set(self, "protocol", 0)
+            _set(self, "address", None)
+            _set(self, "port", 0)
+        else:
+            if not self.address:
+                raise ValueError("a service needs an address or a fwmark")
+            _set(self, "protocol", _proto_number(self.protocol or "tcp"))
+            af = self.af or family_of(self.address)
+            _set(self, "af", af)
+            _set(self, "address", normalize_address(af, self.address))
+            if not 0 <= self.port <= 0xFFFF:
+                raise ValueError("port out of range: %r" % self.port)
+        if self.af not in (AF_INET, AF_INET6):
+            raise ValueError("address family must be AF_INET or AF_INET6")
+        if self.netmask is None:
+            _set(self, "netmask", "128" if self.af == AF_INET6 else "255.255.255.255")
+        elif self.af == AF_INET6:
+            p = int(self.netmask)
+            if not 1 <= p <= 128:
+                raise ValueError("IPv6 prefix length out of range: %r" % self.netmask)
+            _set(self, "netmask", str(p))
+        else:
+            _set(self, "netmask", normalize_address(AF_INET, self.netmask))
+        if len(self.scheduler.encode()) >= 16:
+            raise ValueError("scheduler name too long")
+        if len(self.pe_name.encode()) >= 16:
+            raise ValueError("persistence engine name too long")
+
+    # identity of a service, as the kernel matches it
+    @property
+    def key(self):
+        return (self.af, self.protocol, self.address, self.port, self.fwmark)
+
+    @property
+    def persistent(self) -> bool:
+        return bool(self.flags & SVC_F_PERSISTENT)
+
+    @property
+    def one_packet(self) -> bool:
+        return bool(self.flags & SVC_F_ONEPACKET)
+
+    @property
+    def protocol_name(self) -> str:
+        return PROTOCOL_NAMES.get(self.protocol, str(self.protocol))
+
+    def replace(self, **changes) -> "Service":
+        return dataclasses.replace(self, **changes)
+
+
+@_frozen
+class Destination:
+    """A real server of a service."""
+    address: str
+    port: int = 0
+    af: int = 0
+    fwd_method: int = FWD_ROUTE
+    weight: int = 1
+    u_threshold: int = 0
+    l_threshold: int = 0
+    tun_type: int = TUN_IPIP
+    tun_port: int = 0
+    tun_flags: int = TUN_F_NOCSUM
+    active_conns: int = 0
+    inactive_conns: int = 0
+    persistent_conns: int = 0
+    stats: Optional[Stats] = None
+
+    def __post_init__(self):
+        af = self.af or family_of(self.address)
+        _set(self, "af", af)
+        _set(self, "address", normalize_address(af, self.address))
+        if isinstance(self.fwd_method, str):
+            _set(self, "fwd_method", FORWARDING[self.fwd_method])
+        if isinstance(self.tun_type, str):
+            _set(self, "tun_type", TUNNEL_TYPES[self.tun_type])
+        if not 0 <= self.port <= 0xFFFF or not 0 <= self.tun_port <= 0xFFFF:
+            raise ValueError("port out of range")
+        if not -(2 ** 31) <= self.weight < 2 ** 31:
+            raise ValueError("weight out of range")
+
+    @property
+    def key(self):
+        return (self.af, self.address, self.port)
+
+    def replace(self, **changes) -> "Destination":
+        return dataclasses.replace(self, **changes)
+
+
+@_frozen
+class Timeouts:
+    """Connection timeouts in seconds (0 in a set request: leave unchanged)."""
+    tcp: int = 0
+    tcp_fin: int = 0
+    udp: int = 0
+
+
+@_frozen
+class SyncDaemon:
+    """A connection synchronisation daemon (master or backup)."""
+    state: int = DAEMON_MASTER
+    mcast_ifn: str = ""
+    syncid: int = 0
+    sync_maxlen: int = 0
+    mcast_group: Optional[str] = None
+    mcast_port: int = 0
+    mcast_ttl: int = 0
+
+    def __post_init__(self):
+        if isinstance(self.state, str):
+            _set(self, "state", DAEMON_STATES[self.state])
+        if self.mcast_group:
+            _set(self, "mcast_group",
+                 normalize_address(family_of(self.mcast_group), self.mcast_group))
+
+    @property
+    def state_name(self) -> str:
+        return {DAEMON_MASTER: "master", DAEMON_BACKUP: "backup"}.get(self.state, str(self.state))
+
+
+@_frozen
+class Info:
+    """IPVS version and connection hash table size."""
+    version: int = 0
+    conn_tab_size: int = 0
+
+    @property
+    def version_string(self) -> str:
+        v = self.version
+        return "%d.%d.%d" % ((v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF)
+
+
+@_frozen
+class Connection:
+    """One entry of /proc/net/ip_vs_conn."""
+    protocol: str
+    af: int
+    caddr: str
+    cport: int
+    vaddr: str
+    vport: int
+    daddr: str
+    dport: int
+    state: str
+    expires: int
+    pe_name: str = ""
+    pe_data: str = ""

@@ -1,0 +1,269 @@
+# Netlink / generic-netlink wire codec.
+#
+# Rule: no I/O in this module. Everything here is a pure function over bytes
+# (or a small state machine fed with bytes), so every byte the project sends
+# or accepts can be checked in a unit test without a kernel.
+from __future__ import annotations
+
+import errno as _errno
+import struct
+from typing import Iterator, List, NamedTuple, Optional, Tuple
+
+from ._base import DecodeError
+
+# <linux/netlink.h>
+NLMSG_NOOP = 1
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLMSG_OVERRUN = 4
+
+NLM_F_REQUEST = 0x01
+NLM_F_MULTI = 0x02
+NLM_F_ACK = 0x04
+NLM_F_ECHO = 0x08
+NLM_F_DUMP_INTR = 0x10
+NLM_F_ROOT = 0x100
+NLM_F_MATCH = 0x200
+NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH
+# flags of an NLMSG_ERROR message
+NLM_F_CAPPED = 0x100
+NLM_F_ACK_TLVS = 0x200
+
+NLMSGERR_ATTR_MSG = 1
+NLMSGERR_ATTR_OFFS = 2
+
+NLA_F_NESTED = 0x8000
+NLA_F_NET_BYTEORDER = 0x4000
+NLA_TYPE_MASK = ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER) & 0xFFFF
+
+# socket options (SOL_NETLINK = 270)
+SOL_NETLINK = 270
+NETLINK_EXT_ACK = 11
+NETLINK_CAP_ACK = 10
+NETLINK_GENERIC = 16
+
+# <linux/genetlink.h>
+GENL_ID_CTRL = 0x10
+CTRL_CMD_GETFAMILY = 3
+CTRL_ATTR_FAMILY_ID = 1
+CTRL_ATTR_FAMILY_NAME = 2
+CTRL_VERSION = 2
+
+NLMSG_HDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
+GENL_HDR = struct.Struct("=BBH")  # cmd, version, reserved
+NLA_HDR = struct.Struct("=HH")  # len, type
+HDRLEN = NLMSG_HDR.size + GENL_HDR.size
+
+
+
+
+def align4(n: int) -> int:
+    return (n + 3) & ~3
+
+
+# ---------------------------------------------------------------- attributes
+
+def attr(atype: int, payload: bytes) -> bytes:
+    """One attribute: header, payload, zero padding to 4 bytes."""
+    n = NLA_HDR.size + len(payload)
+    return NLA_HDR.pack(n, atype) + payload + b"\0" * (align4(n) - n)
+
+
+def nested(atype: int, *children: bytes) -> bytes:
+    return attr(atype | NLA_F_NESTED, b"".join(children))
+
+
+def iter_attrs(buf, start: int = 0, end: Optional[int] = None) -> Iterator[Tuple[int, int, int]]:
+    """Yield (type, payload_start, payload_end) for each attribute in buf[start:end].
+
+    Types are returned without the NESTED / NET_BYTEORDER flag bits. A
+    truncated or overlong attribute raises DecodeError.
+    """
+    if end is None:
+        end = len(buf)
+    pos = start
+    unpack = NLA_HDR.unpack_from
+    while pos + 4 <= end:
+        alen, atype = unpack(buf, pos)
+        if alen < 4 or pos + alen > end:
+            raise DecodeError("attribute length %d at offset %d overruns its container" % (alen, pos))
+        yield atype & NLA_TYPE_MASK, pos + 4, pos + alen
+        pos += align4(alen)
+
+
+def attrs_dict(buf, start: int = 0, end: Optional[int] = None) -> dict:
+    """Map attribute type -> bytes (the last one wins, as in the kernel's nla_parse)."""
+    return {t: bytes(buf[s:e]) for t, s, e in iter_attrs(buf, start, end)}
+
+
+# ---------------------------------------------------------------- messages
+
+def encode_message(msg_type: int, flags: int, seq: int, payload: bytes, pid: int = 0) -> bytes:
+    n = NLMSG_HDR.size + len(payload)
+    return NLMSG_HDR.pack(n, msg_type, flags, seq, pid) + payload + b"\0" * (align4(n) - n)
+
+
+def encode_genl(family: int, cmd: int, version: int, attrs: bytes = b"", *,
+                flags: int = NLM_F_REQUEST | NLM_F_ACK, seq: int = 0, pid: int = 0) -> bytes:
+    return encode_message(family, flags, seq, GENL_HDR.pack(cmd, version, 0) + attrs, pid)
+
+
+def encode_getfamily(name: str, seq: int = 0) -> bytes:
+    return encode_genl(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1,
+                       attr(CTRL_ATTR_FAMILY_NAME, name.encode() + b"\0"),
+                       flags=NLM_F_REQUEST | NLM_F_ACK, seq=seq)
+
+
+class Message(NamedTuple):
+    type: int
+    flags: int
+    seq: int
+    pid: int
+    buf: object  # the buffer the message lives in (bytes or memoryview)
+    start: int  # offset of the payload (after nlmsghdr)
+    end: int  # end of the message (before padding)
+
+    def payload(self) -> bytes:
+        return bytes(self.buf[self.start:self.end])
+
+
+def iter_messages(buf) -> Iterator[Message]:
+    """Split one receive buffer into netlink messages."""
+    pos = 0
+    end = len(buf)
+    unpack = NLMSG_HDR.unpack_from
+    while pos + NLMSG_HDR.size <= end:
+        mlen, mtype, mflags, seq, pid = unpack(buf, pos)
+        if mlen < NLMSG_HDR.size or pos + mlen > end:
+            raise DecodeError("message length %d at offset %d overruns the buffer" % (mlen, pos))
+        yield Message(mtype, mflags, seq, pid, buf, pos + NLMSG_HDR.size, pos + mlen)
+        pos += align4(mlen)
+    if pos < end:
+        raise DecodeError("%d trailing bytes after the last message" % (end - pos))
+
+
+class ErrorInfo(NamedTuple):
+    error: int  # positive errno, 0 for an ack
+    msg: str  # extended-ack message ('' if none)
+    offset: Optional[int]  # extended-ack offset of the bad attribute
+
+
+def decode_error(m: Message) -> ErrorInfo:
+    """Decode the payload of an NLMSG_ERROR (or NLMSG_DONE with errno)."""
+    buf, start, end = m.buf, m.start, m.end
+    if end - start < 4:
+        raise DecodeError("short NLMSG_ERROR")
+    (err,) = struct.unpack_from("=i", buf, start)
+    if m.type == NLMSG_DONE:
+        return ErrorInfo(-err, "", None)
+    # the original request header follows; its payload too unless CAPPED
+    pos = start + 4
+    if end - pos < NLMSG_HDR.size:
+        raise DecodeError("short NLMSG_ERROR")
+    olen = NLMSG_HDR.unpack_from(buf, pos)[0]
+    if m.flags & NLM_F_CAPPED or err == 0:
+        pos += NLMSG_HDR.size
+    else:
+        pos += align4(olen)
+        if pos > end:
+            pos = end  # the kernel may cap silently on old kernels
+    msg, offs = "", None
+    if m.flags & NLM_F_ACK_TLVS and pos < end:
+        for t, s, e in iter_attrs(buf, pos, end):
+            if t == NLMSGERR_ATTR_MSG:
+                msg = bytes(buf[s:e]).split(b"\0", 1)[0].decode("utf-8", "replace")
+            elif t == NLMSGERR_ATTR_OFFS and e - s >= 4:
+                offs = struct.unpack_from("=I", buf, s)[0]
+    return ErrorInfo(-err, msg, offs)
+
+
+class NetlinkError(OSError):
+    """An error reported by the kernel in an NLMSG_ERROR (errno kept)."""
+
+    def __init__(self, err: int, ext_msg: str = "", offset: Optional[int] = None):
+        super().__init__(err, ext_msg or _strerror(err))
+        self.ext_msg = ext_msg
+        self.offset = offset
+
+
+def _strerror(err: int) -> str:
+    import os
+    return os.strerror(err)
+
+
+class DumpInterrupted(Exception):
+    """The kernel flagged NLM_F_DUMP_INTR: the table changed during the dump."""
+
+
+# ------------------------------------------------------ request state machine
+
+class Exchange:
+    """State of one request: which replies belong to it, when it is over.
+
+    Feed every receive buffer with feed(); it returns the data messages
+    (anything that is not an ack/error/DONE) of this request and raises
+    NetlinkError for an error reply. `done` becomes true at the final
+    ack (plain request) or NLMSG_DONE (dump). A message from another
+    sequence number or port id raises DecodeError: one socket serves one
+    request at a time, so a stray reply means the stream is out of step.
+    """
+
+    __slots__ = ("seq", "pid", "dump", "done", "interrupted")
+
+    def __init__(self, seq: int, pid: int = 0, dump: bool = False):
+        self.seq = seq
+        self.pid = pid
+        self.dump = dump
+        self.done = False
+        self.interrupted = False
+
+    def check(self, m: Message) -> None:
+        if m.seq != self.seq:
+            raise DecodeError("reply with sequence number %d, expected %d" % (m.seq, self.seq))
+        if self.pid and m.pid != self.pid:
+            raise DecodeError("reply for port id %d, expected %d" % (m.pid, self.pid))
+
+    def feed(self, buf) -> List[Message]:
+        out = []
+        for m in iter_messages(buf):
+            if self.done:
+                raise DecodeError("data after the end of the reply")
+            self.check(m)
+            if m.flags & NLM_F_DUMP_INTR:
+                self.interrupted = True
+            if m.type == NLMSG_ERROR:
+                info = decode_error(m)
+                self.done = True
+                if info.error:
+                    raise NetlinkError(info.error, info.msg, info.offset)
+            elif m.type == NLMSG_DONE:
+                self.done = True
+                if m.end - m.start >= 4:
+                    info = decode_error(m)
+                    if info.error:
+                        raise NetlinkError(info.error, info.msg, info.offset)
+            elif m.type == NLMSG_NOOP:
+                continue
+            elif m.type == NLMSG_OVERRUN:
+                raise NetlinkError(_errno.ENOBUFS)
+            else:
+                out.append(m)
+        if self.done and self.interrupted:
+            raise DumpInterrupted()
+        return out
+
+
+def genl_payload(m: Message) -> Tuple[int, int]:
+    """(cmd, attribute start) of a generic-netlink message."""
+    if m.end - m.start < GENL_HDR.size:
+        raise DecodeError("short generic netlink header")
+    cmd = m.buf[m.start]
+    return cmd, m.start + GENL_HDR.size
+
+
+def decode_family_id(m: Message) -> int:
+    _, pos = genl_payload(m)
+    for t, s, e in iter_attrs(m.buf, pos, m.end):
+        if t == CTRL_ATTR_FAMILY_ID and e - s >= 2:
+            return struct.unpack_from("=H", m.buf, s)[0]
+    raise DecodeError("CTRL_CMD_NEWFAMILY without a family id")

@@ -1,0 +1,215 @@
+# The IPVS generic-netlink protocol as data.
+#
+# Rule: every command and attribute of <linux/ip_vs.h> is declared here once,
+# with its wire type and byte order as fields. Encoding and decoding of
+# attribute sets is generic over these tables; adding an attribute is one
+# line in one table.
+from __future__ import annotations
+
+import struct
+from typing import Dict, NamedTuple, Optional
+
+from . import _netlink as nl
+
+GENL_NAME = "IPVS"
+GENL_VERSION = 1
+
+# commands (enum in ip_vs.h, 1..17)
+CMD_NEW_SERVICE = 1
+CMD_SET_SERVICE = 2
+CMD_DEL_SERVICE = 3
+CMD_GET_SERVICE = 4
+CMD_NEW_DEST = 5
+CMD_SET_DEST = 6
+CMD_DEL_DEST = 7
+CMD_GET_DEST = 8
+CMD_NEW_DAEMON = 9
+CMD_DEL_DAEMON = 10
+CMD_GET_DAEMON = 11
+CMD_SET_CONFIG = 12
+CMD_GET_CONFIG = 13
+CMD_SET_INFO = 14
+CMD_GET_INFO = 15
+CMD_ZERO = 16
+CMD_FLUSH = 17
+
+COMMANDS = {
+    "new_service": CMD_NEW_SERVICE, "set_service": CMD_SET_SERVICE,
+    "del_service": CMD_DEL_SERVICE, "get_service": CMD_GET_SERVICE,
+    "new_dest": CMD_NEW_DEST, "set_dest": CMD_SET_DEST,
+    "del_dest": CMD_DEL_DEST, "get_dest": CMD_GET_DEST,
+    "new_daemon": CMD_NEW_DAEMON, "del_daemon": CMD_DEL_DAEMON,
+    "get_daemon": CMD_GET_DAEMON, "set_config": CMD_SET_CONFIG,
+    "get_config": CMD_GET_CONFIG, "set_info": CMD_SET_INFO,
+    "get_info": CMD_GET_INFO, "zero": CMD_ZERO, "flush": CMD_FLUSH,
+}
+
+
+class Attr(NamedTuple):
+    name: str
+    id: int
+    type: str  # u8 u16 u32 u64 string binary nest flags
+    order: str = "host"  # "host" or "big" (network byte order)
+    nest: Optional[str] = None  # name of the nested table, for type "nest"
+
+
+def _table(*attrs: Attr) -> Dict[str, Attr]:
+    return {a.name: a for a in attrs}
+
+
+TABLES: Dict[str, Dict[str, Attr]] = {
+    "cmd": _table(
+        Attr("service", 1, "nest", nest="service"),
+        Attr("dest", 2, "nest", nest="dest"),
+        Attr("daemon", 3, "nest", nest="daemon"),
+        Attr("timeout_tcp", 4, "u32"),
+        Attr("timeout_tcp_fin", 5, "u32"),
+        Attr("timeout_udp", 6, "u32"),
+    ),
+    "service": _table(
+        Attr("af", 1, "u16"),
+        Attr("protocol", 2, "u16"),
+        Attr("addr", 3, "binary"),  # struct in6_addr / in_addr, network order
+        Attr("port", 4, "u16", "big"),
+        Attr("fwmark", 5, "u32"),
+        Attr("sched_name", 6, "string"),
+        Attr("flags", 7, "flags"),  # struct ip_vs_flags {flags, mask}
+        Attr("timeout", 8, "u32"),
+        # IPv4: the mask itself (network order); IPv6: the prefix length
+        # (host order). Kept as raw bytes; the model interprets it by family.
+        Attr("netmask", 9, "binary"),
+        Attr("stats", 10, "nest", nest="stats"),
+        Attr("pe_name", 11, "string"),
+        Attr("stats64", 12, "nest", nest="stats64"),
+    ),
+    "dest": _table(
+        Attr("addr", 1, "binary"),
+        Attr("port", 2, "u16", "big"),
+        Attr("fwd_method", 3, "u32"),
+        Attr("weight", 4, "u32"),
+        Attr("u_thresh", 5, "u32"),
+        Attr("l_thresh", 6, "u32"),
+        Attr("active_conns", 7, "u32"),
+        Attr("inact_conns", 8, "u32"),
+        Attr("persist_conns", 9, "u32"),
+        Attr("stats", 10, "nest", nest="stats"),
+        Attr("addr_family", 11, "u16"),
+        Attr("stats64", 12, "nest", nest="stats64"),
+        Attr("tun_type", 13, "u8"),
+        Attr("tun_port", 14, "u16", "big"),
+        Attr("tun_flags", 15, "u16"),
+    ),
+    "daemon": _table(
+        Attr("state", 1, "u32"),
+        Attr("mcast_ifn", 2, "string"),
+        Attr("sync_id", 3, "u32"),
+        Attr("sync_maxlen", 4, "u16"),
+        Attr("mcast_group", 5, "binary"),  # in_addr, network order
+        Attr("mcast_group6", 6, "binary"),  # in6_addr
+        Attr("mcast_port", 7, "u16"),
+        Attr("mcast_ttl", 8, "u8"),
+    ),
+    "stats": _table(
+        Attr("conns", 1, "u32"), Attr("inpkts", 2, "u32"), Attr("outpkts", 3, "u32"),
+        Attr("inbytes", 4, "u64"), Attr("outbytes", 5, "u64"),
+        Attr("cps", 6, "u32"), Attr("inpps", 7, "u32"), Attr("outpps", 8, "u32"),
+        Attr("inbps", 9, "u32"), Attr("outbps", 10, "u32"),
+        Attr("pad", 11, "binary"),
+    ),
+    "stats64": _table(
+        Attr("conns", 1, "u64"), Attr("inpkts", 2, "u64"), Attr("outpkts", 3, "u64"),
+        Attr("inbytes", 4, "u64"), Attr("outbytes", 5, "u64"),
+        Attr("cps", 6, "u64"), Attr("inpps", 7, "u64"), Attr("outpps", 8, "u64"),
+        Attr("inbps", 9, "u64"), Attr("outbps", 10, "u64"),
+        Attr("pad", 11, "binary"),
+    ),
+    "info": _table(
+        Attr("version", 1, "u32"),
+        Attr("conn_tab_size", 2, "u32"),
+    ),
+}
+
+# reverse maps: table -> id -> Attr
+BY_ID: Dict[str, Dict[int, Attr]] = {
+    name: {a.id: a for a in table.values()} for name, table in TABLES.items()
+}
+
+STATS_FIELDS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes",
+                "cps", "inpps", "outpps", "inbps", "outbps")
+
+_INT = {
+    ("u8", "host"): struct.Struct("=B"), ("u8", "big"): struct.Struct("!B"),
+    ("u16", "host"): struct.Struct("=H"), ("u16", "big"): struct.Struct("!H"),
+    ("u32", "host"): struct.Struct("=I"), ("u32", "big"): struct.Struct("!I"),
+    ("u64", "host"): struct.Struct("=Q"), ("u64", "big"): struct.Struct("!Q"),
+}
+_FLAGS = struct.Struct("=II")
+
+
+def encode_value(a: Attr, value) -> bytes:
+    t = a.type
+    if t in ("u8", "u16", "u32", "u64"):
+        return nl.attr(a.id, _INT[t, a.order].pack(value))
+    if t == "string":
+        return nl.attr(a.id, value.encode() + b"\0")
+    if t == "binary":
+        return nl.attr(a.id, bytes(value))
+    if t == "flags":
+        flags, mask = value
+        return nl.attr(a.id, _FLAGS.pack(flags, mask))
+    if t == "nest":
+        return nl.nested(a.id, encode_attrs(a.nest, value))
+    raise TypeError(t)
+
+
+def encode_attrs(table: str, values: dict) -> bytes:
+    """Encode {name: value} in the order of the table (deterministic bytes)."""
+    spec = TABLES[table]
+    unknown = set(values) - set(spec)
+    if unknown:
+        raise KeyError("%s has no attribute %s" % (table, ", ".join(sorted(unknown))))
+    return b"".join(encode_value(a, values[name]) for name, a in spec.items()
+                    if name in values and values[name] is not None)
+
+
+def decode_value(a: Attr, buf, s: int, e: int):
+    t = a.type
+    if t in ("u8", "u16", "u32", "u64"):
+        st = _INT[t, a.order]
+        if e - s < st.size:
+            raise nl.DecodeError("attribute %s: %d bytes, needs %d" % (a.name, e - s, st.size))
+        return st.unpack_from(buf, s)[0]
+    if t == "string":
+        raw = bytes(buf[s:e])
+        return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+    if t == "binary":
+        return bytes(buf[s:e])
+    if t == "flags":
+        if e - s < _FLAGS.size:
+            raise nl.DecodeError("attribute %s: short" % a.name)
+        return _FLAGS.unpack_from(buf, s)
+    if t == "nest":
+        return decode_attrs(a.nest, buf, s, e)
+    raise TypeError(t)
+
+
+def decode_attrs(table: str, buf, start: int = 0, end: Optional[int] = None) -> dict:
+    """Decode an attribute set into {name: value}; unknown ids are skipped
+    (newer kernels may add attributes)."""
+    ids = BY_ID[table]
+    out = {}
+    for t, s, e in nl.iter_attrs(buf, start, end):
+        a = ids.get(t)
+        if a is not None:
+            out[a.name] = decode_value(a, buf, s, e)
+    return out
+
+
+def encode_request(family: int, cmd: int, values: Optional[dict] = None, *,
+                   dump: bool = False, seq: int = 0) -> bytes:
+    """A complete IPVS request message."""
+    flags = nl.NLM_F_REQUEST | nl.NLM_F_ACK
+    if dump:
+        flags |= nl.NLM_F_DUMP
+    return nl.encode_genl(family, cmd, GENL_VERSION,
+                          encode_attrs("cmd", values or {}), flags=flags, seq=seq)

@@ -1,0 +1,130 @@
+# Transport: the only module that touches a socket.
+#
+# One NETLINK_GENERIC socket per client, reused for every request; the
+# family id resolved once; each reply checked against the request's sequence
+# number and our port id (the codec's Exchange does the checking).
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from typing import Callable, Iterator, List, Optional
+
+from . import _netlink as nl
+from ._errors import KernelError, NotAvailableError, ProtocolError
+
+RCVBUF = 4 << 20  # socket receive buffer: room for many dump chunks
+RECV_CHUNK = 64 << 10  # the kernel's dump skbs are at most 32 KiB
+DUMP_RETRIES = 5  # restarts of a dump the kernel flagged as interrupted
+
+
+class Conn:
+    """A generic-netlink socket bound to one family."""
+
+    def __init__(self, family_name: str = "IPVS", *, netns_fd: Optional[int] = None):
+        try:
+            self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                      nl.NETLINK_GENERIC)
+        except OSError as e:
+            raise KernelError(e.errno or errno.EPROTONOSUPPORT) from None
+        self._buf = bytearray(RECV_CHUNK)
+        self._view = memoryview(self._buf)
+        try:
+            self._setup()
+            self.family = self._resolve(family_name)
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def _setup(self) -> None:
+        s = self.sock
+        for opt in (33, socket.SO_RCVBUF):  # SO_RCVBUFFORCE needs CAP_NET_ADMIN
+            try:
+                s.setsockopt(socket.SOL_SOCKET, opt, RCVBUF)
+                break
+            except OSError:
+                continue
+        for opt in (nl.NETLINK_EXT_ACK, nl.NETLINK_CAP_ACK):
+            try:
+                s.setsockopt(nl.SOL_NETLINK, opt, 1)
+            except OSError:
+                pass  # old kernels: errors still arrive, without the text
+        s.bind((0, 0))
+        self.pid = s.getsockname()[0]
+        self._seq = int.from_bytes(os.urandom(2), "little") + 1
+
+    def next_seq(self) -> int:
+        self._seq = (self._seq + 1) & 0xFFFFFFFF or 1
+        return self._seq
+
+    def close(self) -> None:
+        self.sock.close()
+
+    # ------------------------------------------------------------ raw I/O
+
+    def send(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                n = self.sock.send(view)
+            except InterruptedError:
+                continue
+            view = view[n:]
+
+    def recv(self) -> bytes:
+        while True:
+            try:
+                n = self.sock.recv_into(self._buf, 0, socket.MSG_TRUNC)
+            except InterruptedError:
+                continue
+            except OSError as e:
+                if e.errno == errno.ENOBUFS:
+                    raise ProtocolError("netlink receive buffer overrun") from None
+                raise
+            if n > len(self._buf):
+                raise ProtocolError("netlink message larger than the receive buffer")
+            return bytes(self._view[:n])
+
+    # ------------------------------------------------------- request/reply
+
+    def buffers(self, request: bytes, exchange: nl.Exchange) -> Iterator[bytes]:
+        """Send one request and yield the raw receive buffers of its reply.
+
+        The caller decodes each buffer and tells when the reply is complete
+        through exchange.done (the fast decoders track it themselves)."""
+        self.send(request)
+        while not exchange.done:
+            yield self.recv()
+
+    def execute(self, build: Callable[[int], bytes], *, dump: bool = False,
+                operation: Optional[str] = None) -> List[nl.Message]:
+        """Send the request build(seq) makes; return its data messages.
+
+        Kernel errors become KernelError with ipvsadm's text for `operation`;
+        an interrupted dump is restarted a bounded number of times."""
+        for _ in range(DUMP_RETRIES):
+            seq = self.next_seq()
+            ex = nl.Exchange(seq, self.pid, dump)
+            out: List[nl.Message] = []
+            try:
+                for buf in self.buffers(build(seq), ex):
+                    out.extend(ex.feed(buf))
+            except nl.NetlinkError as e:
+                raise KernelError(e.errno, operation, e.ext_msg) from None
+            except nl.DumpInterrupted:
+                continue
+            except nl.DecodeError as e:
+                raise ProtocolError(str(e)) from None
+            return out
+        raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
+
+    def _resolve(self, name: str) -> int:
+        try:
+            msgs = self.execute(lambda seq: nl.encode_getfamily(name, seq))
+        except KernelError as e:
+            if e.errno == errno.ENOENT:
+                raise NotAvailableError() from None
+            raise
+        if not msgs:
+            raise ProtocolError("no reply to CTRL_CMD_GETFAMILY")
+        return nl.decode_family_id(msgs[0])
