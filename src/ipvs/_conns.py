@@ -1,58 +1,55 @@
 # The connection table, streamed from /proc/net/ip_vs_conn.
 #
-# Rule: constant memory in the table size: the file is read in large chunks
-# and records are yielded as they are decoded, never collected.
+# Rule: constant memory in the table size: the file is read in large reads,
+# decoded through the decoder seam a batch at a time, and records are
+# yielded as they are decoded, never collected. At most BATCH + READ_SIZE +
+# MAX_LINE bytes are held (the decoders refuse a longer partial line).
 from __future__ import annotations
 
-import socket
 from typing import Iterator
 
 from ._base import DecodeError
-from ._model import AF_INET, AF_INET6, Connection
+from ._decoder import decode_conns
+from ._model import Connection
 
 READ_SIZE = 1 << 20  # each read() of the proc file returns at most a page or so
+BATCH = 1 << 18  # decode once this much is buffered: amortises the call
+
+FIELDS = ("protocol", "af", "caddr", "cport", "vaddr", "vport", "daddr", "dport",
+          "state", "expires", "pe_name", "pe_data")
 
 
-def _addr(field: str):
-    if ":" in field:
-        return AF_INET6, socket.inet_ntop(AF_INET6, socket.inet_pton(AF_INET6, field))
-    return AF_INET, socket.inet_ntop(AF_INET, int(field, 16).to_bytes(4, "big"))
+def connection_from_record(r) -> Connection:
+    return Connection(protocol=r[0], af=r[1], caddr=r[2], cport=r[3], vaddr=r[4],
+                      vport=r[5], daddr=r[6], dport=r[7], state=r[8], expires=r[9],
+                      pe_name=r[10], pe_data=r[11])
 
 
 def parse_line(line: str) -> Connection:
-    f = line.split()
-    if len(f) < 9:
-        raise DecodeError("short connection line: %r" % line)
-    try:
-        af, caddr = _addr(f[1])
-        _, vaddr = _addr(f[3])
-        _, daddr = _addr(f[5])
-        return Connection(protocol=f[0], af=af, caddr=caddr, cport=int(f[2], 16),
-                          vaddr=vaddr, vport=int(f[4], 16), daddr=daddr,
-                          dport=int(f[6], 16), state=f[7], expires=int(f[8]),
-                          pe_name=f[9] if len(f) > 9 else "",
-                          pe_data=f[10] if len(f) > 10 else "")
-    except (ValueError, OSError, OverflowError):
-        raise DecodeError("bad connection line: %r" % line) from None
+    """One line of the table (the header line is not a connection)."""
+    recs, _ = decode_conns(line.encode("latin-1"), True)
+    if len(recs) != 1:
+        raise DecodeError("not a connection line: %r" % line)
+    return connection_from_record(recs[0])
+
+
+def iter_connection_records(path: str = "/proc/net/ip_vs_conn") -> Iterator[tuple]:
+    """The table as record tuples (layout: FIELDS), the fast path."""
+    with open(path, "rb", buffering=0) as f:
+        buf = bytearray()
+        while True:
+            chunk = f.read(READ_SIZE)
+            if chunk:
+                buf += chunk
+                if len(buf) < BATCH:
+                    continue
+            recs, used = decode_conns(buf, not chunk)
+            del buf[:used]
+            yield from recs
+            if not chunk:
+                return
 
 
 def iter_connections(path: str = "/proc/net/ip_vs_conn") -> Iterator[Connection]:
-    with open(path, "rb", buffering=0) as f:
-        rest = b""
-        first = True
-        while True:
-            chunk = f.read(READ_SIZE)
-            if not chunk:
-                break
-            data = rest + chunk
-            lines = data.split(b"\n")
-            rest = lines.pop()
-            for raw in lines:
-                if first:
-                    first = False
-                    if raw.startswith(b"Pro "):
-                        continue
-                if raw:
-                    yield parse_line(raw.decode("latin-1"))
-        if rest.strip():
-            yield parse_line(rest.decode("latin-1"))
+    for r in iter_connection_records(path):
+        yield connection_from_record(r)

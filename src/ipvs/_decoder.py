@@ -3,7 +3,12 @@
 # Rule: callers import decode functions from here only. The C module
 # (built by cffi from csrc/) is used when it was built and IPVS_PUREPYTHON
 # is not set to 1; otherwise the pure-Python twin in _decode_py. Both give
-# identical records; DECODER says which one is active ('c' or 'python').
+# identical records (layouts in _decode_py's header) and raise the same
+# DecodeError; DECODER says which one is active ('c' or 'python').
+#
+#   decode_services(buf, seq, pid)         -> (records, status, errno)
+#   decode_dests(buf, seq, pid, svc_af)    -> (records, status, errno)
+#   decode_conns(chunk, final)             -> (records, consumed)
 from __future__ import annotations
 
 import os
@@ -13,6 +18,7 @@ from . import _decode_py
 DECODER = "python"
 decode_services = _decode_py.decode_services
 decode_dests = _decode_py.decode_dests
+decode_conns = _decode_py.decode_conns
 
 if os.environ.get("IPVS_PUREPYTHON", "") != "1":
     try:
@@ -23,6 +29,8 @@ if os.environ.get("IPVS_PUREPYTHON", "") != "1":
         DECODER = "c"
         decode_services = _decode_c.decode_services
         decode_dests = _decode_c.decode_dests
+        decode_conns = _decode_c.decode_conns
 
 DONE = _decode_py.DONE
 INTERRUPTED = _decode_py.INTERRUPTED
+MAX_LINE = _decode_py.MAX_LINE

@@ -1,0 +1,499 @@
+/* ipvs_decoder.c: IPVS netlink dump replies and /proc/net/ip_vs_conn text
+ * to flat records, many per call.
+ *
+ * Rule: this file mirrors src/ipvs/_decode_py.py step for step, including
+ * the order of the checks, so that both give the same records or the same
+ * error code for any input. Change one, change the other (the differential
+ * fuzz test in tests/test_decoder_fuzz.py holds them together).
+ *
+ * Safety: input offsets are size_t and every read is preceded by a check of
+ * the form `end - pos >= n` (never `pos + n <= end`, which can wrap).
+ * Multi-byte values are read with memcpy: netlink attributes are 4-aligned
+ * but the buffer itself need not be.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include "ipvs_decoder.h"
+
+_Static_assert(sizeof(struct ipvs_service_rec) == 152, "service record layout");
+_Static_assert(offsetof(struct ipvs_service_rec, stats) == 72, "service record layout");
+_Static_assert(sizeof(struct ipvs_dest_rec) == 136, "dest record layout");
+_Static_assert(offsetof(struct ipvs_dest_rec, af) == 48, "dest record layout");
+_Static_assert(offsetof(struct ipvs_dest_rec, stats) == 56, "dest record layout");
+
+#define NLMSG_NOOP_ 1
+#define NLMSG_ERROR_ 2
+#define NLMSG_DONE_ 3
+#define NLMSG_OVERRUN_ 4
+#define NLM_F_DUMP_INTR_ 0x10
+#define NLA_TYPE_MASK_ 0x3FFF
+#define MAX_ATTR 16 /* highest attribute id any IPVS nest uses is 15 */
+
+static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static uint16_t rdbe16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+
+/* payload span of one attribute; present == 0 when absent */
+struct span { size_t s, e; int present; };
+
+/* Parse the attributes of buf[pos:end] into a[type] (last one wins, as the
+ * kernel's nla_parse); types above MAX_ATTR are checked but not kept.
+ * Mirrors _attrs(): trailing 1..3 bytes after the last attribute are
+ * ignored. */
+static int parse_attrs(const uint8_t *buf, size_t pos, size_t end, struct span *a)
+{
+    memset(a, 0, sizeof(struct span) * (MAX_ATTR + 1));
+    while (end - pos >= 4 && pos < end) {
+        size_t alen = rd16(buf + pos);
+        unsigned type = rd16(buf + pos + 2) & NLA_TYPE_MASK_;
+        if (alen < 4 || alen > end - pos)
+            return IPVS_E_ATTR_LEN;
+        if (type <= MAX_ATTR) {
+            a[type].s = pos + 4;
+            a[type].e = pos + alen;
+            a[type].present = 1;
+        }
+        pos += (alen + 3) & ~(size_t)3;
+        if (pos > end)
+            break;
+    }
+    return 0;
+}
+
+/* _need(): the attribute must be there with at least size bytes */
+static int need(const struct span *a, unsigned key, size_t size, size_t *pos)
+{
+    if (!a[key].present)
+        return IPVS_E_MISSING;
+    if (a[key].e - a[key].s < size)
+        return IPVS_E_SHORT_ATTR;
+    *pos = a[key].s;
+    return 0;
+}
+
+#define NEED(key, size) do { rc = need(a, (key), (size), &p); if (rc) return rc; } while (0)
+
+static int stats(const uint8_t *buf, const struct span *a, unsigned k32, unsigned k64,
+                 uint64_t *out)
+{
+    struct span st[MAX_ATTR + 1];
+    int wide, rc;
+    size_t p;
+    unsigned i;
+    const struct span *n;
+    if (a[k64].present) {
+        n = &a[k64];
+        wide = 1;
+    } else if (a[k32].present) {
+        n = &a[k32];
+        wide = 0;
+    } else {
+        memset(out, 0, 10 * sizeof(uint64_t));
+        return 0;
+    }
+    rc = parse_attrs(buf, n->s, n->e, st);
+    if (rc)
+        return rc;
+    for (i = 1; i <= 10; i++) {
+        if (wide || i == 4 || i == 5) {
+            rc = need(st, i, 8, &p);
+            if (rc)
+                return rc;
+            out[i - 1] = rd64(buf + p);
+        } else {
+            rc = need(st, i, 4, &p);
+            if (rc)
+                return rc;
+            out[i - 1] = rd32(buf + p);
+        }
+    }
+    return 0;
+}
+
+static int address(const uint8_t *buf, const struct span *a, unsigned key, uint8_t *out)
+{
+    size_t n;
+    if (!a[key].present || a[key].e - a[key].s < 4)
+        return IPVS_E_SHORT_ADDR;
+    n = a[key].e - a[key].s;
+    if (n > 16)
+        n = 16;
+    memset(out, 0, 16);
+    memcpy(out, buf + a[key].s, n);
+    return 0;
+}
+
+/* the payload up to its first NUL, at most 15 bytes (IPVS names fit 16
+ * with the NUL); out is 16 bytes, NUL padded */
+static int string(const uint8_t *buf, const struct span *a, unsigned key, int required,
+                  uint8_t *out)
+{
+    size_t n;
+    const uint8_t *z;
+    memset(out, 0, 16);
+    if (!a[key].present)
+        return required ? IPVS_E_MISSING : 0;
+    n = a[key].e - a[key].s;
+    z = memchr(buf + a[key].s, 0, n);
+    if (z)
+        n = (size_t)(z - (buf + a[key].s));
+    if (n > 15)
+        return IPVS_E_LONG_STRING;
+    memcpy(out, buf + a[key].s, n);
+    return 0;
+}
+
+static int service(const uint8_t *buf, size_t s, size_t e, void *rec, uint16_t unused)
+{
+    struct ipvs_service_rec *r = rec;
+    struct span a[MAX_ATTR + 1];
+    size_t p;
+    int rc;
+    (void)unused;
+    memset(r, 0, sizeof(*r));
+    rc = parse_attrs(buf, s, e, a);
+    if (rc)
+        return rc;
+    NEED(1, 2); r->af = rd16(buf + p);
+    if (a[5].present) {
+        NEED(5, 4); r->fwmark = rd32(buf + p);
+    } else {
+        NEED(2, 2); r->protocol = rd16(buf + p);
+        rc = address(buf, a, 3, r->addr);
+        if (rc)
+            return rc;
+        NEED(4, 2); r->port = rdbe16(buf + p);
+    }
+    rc = string(buf, a, 6, 1, r->sched_name);
+    if (rc)
+        return rc;
+    NEED(7, 8); r->flags = rd32(buf + p) & rd32(buf + p + 4);
+    NEED(8, 4); r->timeout = rd32(buf + p);
+    NEED(9, 4); r->netmask = rd32(buf + p);
+    rc = string(buf, a, 11, 0, r->pe_name);
+    if (rc)
+        return rc;
+    return stats(buf, a, 10, 12, r->stats);
+}
+
+static int dest(const uint8_t *buf, size_t s, size_t e, void *rec, uint16_t svc_af)
+{
+    struct ipvs_dest_rec *r = rec;
+    struct span a[MAX_ATTR + 1];
+    size_t p;
+    int rc;
+    memset(r, 0, sizeof(*r));
+    rc = parse_attrs(buf, s, e, a);
+    if (rc)
+        return rc;
+    rc = address(buf, a, 1, r->addr);
+    if (rc)
+        return rc;
+    NEED(2, 2); r->port = rdbe16(buf + p);
+    NEED(3, 4); r->fwd_method = rd32(buf + p);
+    NEED(4, 4); r->weight = (int32_t)rd32(buf + p);
+    NEED(5, 4); r->u_thresh = rd32(buf + p);
+    NEED(6, 4); r->l_thresh = rd32(buf + p);
+    NEED(7, 4); r->active = rd32(buf + p);
+    NEED(8, 4); r->inactive = rd32(buf + p);
+    NEED(9, 4); r->persist = rd32(buf + p);
+    if (a[11].present) {
+        NEED(11, 2); r->af = rd16(buf + p);
+    } else {
+        r->af = svc_af;
+    }
+    if (a[13].present) { NEED(13, 1); r->tun_type = buf[p]; }
+    if (a[14].present) { NEED(14, 2); r->tun_port = rdbe16(buf + p); }
+    if (a[15].present) { NEED(15, 2); r->tun_flags = rd16(buf + p); }
+    return stats(buf, a, 10, 12, r->stats);
+}
+
+typedef int (*parse_fn)(const uint8_t *, size_t, size_t, void *, uint16_t);
+
+/* _walk(): the message loop shared by both dumps */
+static int walk(const uint8_t *buf, size_t len, uint32_t seq, uint32_t pid,
+                unsigned nest_type, parse_fn parse, uint16_t arg,
+                uint8_t *out, size_t rec_size, size_t cap,
+                size_t *count, int *status, int64_t *error)
+{
+    size_t pos = 0, n = 0;
+    int st = 0, rc;
+    int64_t err = 0;
+    struct span top[MAX_ATTR + 1];
+
+    *count = 0;
+    *status = 0;
+    *error = 0;
+    while (len - pos >= 16 && pos < len) {
+        size_t mlen = rd32(buf + pos);
+        uint16_t mtype = rd16(buf + pos + 4);
+        uint16_t mflags = rd16(buf + pos + 6);
+        uint32_t mseq = rd32(buf + pos + 8);
+        uint32_t mpid = rd32(buf + pos + 12);
+        size_t body = pos + 16, mend;
+        if (mlen < 16 || mlen > len - pos)
+            return IPVS_E_MSG_LEN;
+        if (st & IPVS_DONE)
+            return IPVS_E_AFTER_DONE;
+        if (mseq != seq || (pid && mpid != pid))
+            return IPVS_E_SEQ;
+        if (mflags & NLM_F_DUMP_INTR_)
+            st |= IPVS_INTERRUPTED;
+        mend = pos + mlen;
+        if (mtype == NLMSG_DONE_ || mtype == NLMSG_ERROR_) {
+            if (mend - body < 4)
+                return IPVS_E_SHORT_ERROR;
+            err = -(int64_t)(int32_t)rd32(buf + body);
+            st |= IPVS_DONE;
+        } else if (mtype == NLMSG_OVERRUN_) {
+            return IPVS_E_OVERRUN;
+        } else if (mtype != NLMSG_NOOP_) {
+            if (mend - body < 4)
+                return IPVS_E_SHORT_GENL;
+            rc = parse_attrs(buf, body + 4, mend, top);
+            if (rc)
+                return rc;
+            if (!top[nest_type].present)
+                return IPVS_E_NO_NEST;
+            if (n >= cap)
+                return IPVS_E_FULL;
+            rc = parse(buf, top[nest_type].s, top[nest_type].e, out + n * rec_size, arg);
+            if (rc)
+                return rc;
+            n++;
+        }
+        pos += (mlen + 3) & ~(size_t)3;
+        if (pos > len)
+            break;
+    }
+    if (pos < len)
+        return IPVS_E_TRAILING;
+    *count = n;
+    *status = st;
+    *error = err;
+    return 0;
+}
+
+int ipvs_decode_services(const uint8_t *buf, size_t len, uint32_t seq, uint32_t pid,
+                         struct ipvs_service_rec *out, size_t cap, size_t *count,
+                         int *status, int64_t *error)
+{
+    return walk(buf, len, seq, pid, 1, service, 0, (uint8_t *)out, sizeof(*out), cap,
+                count, status, error);
+}
+
+int ipvs_decode_dests(const uint8_t *buf, size_t len, uint32_t seq, uint32_t pid,
+                      uint16_t svc_af, struct ipvs_dest_rec *out, size_t cap,
+                      size_t *count, int *status, int64_t *error)
+{
+    return walk(buf, len, seq, pid, 2, dest, svc_af, (uint8_t *)out, sizeof(*out), cap,
+                count, status, error);
+}
+
+/* ------------------------------------------------------ /proc/net/ip_vs_conn */
+
+#define MAX_LINE 4096
+#define NTOK 11
+
+/* the bytes Python's bytes.split() treats as whitespace */
+static int is_ws(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static int hexval(uint8_t c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+struct tok { const uint8_t *p; size_t n; };
+
+/* 1..4 hex digits */
+static int port(const struct tok *t, uint64_t *out)
+{
+    size_t i;
+    uint64_t v = 0;
+    if (t->n < 1 || t->n > 4)
+        return -1;
+    for (i = 0; i < t->n; i++) {
+        int h = hexval(t->p[i]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + (uint64_t)h;
+    }
+    *out = v;
+    return 0;
+}
+
+/* An address as the kernel prints it: IPv4 as 8 hex digits (host order of
+ * ntohl), IPv6 in any form inet_pton takes. Writes inet_ntop text to *w
+ * and returns its family, or -1. */
+static int addr_text(const struct tok *t, uint8_t **w, uint8_t *wend)
+{
+    char text[64], out[64];
+    uint8_t raw[16];
+    size_t i, n;
+    int af;
+    if (memchr(t->p, ':', t->n)) {
+        if (t->n >= sizeof(text) || memchr(t->p, 0, t->n))
+            return -1;
+        memcpy(text, t->p, t->n);
+        text[t->n] = 0;
+        if (inet_pton(AF_INET6, text, raw) != 1)
+            return -1;
+        af = AF_INET6;
+    } else {
+        if (t->n != 8)
+            return -1;
+        for (i = 0; i < 4; i++) {
+            int hi = hexval(t->p[2 * i]), lo = hexval(t->p[2 * i + 1]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            raw[i] = (uint8_t)(hi * 16 + lo);
+        }
+        af = AF_INET;
+    }
+    if (!inet_ntop(af, raw, out, sizeof(out)))
+        return -1;
+    n = strlen(out);
+    if ((size_t)(wend - *w) < n + 1)
+        return -2;
+    memcpy(*w, out, n);
+    (*w)[n] = '\n';
+    *w += n + 1;
+    return af;
+}
+
+static int put(uint8_t **w, uint8_t *wend, const uint8_t *p, size_t n)
+{
+    if ((size_t)(wend - *w) < n + 1)
+        return -1;
+    if (n)
+        memcpy(*w, p, n);
+    (*w)[n] = '\n';
+    *w += n + 1;
+    return 0;
+}
+
+/* One line (without its '\n'). Returns 0 with *emitted 0 or 1, or an
+ * error code. Mirrors _conn_line() in the twin. */
+static int conn_line(const uint8_t *p, size_t n, uint8_t **w, uint8_t *wend,
+                     uint64_t *nums, int *emitted)
+{
+    struct tok t[NTOK];
+    size_t i = 0, k = 0, j;
+    uint64_t cport, vport, dport, expires = 0;
+    int af, vaf, daf;
+    uint8_t *w0 = *w;
+
+    *emitted = 0;
+    if (n > MAX_LINE)
+        return IPVS_E_LINE_LONG;
+    /* up to 10 tokens, then the rest of the line (trailing space removed) */
+    while (k < NTOK) {
+        while (i < n && is_ws(p[i]))
+            i++;
+        if (i == n)
+            break;
+        t[k].p = p + i;
+        if (k == NTOK - 1) {
+            size_t e = n;
+            while (e > i && is_ws(p[e - 1]))
+                e--;
+            t[k].n = e - i;
+            i = n;
+        } else {
+            j = i;
+            while (j < n && !is_ws(p[j]))
+                j++;
+            t[k].n = j - i;
+            i = j;
+        }
+        k++;
+    }
+    if (k == 0)
+        return 0;
+    if (t[0].n == 3 && memcmp(t[0].p, "Pro", 3) == 0)
+        return 0; /* the header line */
+    if (k < 9)
+        return IPVS_E_CONN_SHORT;
+    if (put(w, wend, t[0].p, t[0].n))
+        return IPVS_E_FULL;
+    af = addr_text(&t[1], w, wend);
+    if (af == -2) return IPVS_E_FULL;
+    if (af < 0 || port(&t[2], &cport)) return IPVS_E_CONN_FIELD;
+    vaf = addr_text(&t[3], w, wend);
+    if (vaf == -2) return IPVS_E_FULL;
+    if (vaf != af || port(&t[4], &vport)) return IPVS_E_CONN_FIELD;
+    daf = addr_text(&t[5], w, wend);
+    if (daf == -2) return IPVS_E_FULL;
+    if (daf < 0 || port(&t[6], &dport)) return IPVS_E_CONN_FIELD;
+    if (t[8].n < 1 || t[8].n > 20)
+        return IPVS_E_CONN_FIELD;
+    for (j = 0; j < t[8].n; j++) {
+        uint8_t c = t[8].p[j];
+        if (c < '0' || c > '9')
+            return IPVS_E_CONN_FIELD;
+        if (expires > (UINT64_MAX - (uint64_t)(c - '0')) / 10)
+            return IPVS_E_CONN_FIELD;
+        expires = expires * 10 + (uint64_t)(c - '0');
+    }
+    if (put(w, wend, t[7].p, t[7].n)
+        || put(w, wend, k > 9 ? t[9].p : p, k > 9 ? t[9].n : 0)
+        || put(w, wend, k > 10 ? t[10].p : p, k > 10 ? t[10].n : 0))
+        return IPVS_E_FULL;
+    (void)w0;
+    nums[0] = (uint64_t)af;
+    nums[1] = cport;
+    nums[2] = vport;
+    nums[3] = dport;
+    nums[4] = expires;
+    *emitted = 1;
+    return 0;
+}
+
+int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
+                      uint8_t *sout, size_t scap, size_t *sused,
+                      uint64_t *nout, size_t ncap, size_t *count, size_t *consumed)
+{
+    size_t pos = 0, n = 0;
+    uint8_t *w = sout, *wend = sout + scap;
+    int rc, emitted;
+
+    *sused = 0;
+    *count = 0;
+    *consumed = 0;
+    while (pos < len) {
+        const uint8_t *nl = memchr(buf + pos, '\n', len - pos);
+        size_t lend;
+        if (nl) {
+            lend = (size_t)(nl - buf);
+        } else {
+            if (!final) {
+                if (len - pos > MAX_LINE)
+                    return IPVS_E_LINE_LONG;
+                break;
+            }
+            lend = len;
+        }
+        if (n >= ncap)
+            return IPVS_E_FULL;
+        rc = conn_line(buf + pos, lend - pos, &w, wend, nout + 5 * n, &emitted);
+        if (rc)
+            return rc;
+        n += (size_t)emitted;
+        pos = nl ? lend + 1 : lend;
+    }
+    *sused = (size_t)(w - sout);
+    *count = n;
+    *consumed = pos;
+    return 0;
+}
