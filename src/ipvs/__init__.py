@@ -2,19 +2,30 @@
 
 The library behind the `ipvsadm` command of this package. Standard library
 only; a C decoder (built with cffi) speeds up large dumps when present.
+
+Names are imported on first use (PEP 562), so that `import ipvs.cli` (and
+so `ipvsadm -h`) does not pay for the netlink and model modules.
 """
-from ._base import DecodeError, IPVSError
-from ._client import Client
-from ._decoder import DECODER
-from ._errors import KernelError, NotAvailableError, ProtocolError, ipvs_strerror
-from ._model import (AF_INET, AF_INET6, DAEMON_BACKUP, DAEMON_MASTER, FWD_LOCAL,
-                     FWD_MASQ, FWD_ROUTE, FWD_TUNNEL, IPPROTO_SCTP, IPPROTO_TCP,
-                     IPPROTO_UDP, SVC_F_HASHED, SVC_F_ONEPACKET, SVC_F_PERSISTENT,
-                     SVC_F_SCHED1, SVC_F_SCHED2, SVC_F_SCHED3, TUN_F_CSUM, TUN_F_NOCSUM,
-                     TUN_F_REMCSUM, TUN_GRE, TUN_GUE, TUN_IPIP, Connection, Destination,
-                     Info, Service, Stats, SyncDaemon, Timeouts)
+import importlib
 
 __version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "DecodeError": "._base", "IPVSError": "._base",
+    "Client": "._client",
+    "DECODER": "._decoder",
+    "KernelError": "._errors", "NotAvailableError": "._errors",
+    "ProtocolError": "._errors", "ipvs_strerror": "._errors",
+}
+for _name in ("AF_INET", "AF_INET6", "DAEMON_BACKUP", "DAEMON_MASTER", "FWD_LOCAL",
+              "FWD_MASQ", "FWD_ROUTE", "FWD_TUNNEL", "IPPROTO_SCTP", "IPPROTO_TCP",
+              "IPPROTO_UDP", "SVC_F_HASHED", "SVC_F_ONEPACKET", "SVC_F_PERSISTENT",
+              "SVC_F_SCHED1", "SVC_F_SCHED2", "SVC_F_SCHED3", "TUN_F_CSUM", "TUN_F_NOCSUM",
+              "TUN_F_REMCSUM", "TUN_GRE", "TUN_GUE", "TUN_IPIP", "Connection", "Destination",
+              "Info", "Service", "Stats", "SyncDaemon", "Timeouts"):
+    _EXPORTS[_name] = "._model"
+del _name
 
 __all__ = [
     "Client", "Service", "Destination", "Stats", "Timeouts", "SyncDaemon", "Info",
@@ -27,3 +38,16 @@ __all__ = [
     "SVC_F_SCHED1", "SVC_F_SCHED2", "SVC_F_SCHED3",
     "DAEMON_MASTER", "DAEMON_BACKUP", "__version__",
 ]
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError("module 'ipvs' has no attribute %r" % name)
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,274 @@
+# The command runner: executes parsed ipvsadm commands against the kernel
+# and prints what ipvsadm 1.31 prints, with its exit statuses.
+#
+# Rule: no option parsing (that is _options) and no formatting (that is
+# _render) here; this module only connects the two to the library. It
+# never lets an exception escape to the user as a traceback.
+from __future__ import annotations
+
+import re
+
+from . import _options as O
+from . import _render as R
+
+INIT_HINT = "Are you sure that IP Virtual Server is built in the kernel or as module?"
+CONN_FILE = "/proc/net/ip_vs_conn"
+_WS = re.compile(r"[ \t\n\r\f\v]+")
+
+
+class Exit(Exception):
+    """Stop the program now with this status (after printing `message`)."""
+
+    def __init__(self, status, message=None):
+        Exception.__init__(self, message)
+        self.status = status
+        self.message = message
+
+
+class Runner:
+    def __init__(self, prog, out, err, stdin):
+        self.prog = prog
+        self.out = out
+        self.err = err
+        self.stdin = stdin
+        self._client = None
+        self.info = None
+
+    # ---------------------------------------------------------- plumbing
+
+    def close(self):
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    @property
+    def client(self):
+        """The kernel connection, opened on first use the way ipvsadm's
+        ipvs_init() does (loading ip_vs with modprobe if it is missing)."""
+        if self._client is None:
+            from .._errors import KernelError, NotAvailableError
+            from .._client import Client
+            try:
+                try:
+                    c = Client()
+                except NotAvailableError:
+                    self._modprobe()
+                    c = Client()
+                try:
+                    self.info = c.info()
+                except BaseException:
+                    c.close()
+                    raise
+            except KernelError as e:
+                raise Exit(2, "Can't initialize ipvs: %s\n%s" % (e.strerror, INIT_HINT)) from None
+            self._client = c
+        return self._client
+
+    @staticmethod
+    def _modprobe():
+        import subprocess
+        try:
+            subprocess.run(["/sbin/modprobe", "--", "ip_vs"], stdin=subprocess.DEVNULL,
+                           timeout=60, check=False)
+        except (OSError, subprocess.SubprocessError):
+            pass
+
+    def names(self, fmt):
+        return R.NumericNames() if fmt & O.FMT_NUMERIC else R.SystemNames()
+
+    # ---------------------------------------------------------- commands
+
+    def run(self, argv):
+        """ipvsadm's main(): the exit status."""
+        if len(argv) == 1:
+            self.client
+            self.list_all(0)
+            return 0
+        return self.process(argv, False) & 0xFF
+
+    def process(self, argv, reading_stdin):
+        """One command line; 0 or -1 as ipvsadm's process_options()."""
+        try:
+            ce = O.parse_options(argv)
+        except O.PoptFailure as e:
+            self.err.write(e.text + "\n")
+            return -1
+        O.check_command(ce)
+        cmd = ce.cmd
+        if cmd == O.CMD_RESTORE:
+            if reading_stdin:
+                O.tryhelp()
+            return self.restore()
+        self.client  # every command needs the kernel
+        if cmd == O.CMD_LIST:
+            if ce.has(O.O_CONNECTION):
+                self.list_connections(ce.format)
+            elif ce.has(O.O_SERVICE):
+                self.list_service(ce)
+            elif ce.has(O.O_TIMEOUT):
+                self.list_timeouts()
+            elif ce.has(O.O_DAEMON):
+                self.list_daemons()
+            else:
+                self.list_all(ce.format)
+            return 0
+        if cmd == O.CMD_SAVE:
+            self.list_all(ce.format | O.FMT_RULE)
+            return 0
+        from .._errors import KernelError
+        try:
+            self.execute(ce)
+        except KernelError as e:
+            self.err.write(e.strerror + "\n")
+            return -1
+        return 0
+
+    def execute(self, ce):
+        c = self.client
+        cmd = ce.cmd
+        if cmd == O.CMD_FLUSH:
+            c.flush()
+        elif cmd in (O.CMD_ADD, O.CMD_EDIT, O.CMD_DEL):
+            svc = self.service(ce)
+            {O.CMD_ADD: c.add_service, O.CMD_EDIT: c.edit_service,
+             O.CMD_DEL: c.delete_service}[cmd](svc)
+        elif cmd == O.CMD_ZERO:
+            if ce.fwmark or (ce.addr and any(ce.addr)) or ce.port:
+                c.zero(self.service(ce))
+            else:
+                c.zero()  # libipvs zeroes everything for an all-zero service
+        elif cmd in (O.CMD_ADDDEST, O.CMD_EDITDEST, O.CMD_DELDEST):
+            svc = self.service(ce)
+            dest = self.destination(ce)
+            {O.CMD_ADDDEST: c.add_destination, O.CMD_EDITDEST: c.edit_destination,
+             O.CMD_DELDEST: c.delete_destination}[cmd](svc, dest)
+        elif cmd == O.CMD_TIMEOUT:
+            from .._model import Timeouts
+            tcp, fin, udp = ce.timeouts
+            c.set_timeouts(Timeouts(tcp=tcp, tcp_fin=fin, udp=udp))
+        elif cmd == O.CMD_STARTDAEMON:
+            from .._model import SyncDaemon
+            c.start_daemon(SyncDaemon(state=ce.state, mcast_ifn=ce.mcast_ifn, syncid=ce.syncid,
+                                      sync_maxlen=ce.sync_maxlen, mcast_group=ce.mcast_group,
+                                      mcast_port=ce.mcast_port, mcast_ttl=ce.mcast_ttl))
+        elif cmd == O.CMD_STOPDAEMON:
+            from .._model import SyncDaemon
+            c.stop_daemon(SyncDaemon(state=ce.state, mcast_ifn=ce.mcast_ifn, syncid=ce.syncid))
+
+    # ------------------------------------------------------ model building
+
+    @staticmethod
+    def _invalid():
+        import errno
+        from .._errors import KernelError
+        return KernelError(errno.EINVAL)
+
+    def service(self, ce):
+        import socket
+        from .._model import Service
+        af = ce.af or O.AF_INET
+        try:
+            if af == O.AF_INET6:
+                netmask = str(ce.netmask)
+            else:
+                netmask = socket.inet_ntoa((ce.netmask & 0xFFFFFFFF).to_bytes(4, "little"))
+            if ce.fwmark:
+                return Service(af=af, fwmark=ce.fwmark, scheduler=ce.sched_name or O.DEF_SCHED,
+                               flags=ce.flags, timeout=ce.timeout, netmask=netmask,
+                               pe_name=ce.pe_name)
+            addr = ce.addr or bytes(16 if af == O.AF_INET6 else 4)
+            return Service(af=af, protocol=ce.protocol or O.IPPROTO_TCP,
+                           address=socket.inet_ntop(socket.AF_INET6 if af == O.AF_INET6
+                                                    else socket.AF_INET, addr),
+                           port=ce.port, scheduler=ce.sched_name or O.DEF_SCHED,
+                           flags=ce.flags, timeout=ce.timeout, netmask=netmask,
+                           pe_name=ce.pe_name)
+        except (ValueError, OSError):
+            raise self._invalid() from None
+
+    def destination(self, ce):
+        import socket
+        from .._model import Destination
+        af = ce.d_af or O.AF_INET
+        try:
+            addr = socket.inet_ntop(socket.AF_INET6 if af == O.AF_INET6 else socket.AF_INET,
+                                    ce.d_addr or bytes(16 if af == O.AF_INET6 else 4))
+            return Destination(address=addr, port=ce.d_port, af=af, fwd_method=ce.fwd,
+                               weight=ce.weight, u_threshold=ce.u_threshold,
+                               l_threshold=ce.l_threshold, tun_type=ce.tun_type,
+                               tun_port=ce.tun_port, tun_flags=ce.tun_flags)
+        except (ValueError, OSError):
+            raise self._invalid() from None
+
+    # ------------------------------------------------------------ listings
+
+    def _fail_listing(self, e):
+        raise Exit(1, e.strerror)
+
+    def list_all(self, fmt):
+        from .._errors import KernelError
+        c = self.client
+        try:
+            entries = [(s, c.destinations(s)) for s in c.services()]
+        except KernelError as e:
+            if not fmt & O.FMT_RULE:
+                self.out.write(R.info_line(self.info))
+            self._fail_listing(e)
+        self.out.write(R.table(self.info, entries, fmt, self.names(fmt)))
+
+    def list_service(self, ce):
+        from .._errors import KernelError
+        c = self.client
+        try:
+            svc = c.get_service(self.service(ce))
+            dests = c.destinations(svc)
+        except KernelError as e:
+            self._fail_listing(e)
+        self.out.write(R.one_service(svc, dests, ce.format, self.names(ce.format)))
+
+    def list_timeouts(self):
+        from .._errors import KernelError
+        try:
+            t = self.client.timeouts()
+        except KernelError:
+            raise Exit(1) from None
+        self.out.write(R.timeouts(t))
+
+    def list_daemons(self):
+        from .._errors import KernelError
+        try:
+            ds = self.client.daemons()
+        except KernelError:
+            raise Exit(1) from None
+        self.out.write(R.daemons(ds))
+
+    def list_connections(self, fmt):
+        from .._base import DecodeError
+        from .._conns import parse_line
+        try:
+            f = open(CONN_FILE, "rb")
+        except OSError:
+            raise Exit(1, "cannot open file %s" % CONN_FILE) from None
+        names = self.names(fmt)
+        with f:
+            first = f.readline()
+            if not first:
+                raise Exit(1, "unexpected input from %s" % CONN_FILE)
+            self.out.write(R.connections_title(fmt))
+            write = self.out.write
+            for raw in f:
+                try:
+                    conn = parse_line(raw.decode("latin-1"))
+                except DecodeError:
+                    continue
+                write(R.connection(conn, fmt, names))
+
+    # ------------------------------------------------------------- restore
+
+    def restore(self):
+        result = 0
+        for line in self.stdin:
+            words = [w for w in _WS.split(line) if w]
+            if words:
+                result = self.process([self.prog] + words, True)
+        return result
