@@ -12,7 +12,7 @@ from ._base import DecodeError
 from ._decoder import decode_conns
 from ._model import Connection
 
-READ_SIZE = 1 << 20  # each read() of the proc file returns at most a page or so
+READ_SIZE = 1 << 18  # each read() of the proc file returns at most a page or so
 BATCH = 1 << 18  # decode once this much is buffered: amortises the call
 
 FIELDS = ("protocol", "af", "caddr", "cport", "vaddr", "vport", "daddr", "dport",

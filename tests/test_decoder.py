@@ -1,0 +1,309 @@
+"""Decoder seam: selection, differential checks between C and Python on
+prefixes and real captured kernel replies, the connection stream, and the
+client's use of the records. Vectors live in test_decoder_vectors.py."""
+import glob
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tracemalloc
+
+import pytest
+
+import ipvs
+from ipvs import _client, _conns, _decode_py, _decoder, _spec as spec
+from ipvs._base import DecodeError
+from ipvs._model import Destination, Service
+
+from test_decoder_vectors import (AF4, CONN_RECORDS, CONN_TEXT, DUMP_VECTORS, ERROR_VECTORS,
+                                  HEADER, IMPLS, PID, SEQ, _decode_c, run_dump)
+
+DATA = os.path.join(os.path.dirname(__file__), "data", "decoder")
+need_c = pytest.mark.skipif(_decode_c is None, reason="C decoder not built")
+
+
+def outcome(fn, *args):
+    try:
+        return ("ok", fn(*args))
+    except DecodeError as e:
+        return ("error", str(e))
+
+
+# ---------------------------------------------------------------- the seam
+
+def test_decoder_matches_environment():
+    if os.environ.get("IPVS_PUREPYTHON") == "1" or _decode_c is None:
+        assert ipvs.DECODER == "python"
+        assert _decoder.decode_dests is _decode_py.decode_dests
+    else:
+        assert ipvs.DECODER == "c"
+        assert _decoder.decode_dests is _decode_c.decode_dests
+        assert _decoder.decode_conns is _decode_c.decode_conns
+
+
+def test_purepython_forces_twin():
+    env = dict(os.environ, IPVS_PUREPYTHON="1")
+    out = subprocess.run([sys.executable, "-c", "import ipvs; print(ipvs.DECODER)"],
+                         env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "python"
+
+
+def test_same_signatures():
+    import inspect
+    if _decode_c is None:
+        pytest.skip("C decoder not built")
+    for name in ("decode_services", "decode_dests", "decode_conns"):
+        assert inspect.signature(getattr(_decode_c, name)) == \
+            inspect.signature(getattr(_decode_py, name))
+
+
+# ------------------------------------------------------- differential checks
+
+@need_c
+@pytest.mark.parametrize("name,kind,buf,expected", DUMP_VECTORS + [v[:3] + (None,) for v in ERROR_VECTORS],
+                         ids=[v[0] for v in DUMP_VECTORS + ERROR_VECTORS])
+def test_every_prefix_and_suffix_agrees(name, kind, buf, expected):
+    """Truncated buffers (a short read) and trailing data decode the same
+    in both, or fail with the same message."""
+    for n in range(len(buf) + 1):
+        for b in (buf[:n], buf[:n] + b"\0\0\0\0", buf[:n] + buf):
+            assert outcome(run_dump, _decode_c, kind, b) == outcome(run_dump, _decode_py, kind, b)
+
+
+@need_c
+def test_conn_text_split_anywhere_agrees():
+    for n in range(len(CONN_TEXT) + 1):
+        for final in (False, True):
+            assert outcome(_decode_c.decode_conns, CONN_TEXT[:n], final) == \
+                outcome(_decode_py.decode_conns, CONN_TEXT[:n], final)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("step", [1, 2, 7, 64, 1000])
+def test_conn_stream_in_pieces(impl, step):
+    """Fed piece by piece, keeping the unconsumed rest as a caller does,
+    the stream gives exactly the records of the whole text."""
+    records, rest, pos = [], b"", 0
+    while pos < len(CONN_TEXT):
+        rest += CONN_TEXT[pos:pos + step]
+        pos += step
+        recs, used = impl.decode_conns(rest, False)
+        records += recs
+        rest = rest[used:]
+    recs, used = impl.decode_conns(rest, True)
+    assert used == len(rest)
+    assert records + recs == CONN_RECORDS
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_conn_partial_line_bounded(impl):
+    assert impl.decode_conns(b"x" * 4096, False) == ([], 0)
+    with pytest.raises(DecodeError, match="longer than 4096"):
+        impl.decode_conns(b"x" * 4097, False)
+    assert impl.decode_conns(HEADER + b"\n\n   \n", True) == ([], len(HEADER) + 6)
+
+
+# -------------------------------------------------------- real kernel data
+
+def load_capture(name):
+    with open(os.path.join(DATA, name + ".json")) as f:
+        meta = json.load(f)
+    bufs = []
+    with open(os.path.join(DATA, name + ".nlbufs"), "rb") as f:
+        raw = f.read()
+    pos = 0
+    while pos < len(raw):
+        (n,) = struct.unpack_from("=I", raw, pos)
+        bufs.append(raw[pos + 4:pos + 4 + n])
+        pos += 4 + n
+    return meta, bufs
+
+
+CAPTURES = sorted(os.path.basename(p)[:-5] for p in glob.glob(os.path.join(DATA, "*.json")))
+
+
+def decode_capture(impl, meta, bufs):
+    out, status, err = [], 0, 0
+    for b in bufs:
+        if meta["kind"] == "services":
+            recs, st, e = impl.decode_services(b, meta["seq"], meta["pid"])
+        else:
+            recs, st, e = impl.decode_dests(b, meta["seq"], meta["pid"], meta["svc_af"])
+        out += recs
+        status |= st
+        err = err or e
+    return out, status, err
+
+
+def generic(meta, bufs):
+    """The same replies through the spec-table decoder (independent code)."""
+    from ipvs import _netlink as nl
+    out = []
+    for b in bufs:
+        for m in nl.iter_messages(b):
+            if m.type < nl.NLMSG_OVERRUN + 1:
+                continue
+            _, pos = nl.genl_payload(m)
+            out.append(spec.decode_attrs("cmd", m.buf, pos, m.end))
+    return out
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("name", CAPTURES)
+def test_captured_dump(impl, name):
+    meta, bufs = load_capture(name)
+    recs, status, err = decode_capture(impl, meta, bufs)
+    assert status == _decode_py.DONE and err == 0
+    assert recs == decode_capture(_decode_py, meta, bufs)[0]
+    ref = generic(meta, bufs)
+    assert len(recs) == len(ref) > 0
+    for r, a in zip(recs, ref):
+        if meta["kind"] == "services":
+            s = a["service"]
+            stats = s.get("stats64") or s["stats"]
+            assert (r[0], r[5], r[7], r[9]) == (s["af"], s["sched_name"], s["timeout"],
+                                               s.get("pe_name", ""))
+            assert r[4] == s.get("fwmark", 0)
+            if not r[4]:
+                assert (r[1], r[3]) == (s["protocol"], s["port"])
+                assert r[2][:len(s["addr"])] == s["addr"][:16]
+        else:
+            d = a["dest"]
+            stats = d.get("stats64") or d["stats"]
+            assert (r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]) == (
+                d["port"], d["fwd_method"], struct.unpack("=i", struct.pack("=I", d["weight"]))[0],
+                d["u_thresh"], d["l_thresh"], d["active_conns"], d["inact_conns"],
+                d["persist_conns"], d["addr_family"])
+            assert (r[10], r[11], r[12]) == (d.get("tun_type", 0), d.get("tun_port", 0),
+                                             d.get("tun_flags", 0))
+        assert list(r[-10:]) == [stats[k] for k in spec.STATS_FIELDS]
+
+
+def test_captures_cover_the_interesting_cases():
+    if not CAPTURES:
+        pytest.skip("no captured replies")
+    meta, bufs = load_capture("services")
+    svcs = [_client.service_from_record(r) for r in decode_capture(_decode_py, meta, bufs)[0]]
+    assert {s.af for s in svcs} == {socket.AF_INET, socket.AF_INET6}
+    assert any(s.fwmark for s in svcs) and any(s.pe_name == "sip" for s in svcs)
+    assert any(s.stats.conns and s.stats.inbytes for s in svcs)
+    meta, bufs = load_capture("dests-fwmark-tunnels")
+    ds = [_client.dest_from_record(r) for r in decode_capture(_decode_py, meta, bufs)[0]]
+    assert {d.tun_type for d in ds} == {1, 2} and {d.tun_flags for d in ds} == {0, 1, 2}
+    meta, bufs = load_capture("dests-20k")
+    assert len(bufs) > 1
+    assert len(decode_capture(_decode_py, meta, bufs)[0]) == 20000
+
+
+def conn_capture():
+    import gzip
+    path = os.path.join(DATA, "ip_vs_conn.txt.gz")
+    if not os.path.exists(path):
+        pytest.skip("no captured connection table")
+    with gzip.open(path) as f:
+        return f.read()
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_captured_connections(impl):
+    text = conn_capture()
+    recs, used = impl.decode_conns(text, True)
+    assert used == len(text)
+    assert len(recs) == text.count(b"\n") - 1  # less the header
+    assert recs == _decode_py.decode_conns(text, True)[0]
+    assert {r[1] for r in recs} == {socket.AF_INET, socket.AF_INET6}
+    pe = [r for r in recs if r[10]]
+    assert pe and all(r[10] == "sip" and r[11].startswith("call-") for r in pe)
+    for r in recs[:2000]:
+        for text_addr in (r[2], r[4], r[6]):
+            af = socket.AF_INET6 if ":" in text_addr else socket.AF_INET
+            assert socket.inet_ntop(af, socket.inet_pton(af, text_addr)) == text_addr
+
+
+# ---------------------------------------------------------- connection stream
+
+def write_table(path, n):
+    line4 = b"TCP %08X %04X 0A0A0A0A 0050 0A000001 1F90 ESTABLISHED     %d\n"
+    with open(path, "wb") as f:
+        f.write(HEADER)
+        for i in range(n):
+            f.write(line4 % (0xC0000000 + i, i % 65536, i % 900))
+
+
+def test_iter_connections(tmp_path):
+    p = tmp_path / "conn"
+    p.write_bytes(CONN_TEXT)
+    conns = list(_conns.iter_connections(str(p)))
+    assert [c.caddr for c in conns] == [r[2] for r in CONN_RECORDS]
+    assert conns[3].pe_name == "sip" and conns[3].pe_data == "a84b4c76e66710"
+    assert conns[1].af == socket.AF_INET6 and conns[1].daddr == "fe80::1:2"
+
+
+def test_iter_connections_constant_memory(tmp_path):
+    peaks = []
+    for n in (10000, 40000):
+        p = tmp_path / ("conn%d" % n)
+        write_table(str(p), n)
+        tracemalloc.start()
+        count = sum(1 for _ in _conns.iter_connection_records(str(p)))
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert count == n
+    assert peaks[1] < peaks[0] * 1.5 + (1 << 20), peaks
+
+
+# ---------------------------------------------------------- client plumbing
+
+class FakeConn:
+    """Just what Client._dump uses: replies queued per request."""
+    pid = PID
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.sent = []
+
+    def next_seq(self):
+        return SEQ
+
+    def send(self, data):
+        self.sent.append(data)
+
+    def recv(self):
+        return self.replies.pop(0)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_client_models_from_records(impl, monkeypatch):
+    monkeypatch.setattr(_client, "decode_services", impl.decode_services)
+    monkeypatch.setattr(_client, "decode_dests", impl.decode_dests)
+    c = object.__new__(_client.Client)
+    c.family = 0x24
+    c._conn = FakeConn([DUMP_VECTORS[0][2]])
+    svcs = c.services()
+    assert svcs[0] == Service(af=AF4, protocol=6, address="192.0.2.10", port=80, scheduler="wlc",
+                              flags=1, timeout=300, netmask="255.255.255.0",
+                              stats=ipvs.Stats(*svcs[0].stats.__dict__.values()))
+    assert svcs[0].stats.conns == 11 << 40
+    assert svcs[1].address == "2001:db8::1" and svcs[1].netmask == "64" and svcs[1].pe_name == "sip"
+    assert svcs[2].fwmark == 0xDEADBEEF and svcs[2].address is None
+    c._conn = FakeConn([DUMP_VECTORS[6][2]])
+    ds = c.destinations(svcs[0])
+    assert ds[0].address == "10.1.2.3" and ds[0].port == 8080 and ds[0].weight == 5
+    assert ds[1] == Destination(address="fe80::1:2", port=443, af=socket.AF_INET6, fwd_method=2,
+                                weight=-1, tun_type=1, tun_port=6080, tun_flags=2,
+                                stats=ipvs.Stats())
+    assert ds[2].af == AF4 and ds[2].persistent_conns == 3
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_client_kernel_error(impl, monkeypatch):
+    from ipvs import KernelError
+    monkeypatch.setattr(_client, "decode_services", impl.decode_services)
+    c = object.__new__(_client.Client)
+    c.family = 0x24
+    c._conn = FakeConn([DUMP_VECTORS[3][2]])
+    with pytest.raises(KernelError) as e:
+        c.services()
+    assert e.value.errno == 3
