@@ -333,6 +333,24 @@ static int port(const struct tok *t, uint64_t *out)
     return 0;
 }
 
+static size_t ipv4_text(const uint8_t *raw, char *o)
+{
+    size_t n = 0;
+    int i;
+    for (i = 0; i < 4; i++) {
+        unsigned v = raw[i];
+        if (i)
+            o[n++] = '.';
+        if (v >= 100)
+            o[n++] = (char)('0' + v / 100);
+        if (v >= 10)
+            o[n++] = (char)('0' + (v / 10) % 10);
+        o[n++] = (char)('0' + v % 10);
+    }
+    o[n] = 0;
+    return n;
+}
+
 /* An address as the kernel prints it: IPv4 as 8 hex digits (host order of
  * ntohl), IPv6 in any form inet_pton takes. Writes inet_ntop text to *w
  * and returns its family, or -1. */
@@ -361,9 +379,13 @@ static int addr_text(const struct tok *t, uint8_t **w, uint8_t *wend)
         }
         af = AF_INET;
     }
-    if (!inet_ntop(af, raw, out, sizeof(out)))
-        return -1;
-    n = strlen(out);
+    if (af == AF_INET) {
+        n = ipv4_text(raw, out); /* what inet_ntop prints, without its sprintf */
+    } else {
+        if (!inet_ntop(af, raw, out, sizeof(out)))
+            return -1;
+        n = strlen(out);
+    }
     if ((size_t)(wend - *w) < n + 1)
         return -2;
     memcpy(*w, out, n);
