@@ -117,8 +117,9 @@ class Client:
     the text ipvsadm prints) when the kernel refuses the operation.
     """
 
-    def __init__(self):
-        self._conn = Conn(spec.GENL_NAME)
+    def __init__(self, *, sock=None):
+        """sock: for tests, a socket-like fake kernel (see tests/test_client_fake.py)."""
+        self._conn = Conn(spec.GENL_NAME, sock=sock)
         self.family = self._conn.family
 
     def close(self) -> None:

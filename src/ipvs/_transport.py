@@ -21,12 +21,16 @@ DUMP_RETRIES = 5  # restarts of a dump the kernel flagged as interrupted
 class Conn:
     """A generic-netlink socket bound to one family."""
 
-    def __init__(self, family_name: str = "IPVS", *, netns_fd: Optional[int] = None):
-        try:
-            self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
-                                      nl.NETLINK_GENERIC)
-        except OSError as e:
-            raise KernelError(e.errno or errno.EPROTONOSUPPORT) from None
+    def __init__(self, family_name: str = "IPVS", *, sock=None):
+        """sock: an already open socket-like object (tests pass a fake
+        kernel here); by default a new NETLINK_GENERIC socket."""
+        if sock is None:
+            try:
+                sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                     nl.NETLINK_GENERIC)
+            except OSError as e:
+                raise KernelError(e.errno or errno.EPROTONOSUPPORT) from None
+        self.sock = sock
         self._buf = bytearray(RECV_CHUNK)
         self._view = memoryview(self._buf)
         try:

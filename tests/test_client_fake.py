@@ -1,0 +1,179 @@
+"""The Client and transport against a fake kernel.
+
+The fake is a socket-like object driven by a function from one request to
+its reply buffers (the idea of mdlayher/netlink's nltest). It covers what the
+real kernel will not do on demand: interrupted dumps, EINTR, replies out of
+sequence, a missing IPVS family. Everything else is proven in tests/kernel.
+"""
+import errno
+import struct
+
+import pytest
+
+import ipvs
+from ipvs import _netlink as nl
+from ipvs import _spec as spec
+from ipvs._transport import DUMP_RETRIES
+
+FAMILY = 0x2A
+PID = 4242
+
+
+def hdr(mtype, flags, seq, payload):
+    return struct.pack("=IHHII", 16 + len(payload), mtype, flags, seq, PID) + payload + \
+        b"\0" * (-len(payload) % 4)
+
+
+def ack(seq, err=0):
+    return hdr(nl.NLMSG_ERROR, nl.NLM_F_CAPPED, seq, struct.pack("=i", -err) + b"\0" * 16)
+
+
+def done(seq, err=0, flags=nl.NLM_F_MULTI):
+    return hdr(nl.NLMSG_DONE, flags, seq, struct.pack("=i", -err))
+
+
+def family_reply(seq):
+    body = bytes([1, 2, 0, 0]) + nl.attr(nl.CTRL_ATTR_FAMILY_ID, struct.pack("=H", FAMILY)) + \
+        nl.attr(nl.CTRL_ATTR_FAMILY_NAME, b"IPVS\0")
+    return hdr(nl.GENL_ID_CTRL, 0, seq, body)
+
+
+def service_msg(seq, port, flags=nl.NLM_F_MULTI):
+    svc = spec.encode_attrs("service", {
+        "af": 2, "protocol": 6, "addr": bytes([10, 0, 0, 1]) + bytes(12), "port": port,
+        "sched_name": "rr", "flags": (2, 0xFFFFFFFF), "timeout": 0,
+        "netmask": b"\xff" * 4,
+        "stats64": {f: 0 for f in spec.STATS_FIELDS},
+        "stats": {f: 0 for f in spec.STATS_FIELDS}})
+    return hdr(FAMILY, flags, seq, bytes([spec.CMD_NEW_SERVICE, 1, 0, 0]) + nl.nested(1, svc))
+
+
+class FakeKernel:
+    """Answers each request with handler(type, cmd, seq, flags) -> [buffers]."""
+
+    def __init__(self, handler):
+        self.handler = handler
+        self.pending = []
+        self.requests = []
+        self.eintr = 0
+
+    # the socket API the transport uses
+    def setsockopt(self, *a):
+        pass
+
+    def bind(self, addr):
+        pass
+
+    def getsockname(self):
+        return (PID, 0)
+
+    def close(self):
+        pass
+
+    def send(self, data):
+        data = bytes(data)
+        _, mtype, flags, seq, _ = struct.unpack_from("=IHHII", data)
+        cmd = data[16]
+        self.requests.append((mtype, cmd, flags))
+        if mtype == nl.GENL_ID_CTRL:
+            self.pending.append(family_reply(seq) + ack(seq))
+        else:
+            self.pending.extend(self.handler(mtype, cmd, seq, flags))
+        return len(data)
+
+    def recv_into(self, buf, nbytes=0, flags=0):
+        if self.eintr:
+            self.eintr -= 1
+            raise InterruptedError()
+        data = self.pending.pop(0)
+        buf[:len(data)] = data
+        return len(data)
+
+
+def test_family_resolved_once_and_requests_reuse_the_socket():
+    fake = FakeKernel(lambda t, cmd, seq, f: [ack(seq)])
+    c = ipvs.Client(sock=fake)
+    c.flush()
+    c.zero()
+    assert c.family == FAMILY
+    assert [r[:2] for r in fake.requests] == [(nl.GENL_ID_CTRL, nl.CTRL_CMD_GETFAMILY),
+                                             (FAMILY, spec.CMD_FLUSH), (FAMILY, spec.CMD_ZERO)]
+
+
+def test_missing_family_is_not_available():
+    class NoIPVS(FakeKernel):
+        def send(self, data):
+            seq = struct.unpack_from("=I", data, 8)[0]
+            self.pending.append(ack(seq, errno.ENOENT))
+            return len(data)
+    with pytest.raises(ipvs.NotAvailableError) as ei:
+        ipvs.Client(sock=NoIPVS(None))
+    assert ei.value.errno == errno.ENOPROTOOPT
+    assert "load ip_vs" in ei.value.hint
+
+
+def test_interrupted_dump_is_restarted():
+    calls = []
+
+    def handler(t, cmd, seq, flags):
+        calls.append(seq)
+        if len(calls) == 1:  # the table changed under the first dump
+            return [service_msg(seq, 80, nl.NLM_F_MULTI | nl.NLM_F_DUMP_INTR), done(seq)]
+        return [service_msg(seq, 80) + service_msg(seq, 81), done(seq)]
+    c = ipvs.Client(sock=FakeKernel(handler))
+    assert [s.port for s in c.services()] == [80, 81]
+    assert len(calls) == 2 and calls[0] != calls[1]
+
+
+def test_dump_interrupted_every_time_gives_up():
+    fake = FakeKernel(lambda t, cmd, seq, f: [
+        service_msg(seq, 80, nl.NLM_F_MULTI | nl.NLM_F_DUMP_INTR), done(seq)])
+    c = ipvs.Client(sock=fake)
+    with pytest.raises(ipvs.ProtocolError):
+        c.services()
+    assert len(fake.requests) == 1 + DUMP_RETRIES
+
+
+def test_eintr_is_retried():
+    fake = FakeKernel(lambda t, cmd, seq, f: [ack(seq)])
+    c = ipvs.Client(sock=fake)
+    fake.eintr = 3
+    c.flush()
+    assert fake.eintr == 0
+
+
+def test_reply_out_of_sequence_is_a_protocol_error():
+    fake = FakeKernel(lambda t, cmd, seq, f: [ack(seq + 1)])
+    c = ipvs.Client(sock=fake)
+    with pytest.raises(ipvs.ProtocolError):
+        c.flush()
+
+
+def test_kernel_error_carries_ipvsadm_text():
+    fake = FakeKernel(lambda t, cmd, seq, f: [ack(seq, errno.EEXIST)])
+    c = ipvs.Client(sock=fake)
+    with pytest.raises(ipvs.KernelError) as ei:
+        c.add_service(ipvs.Service(protocol="tcp", address="10.0.0.1", port=80))
+    assert isinstance(ei.value, OSError)
+    assert (ei.value.errno, str(ei.value)) == (errno.EEXIST, "Service already exists")
+
+
+def test_dump_error_in_done():
+    fake = FakeKernel(lambda t, cmd, seq, f: [done(seq, errno.ESRCH)])
+    c = ipvs.Client(sock=fake)
+    with pytest.raises(ipvs.KernelError) as ei:
+        c.services()
+    assert ei.value.errno == errno.ESRCH and ei.value.strerror == "No such service"
+
+
+@pytest.mark.parametrize("operation,err,text", [
+    ("add_destination", errno.EEXIST, "Destination already exists"),
+    ("edit_destination", errno.ENOENT, "No such destination"),
+    ("start_daemon", errno.EEXIST, "Daemon has already run"),
+    ("flush", errno.EPERM, "Permission denied (you must be root)"),
+    ("flush", errno.EINVAL,
+     "Invalid operation.  Possibly wrong module version, address not unicast, ..."),
+    ("flush", errno.EBUSY, "Device or resource busy"),
+])
+def test_strerror_table(operation, err, text):
+    assert ipvs.ipvs_strerror(operation, err) == text
