@@ -307,3 +307,17 @@ def test_client_kernel_error(impl, monkeypatch):
     with pytest.raises(KernelError) as e:
         c.services()
     assert e.value.errno == 3
+
+
+def test_error_codes_agree():
+    """The C header's codes and the twin's table are one list."""
+    if _decode_c is None:
+        pytest.skip("C decoder not built")
+    lib = _decode_c.lib
+    names = ["MSG_LEN", "AFTER_DONE", "SEQ", "SHORT_ERROR", "OVERRUN", "SHORT_GENL", "NO_NEST",
+             "TRAILING", "ATTR_LEN", "MISSING", "SHORT_ATTR", "SHORT_ADDR", "LONG_STRING",
+             "LINE_LONG", "CONN_SHORT", "CONN_FIELD"]
+    for name in names:
+        assert getattr(lib, "IPVS_E_" + name) == getattr(_decode_py, "E_" + name)
+    assert sorted(_decode_py.ERRORS) == list(range(1, len(names) + 1))
+    assert (lib.IPVS_DONE, lib.IPVS_INTERRUPTED) == (_decode_py.DONE, _decode_py.INTERRUPTED)
