@@ -127,6 +127,9 @@ class Scanner:
                             rest = rest[1:]
                         return opt[3], rest
                     return opt[3], self._take_next(opt[2] == 2)
+                if rest.startswith("="):
+                    self.bundle = None
+                    raise _PoptError(POPT_UNWANTEDARG)
                 self.bundle = rest or None
                 return opt[3], None
             if self.next >= len(self.argv):
@@ -532,7 +535,7 @@ def parse_options(argv):
             ce.fwd = {"i": FWD_TUNNEL, "g": FWD_ROUTE, "m": FWD_MASQ}[tag]
         elif tag == "w":
             _set_option(ce, O_WEIGHT)
-            ce.weight = string_to_number(arg, 0, 65535)
+            ce.weight = string_to_number(arg, 0, 2 ** 31 - 1)  # Debian 1.31: INT_MAX
             if ce.weight == -1:
                 fail("illegal weight specified")
         elif tag == "x":

@@ -1,0 +1,113 @@
+# Shared helpers of the CLI kernel tests: run a command line through the
+# reference ipvsadm (a subprocess) and through ours (in-process, or the
+# installed console script), and reset the kernel state between cases.
+from __future__ import annotations
+
+import io
+import os
+import shlex
+import subprocess
+import sys
+
+from ipvs.cli import main
+
+REFERENCE = "ipvsadm"  # found through PATH, so its argv[0] is "ipvsadm"
+VENV_BIN = os.path.join(os.environ.get("IPVS_VENV", os.path.join(
+    os.path.dirname(__file__), "..", "..", ".venv")), "bin")
+
+
+def _text(b):
+    return b.decode("utf-8", "surrogateescape")
+
+
+def run_reference(args, stdin=None):
+    p = subprocess.run([REFERENCE] + list(args), input=(stdin or "").encode(),
+                       capture_output=True, timeout=60, env=_env())
+    return p.returncode, _text(p.stdout), _text(p.stderr)
+
+
+def run_ours(args, stdin=None):
+    out, err = io.StringIO(), io.StringIO()
+    rc = main(["ipvsadm"] + list(args), out, err, io.StringIO(stdin or ""))
+    return rc, out.getvalue(), err.getvalue()
+
+
+def run_script(name, args, stdin=None):
+    """Our installed console script, run as a program (argv[0] its path)."""
+    p = subprocess.run([os.path.join(VENV_BIN, name)] + list(args),
+                       input=(stdin or "").encode(), capture_output=True, timeout=60,
+                       env=_env())
+    return p.returncode, _text(p.stdout), _text(p.stderr)
+
+
+def _env():
+    env = dict(os.environ)
+    env["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin"
+    return env
+
+
+def reset():
+    """Empty table, no daemons, default timeouts: the starting state."""
+    for args in (["-C"], ["--stop-daemon", "master"], ["--stop-daemon", "backup"],
+                 ["--set", "900", "120", "300"]):
+        subprocess.run([REFERENCE] + args, capture_output=True, timeout=60, env=_env())
+
+
+def snapshot():
+    """The table as the reference tool saves and lists it."""
+    return (run_reference(["-Sn"]), run_reference(["-Ln", "--tun-info"]),
+            run_reference(["-Ln", "--thresholds"]), run_reference(["-L", "--daemon"]),
+            run_reference(["-L", "--timeout"]))
+
+
+def split(cmd):
+    """'args <<< stdin' -> (argv list, stdin text or None)."""
+    stdin = None
+    if " <<< " in cmd:
+        cmd, stdin = cmd.split(" <<< ", 1)
+        stdin = stdin.encode().decode("unicode_escape")
+    return shlex.split(cmd), stdin
+
+
+TIMINGS = []
+
+
+def run_sequence(runner, commands):
+    """Reset, run each command, snapshot. -> ([(cmd, result)], snapshot)"""
+    import time
+    reset()
+    results = []
+    for cmd in commands:
+        args, stdin = split(cmd)
+        t = time.monotonic()
+        results.append((cmd, runner(args, stdin)))
+        TIMINGS.append((time.monotonic() - t, runner.__name__, cmd))
+    return results, snapshot()
+
+
+def write_timings(path):
+    with open(path, "w") as f:
+        for t, who, cmd in sorted(TIMINGS, reverse=True):
+            f.write("%.3f %s %s\n" % (t, who, cmd))
+        f.write("total %.1f\n" % sum(t for t, _, _ in TIMINGS))
+
+
+def compare_sequence(commands):
+    """Differences between the reference and ours over one sequence, as a
+    list of readable strings (empty when byte-identical)."""
+    ref, ref_state = run_sequence(run_reference, commands)
+    ours, our_state = run_sequence(run_ours, commands)
+    diffs = []
+    for (cmd, r), (_, o) in zip(ref, ours):
+        if r != o:
+            diffs.append("%s\n  reference: %r\n  ours:      %r" % (cmd, r, o))
+    if ref_state != our_state:
+        diffs.append("state after %r\n  reference built: %r\n  ours built:      %r"
+                     % (commands, ref_state, our_state))
+    return diffs
+
+
+if __name__ == "__main__":  # quick manual check inside the VM
+    for line in sys.stdin:
+        if line.strip():
+            print("\n".join(compare_sequence([line.strip()])) or "same: " + line.strip())

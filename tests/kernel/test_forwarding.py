@@ -1,0 +1,125 @@
+# Real traffic through IPVS, with every rule set by OUR ipvsadm (the
+# installed console script, run inside the director's network namespace).
+#
+#   client (ns ipvs-cl) 10.10.1.2 --- 10.10.1.1 director (ns ipvs-dr) 10.10.2.1 --- 10.10.2.2 real server (ns ipvs-rs)
+#   VIP 10.10.1.100:8080 on the director; the real server answers on :8000
+#   (NAT) or on VIP:8080 (direct routing, IPIP), with socat.
+#
+# All traffic stays inside the VM; every wait is bounded.
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from cli_harness import VENV_BIN
+
+NS = ("ipvs-cl", "ipvs-dr", "ipvs-rs")
+VIP = "10.10.1.100"
+OURS = os.path.join(VENV_BIN, "ipvsadm")
+
+pytestmark = pytest.mark.skipif(shutil.which("socat") is None or shutil.which("ip") is None,
+                                reason="needs socat and iproute2")
+
+
+def sh(cmd, check=True, timeout=30):
+    p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode:
+        raise AssertionError("%s -> %d\n%s%s" % (cmd, p.returncode, p.stdout, p.stderr))
+    return p
+
+
+def ns(name, cmd, **kw):
+    return sh("ip netns exec %s %s" % (name, cmd), **kw)
+
+
+def ipvsadm(args):
+    """Our ipvsadm in the director's namespace; it must succeed silently."""
+    p = ns("ipvs-dr", "%s %s" % (OURS, args), check=False)
+    assert (p.returncode, p.stderr) == (0, ""), (args, p.returncode, p.stderr)
+    return p.stdout
+
+
+@pytest.fixture(scope="module")
+def net():
+    sh("modprobe ipip", check=False)
+    for n in NS:
+        sh("ip netns del %s" % n, check=False)
+        sh("ip netns add %s" % n)
+        ns(n, "ip link set lo up")
+    sh("ip link add cl0 netns ipvs-cl type veth peer name d1 netns ipvs-dr")
+    sh("ip link add rs0 netns ipvs-rs type veth peer name d2 netns ipvs-dr")
+    ns("ipvs-cl", "ip addr add 10.10.1.2/24 dev cl0")
+    ns("ipvs-cl", "ip link set cl0 up")
+    ns("ipvs-dr", "ip addr add 10.10.1.1/24 dev d1")
+    ns("ipvs-dr", "ip addr add 10.10.2.1/24 dev d2")
+    ns("ipvs-dr", "ip link set d1 up")
+    ns("ipvs-dr", "ip link set d2 up")
+    ns("ipvs-dr", "ip addr add %s/32 dev d1" % VIP)
+    for s in ("net.ipv4.ip_forward=1", "net.ipv4.vs.conntrack=1",
+              # replies from the VIP (DR, IPIP) come back through the director
+              "net.ipv4.conf.all.accept_local=1", "net.ipv4.conf.d2.accept_local=1",
+              "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.d2.rp_filter=0"):
+        ns("ipvs-dr", "sysctl -qw %s" % s, check=False)
+    ns("ipvs-rs", "ip addr add 10.10.2.2/24 dev rs0")
+    ns("ipvs-rs", "ip link set rs0 up")
+    ns("ipvs-rs", "ip route add default via 10.10.2.1")
+    ns("ipvs-rs", "ip addr add %s/32 dev lo" % VIP)
+    for s in ("net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
+              "net.ipv4.conf.lo.arp_ignore=1", "net.ipv4.conf.all.arp_ignore=1"):
+        ns("ipvs-rs", "sysctl -qw %s" % s, check=False)
+    servers = []
+    for port in (8000, 8080):
+        servers.append(subprocess.Popen(
+            ["ip", "netns", "exec", "ipvs-rs", "socat",
+             "TCP-LISTEN:%d,fork,reuseaddr" % port, "SYSTEM:echo reply-from-rs-%d" % port],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(1)
+    yield
+    for p in servers:
+        p.terminate()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    for n in NS:
+        sh("ip netns del %s" % n, check=False)
+
+
+def fetch():
+    p = ns("ipvs-cl", "socat -T 5 - TCP:%s:8080,connect-timeout=5" % VIP,
+           check=False, timeout=30)
+    return p.stdout.strip()
+
+
+def test_nat(net):
+    ipvsadm("-C")
+    ipvsadm("-A -t %s:8080 -s rr" % VIP)
+    ipvsadm("-a -t %s:8080 -r 10.10.2.2:8000 -m" % VIP)
+    assert fetch() == "reply-from-rs-8000"
+    out = ipvsadm("-Ln --stats")
+    assert "10.10.2.2:8000" in out
+    line = [l for l in out.splitlines() if "10.10.2.2:8000" in l][0]
+    assert int(line.split()[2]) >= 1  # connections counted on the destination
+    assert "10.10.1.2:" in ipvsadm("-Lnc")
+
+
+def test_direct_routing(net):
+    ns("ipvs-rs", "ip link set tunl0 down", check=False)
+    ipvsadm("-C")
+    ipvsadm("-A -t %s:8080" % VIP)
+    ipvsadm("-a -t %s:8080 -r 10.10.2.2 -g -w 2" % VIP)
+    assert "-a -t 10.10.1.100:8080 -r 10.10.2.2:8080 -g -w 2" in ipvsadm("-Sn")
+    assert fetch() == "reply-from-rs-8080"
+
+
+def test_ipip(net):
+    ns("ipvs-rs", "ip link set tunl0 up")
+    ns("ipvs-rs", "sysctl -qw net.ipv4.conf.tunl0.rp_filter=0", check=False)
+    ipvsadm("-C")
+    ipvsadm("-A -t %s:8080 -s wrr" % VIP)
+    ipvsadm("-a -t %s:8080 -r 10.10.2.2 -i" % VIP)
+    assert "Tunnel  ipip" in ipvsadm("-Ln --tun-info")
+    assert fetch() == "reply-from-rs-8080"
+    ipvsadm("-C")
