@@ -41,12 +41,14 @@ N_CONNS = int(os.environ.get("IPVS_BENCH_CONNS", "1000000"))
 # ------------------------------------------------------------------ inputs
 
 def load_dump():
-    path = os.path.join(DATA, "dests-20k.nlbufs")
+    path = os.path.join(DATA, "dests-20k.nlbufs.gz")
     if os.path.exists(path):
+        import gzip
         import json
         with open(os.path.join(DATA, "dests-20k.json")) as f:
             meta = json.load(f)
-        raw = open(path, "rb").read()
+        with gzip.open(path) as f:
+            raw = f.read()
         bufs, pos = [], 0
         while pos < len(raw):
             (n,) = struct.unpack_from("=I", raw, pos)

@@ -111,8 +111,14 @@ def load_capture(name):
     with open(os.path.join(DATA, name + ".json")) as f:
         meta = json.load(f)
     bufs = []
-    with open(os.path.join(DATA, name + ".nlbufs"), "rb") as f:
-        raw = f.read()
+    path = os.path.join(DATA, name + ".nlbufs")
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            raw = f.read()
+    else:  # the big ones are stored compressed
+        import gzip
+        with gzip.open(path + ".gz") as f:
+            raw = f.read()
     pos = 0
     while pos < len(raw):
         (n,) = struct.unpack_from("=I", raw, pos)

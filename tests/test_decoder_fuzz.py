@@ -36,8 +36,8 @@ def _captured_seeds():
     import gzip
     here = os.path.join(os.path.dirname(__file__), "data", "decoder")
     dumps = []
-    for p in sorted(glob.glob(os.path.join(here, "*.nlbufs"))):
-        with open(p, "rb") as f:
+    for p in sorted(glob.glob(os.path.join(here, "*.nlbufs*"))):
+        with (gzip.open if p.endswith(".gz") else open)(p, "rb") as f:
             (n,) = struct.unpack("=I", f.read(4))
             dumps.append(f.read(min(n, 8192)))
     conns = []
