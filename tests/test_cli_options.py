@@ -175,3 +175,11 @@ def test_never_a_traceback_on_odd_input():
                  "--start-daemon master --mcast-interface " + "x" * 100]:
         rc, out, err = run(line)
         assert "Traceback" not in err and rc in (1, 2, 255), (line, rc, err)
+
+
+def test_closed_pipe_is_quiet():
+    import subprocess
+    import sys
+    p = subprocess.run(["sh", "-c", '"%s" -m ipvs -h | head -c 10' % sys.executable],
+                       capture_output=True, timeout=60)
+    assert p.stdout == b"ipvsadm v1" and b"Traceback" not in p.stderr

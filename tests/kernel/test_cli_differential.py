@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from cli_harness import (compare_sequence, reset, run_ours, run_reference, run_script,
-                         split)
+from cli_harness import (compare_sequence, fast_failing_dns, reset, run_ours, run_reference,
+                         run_script, split)
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/ipvsadm"),
                                 reason="needs the reference ipvsadm")
@@ -165,6 +165,7 @@ SEQUENCES = {
 
 @pytest.fixture(autouse=True)
 def clean_state():
+    fast_failing_dns()
     reset()
     yield
     reset()

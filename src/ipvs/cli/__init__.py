@@ -33,6 +33,23 @@ def main(argv=None, stdout=None, stderr=None, stdin=None):
     inp = stdin if stdin is not None else sys.stdin
     if standalone:
         _standalone_streams()
+    try:
+        return _main(argv, out, err, inp)
+    except BrokenPipeError:
+        _silence_stdout(out)
+        return 141
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        try:
+            out.flush()
+        except BrokenPipeError:
+            _silence_stdout(out)
+        except Exception:
+            pass
+
+
+def _main(argv, out, err, inp):
     from ._options import ParseExit
     from ._run import Exit, Runner
     runner = Runner(argv[0], out, err, inp)
@@ -47,10 +64,8 @@ def main(argv=None, stdout=None, stderr=None, stdin=None):
         if e.message is not None:
             err.write(e.message + "\n")
         return e.status
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 141
+    except (BrokenPipeError, KeyboardInterrupt):
+        raise
     except Exception as e:  # never a traceback
         from .._base import IPVSError
         if isinstance(e, IPVSError):
@@ -58,11 +73,6 @@ def main(argv=None, stdout=None, stderr=None, stdin=None):
         else:
             err.write("%s: internal error: %s: %s\n" % (argv[0], type(e).__name__, e))
         return 1
-    finally:
-        try:
-            out.flush()
-        except Exception:
-            pass
 
 
 def _parse_exit(e, prog, out, err):
@@ -78,12 +88,15 @@ def _parse_exit(e, prog, out, err):
     return e.status
 
 
-def _default_sigpipe():
-    # Like the C tool: a closed pipe ends the program quietly.
+def _silence_stdout(out):
+    # A closed pipe ends the program quietly, as it does the C tool; keep
+    # the interpreter's final flush from complaining about it.
     try:
-        import signal
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    except (ImportError, AttributeError, ValueError, OSError):
+        fd = out.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except (AttributeError, ValueError, OSError):
         pass
 
 
@@ -141,7 +154,6 @@ def restore_main(argv=None, stdin=None, stdout=None, stderr=None):
 
 
 def _standalone_streams():
-    _default_sigpipe()
     # arguments and input may hold any bytes: pass them through, as C does
     for stream in (sys.stdin, sys.stdout, sys.stderr):
         try:

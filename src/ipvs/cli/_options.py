@@ -7,8 +7,6 @@
 # order of errors is part of its observable behaviour.
 from __future__ import annotations
 
-import re
-
 # ------------------------------------------------------------------ errors
 
 
@@ -281,15 +279,31 @@ class Command:
 
 # ----------------------------------------------------------- value parsers
 
-_STRTOL = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)\Z")
+_SPACE = " \t\n\v\f\r"
+_DIGITS = "0123456789"
+
+
+def _strtol_prefix(s):
+    """(value, rest) of a C strtol(s, &end, 10); value None if no digits."""
+    i = 0
+    while i < len(s) and s[i] in _SPACE:
+        i += 1
+    j = i
+    if j < len(s) and s[j] in "+-":
+        j += 1
+    k = j
+    while k < len(s) and s[k] in _DIGITS:
+        k += 1
+    if k == j:
+        return None, s
+    return int(s[i:k]), s[k:]
 
 
 def string_to_number(s, lo, hi):
     """strtol(s, 10) that must consume everything and land in [lo, hi]; -1 if not."""
-    m = _STRTOL.match(s)
-    if not m:
+    n, rest = _strtol_prefix(s)
+    if n is None or rest:
         return -1
-    n = int(m.group(1))
     if not -(2 ** 63) <= n < 2 ** 63 or not lo <= n <= hi:
         return -1
     return n
@@ -515,8 +529,7 @@ def parse_options(argv):
                     fail("illegal virtual server persistent mask specified")
                 ce.netmask = int.from_bytes(raw, "little")
             else:
-                m = re.match(r"[ \t\n\v\f\r]*([+-]?[0-9]+)", arg)
-                n = int(m.group(1)) if m else 0
+                n = _strtol_prefix(arg)[0] or 0  # atoi()
                 if not 1 <= n <= 128:
                     fail("illegal ipv6 netmask specified")
                 ce.netmask = n
