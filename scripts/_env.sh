@@ -33,7 +33,11 @@ ensure_venv() {
         || [ -n "$(find "$ROOT/csrc" -newer "$stamp" -type f 2>/dev/null | head -1)" ]; then
         log "installing the project into $VENV"
         "$VENV/bin/pip" install -q --upgrade pip >/dev/null 2>&1 || true
-        "$VENV/bin/pip" install -q -e "$ROOT[test]"
+        # the build's own chatter goes to a log, shown only if it fails
+        if ! "$VENV/bin/pip" install -q -e "$ROOT[test]" >"$VENV/install.log" 2>&1; then
+            cat "$VENV/install.log" >&2
+            return 1
+        fi
         touch "$stamp"
     fi
 }

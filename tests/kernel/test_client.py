@@ -303,7 +303,9 @@ def client_netns():
 def test_stats_zero_and_connections(client, ref, client_netns):
     """Real traffic through a service: counters move, zero clears them, and
     the connection table shows the entries."""
-    s = ipvs.Service(protocol="tcp", address="10.77.0.1", port=80, scheduler="rr")
+    # persistent, so the kernel also creates a template (persistent_conns)
+    s = ipvs.Service(protocol="tcp", address="10.77.0.1", port=80, scheduler="rr",
+                     flags=ipvs.SVC_F_PERSISTENT, timeout=60)
     client.add_service(s)
     client.add_destination(s, ipvs.Destination(address="10.77.0.1", port=8080,
                                                fwd_method="masq"))
@@ -325,12 +327,16 @@ def test_stats_zero_and_connections(client, ref, client_netns):
     assert svc.stats.conns == 3 and svc.stats.inpkts > 0 and svc.stats.inbytes > 0
     (d,) = client.destinations(s)
     assert d.stats.conns == 3 and d.inactive_conns + d.active_conns >= 1
+    assert d.persistent_conns == 1
+    pconn = ref("-L", "-n", "--persistent-conn")
+    assert "  -> 10.77.0.1:8080               1         1           %-10d %-10d" % (
+        d.active_conns, d.inactive_conns) in pconn, pconn
     # the library's counters are the reference's counters
     stats = ref("-L", "-n", "--stats", "--exact").splitlines()
     line = [x for x in stats if x.startswith("TCP  10.77.0.1:80")][0].split()
     assert int(line[2]) == svc.stats.conns and int(line[3]) == svc.stats.inpkts
     assert int(line[5]) == svc.stats.inbytes
-    conns = [c for c in client.connections() if c.vport == 80]
+    conns = [c for c in client.connections() if c.vport == 80 and c.cport != 0]
     assert len(conns) >= 1
     c0 = conns[0]
     assert (c0.protocol, c0.af, c0.caddr, c0.vaddr, c0.daddr, c0.dport) == \
