@@ -103,6 +103,20 @@ def test_nat(net):
     line = [l for l in out.splitlines() if "10.10.2.2:8000" in l][0]
     assert int(line.split()[2]) >= 1  # connections counted on the destination
     assert "10.10.1.2:" in ipvsadm("-Lnc")
+    for args in ("-Lnc", "-Lc", "-Lnc --persistent-conn"):
+        assert same_as_reference(args), args
+
+
+def same_as_reference(args, tries=5):
+    """Our connection listing equals the reference's taken right after it
+    (retried: the expire column may tick between the two runs)."""
+    for _ in range(tries):
+        p = ns("ipvs-dr", "sh -c '%s %s; echo =====; ipvsadm %s'" % (OURS, args, args),
+               check=False)
+        ours, _, ref = p.stdout.partition("=====\n")
+        if ours == ref and ours.startswith("IPVS connection entries"):
+            return True
+    return False
 
 
 def test_direct_routing(net):

@@ -132,9 +132,9 @@ def restore_main(argv=None, stdin=None, stdout=None, stderr=None):
         _standalone_streams()
     lines = [line for line in inp.read().splitlines() if not line.startswith("#")]
     from ._options import ParseExit, PoptFailure, check_command, parse_options, CMD_RESTORE
-    import re
+    from ._run import _ASCII_SPACE
     for line in lines:
-        words = [w for w in re.split(r"[ \t\n\r\f\v]+", line) if w]
+        words = [w for w in line.translate(_ASCII_SPACE).split(" ") if w]
         if not words:
             continue
         try:

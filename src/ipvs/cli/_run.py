@@ -6,14 +6,15 @@
 # never lets an exception escape to the user as a traceback.
 from __future__ import annotations
 
-import re
-
 from . import _options as O
 from . import _render as R
 
 INIT_HINT = "Are you sure that IP Virtual Server is built in the kernel or as module?"
 CONN_FILE = "/proc/net/ip_vs_conn"
-_WS = re.compile(r"[ \t\n\r\f\v]+")
+
+
+# the C locale's isspace(): what separates words in ipvsadm -R input
+_ASCII_SPACE = str.maketrans("\t\n\v\f\r", "     ")
 
 
 class Exit(Exception):
@@ -268,7 +269,7 @@ class Runner:
     def restore(self):
         result = 0
         for line in self.stdin:
-            words = [w for w in _WS.split(line) if w]
+            words = [w for w in line.translate(_ASCII_SPACE).split(" ") if w]
             if words:
                 result = self.process([self.prog] + words, True)
         return result
