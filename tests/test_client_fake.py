@@ -55,6 +55,7 @@ class FakeKernel:
         self.handler = handler
         self.pending = []
         self.requests = []
+        self.sends = 0
         self.eintr = 0
 
     # the socket API the transport uses
@@ -72,13 +73,14 @@ class FakeKernel:
 
     def send(self, data):
         data = bytes(data)
-        _, mtype, flags, seq, _ = struct.unpack_from("=IHHII", data)
-        cmd = data[16]
-        self.requests.append((mtype, cmd, flags))
-        if mtype == nl.GENL_ID_CTRL:
-            self.pending.append(family_reply(seq) + ack(seq))
-        else:
-            self.pending.extend(self.handler(mtype, cmd, seq, flags))
+        self.sends += 1
+        for m in nl.iter_messages(data):  # the kernel handles each message in turn
+            cmd = data[m.start]
+            self.requests.append((m.type, cmd, m.flags))
+            if m.type == nl.GENL_ID_CTRL:
+                self.pending.append(family_reply(m.seq) + ack(m.seq))
+            else:
+                self.pending.extend(self.handler(m.type, cmd, m.seq, m.flags))
         return len(data)
 
     def recv_into(self, buf, nbytes=0, flags=0):
@@ -164,6 +166,39 @@ def test_dump_error_in_done():
     with pytest.raises(ipvs.KernelError) as ei:
         c.services()
     assert ei.value.errno == errno.ESRCH and ei.value.strerror == "No such service"
+
+
+def test_batch_packs_requests_and_matches_acks():
+    svcs = [ipvs.Service(protocol="tcp", address="10.0.0.1", port=p) for p in range(1, 301)]
+
+    seen = []
+
+    def handler(t, cmd, seq, flags):
+        # the kernel refuses the 150th request; the rest go through
+        seen.append(seq)
+        return [ack(seq, errno.EEXIST if len(seen) == 150 else 0)]
+    fake = FakeKernel(handler)
+    c = ipvs.Client(sock=fake)
+    sends_before = fake.sends
+    ops = [("add_service", s) for s in svcs] + \
+        [("add_destination", svcs[0], ipvs.Destination(address="10.0.1.1", port=80))]
+    results = c.batch(ops)
+    assert len(results) == 301
+    failed = [i for i, r in enumerate(results) if r is not None]
+    assert failed == [149]
+    err = results[149]
+    assert isinstance(err, ipvs.KernelError)
+    assert (err.errno, err.strerror) == (errno.EEXIST, "Service already exists")
+    assert [r[1] for r in fake.requests[-301:]] == [spec.CMD_NEW_SERVICE] * 300 + [
+        spec.CMD_NEW_DEST]
+    assert fake.sends - sends_before < 10  # many requests to a send()
+
+
+def test_batch_rejects_a_stray_reply():
+    fake = FakeKernel(lambda t, cmd, seq, f: [ack(seq + 1000)])
+    c = ipvs.Client(sock=fake)
+    with pytest.raises(ipvs.ProtocolError):
+        c.batch([("flush",)])
 
 
 @pytest.mark.parametrize("operation,err,text", [

@@ -108,6 +108,37 @@ def daemon_from_attrs(a: dict) -> SyncDaemon:
                       mcast_ttl=a.get("mcast_ttl", 0))
 
 
+# ------------------------------------------------------ mutating operations
+# name -> (command, function from the call's arguments to the attributes).
+# Each mutating Client method and Client.batch() encode through this table,
+# and the name selects ipvsadm's error text (_errors).
+
+def _daemon_key_attrs(d: SyncDaemon) -> dict:
+    return {"daemon": {"state": d.state, "mcast_ifn": d.mcast_ifn, "sync_id": d.syncid}}
+
+
+def _timeout_attrs(t: Timeouts) -> dict:
+    return {"timeout_tcp": t.tcp, "timeout_tcp_fin": t.tcp_fin, "timeout_udp": t.udp}
+
+
+OPERATIONS = {
+    "add_service": (spec.CMD_NEW_SERVICE, lambda s: {"service": service_attrs(s)}),
+    "edit_service": (spec.CMD_SET_SERVICE, lambda s: {"service": service_attrs(s)}),
+    "delete_service": (spec.CMD_DEL_SERVICE, lambda s: {"service": service_key_attrs(s)}),
+    "add_destination": (spec.CMD_NEW_DEST, lambda s, d: {"service": service_key_attrs(s),
+                                                         "dest": dest_attrs(d)}),
+    "edit_destination": (spec.CMD_SET_DEST, lambda s, d: {"service": service_key_attrs(s),
+                                                          "dest": dest_attrs(d)}),
+    "delete_destination": (spec.CMD_DEL_DEST, lambda s, d: {"service": service_key_attrs(s),
+                                                            "dest": dest_key_attrs(d)}),
+    "flush": (spec.CMD_FLUSH, lambda: None),
+    "zero": (spec.CMD_ZERO, lambda s=None: {"service": service_key_attrs(s)} if s else None),
+    "set_timeouts": (spec.CMD_SET_CONFIG, _timeout_attrs),
+    "start_daemon": (spec.CMD_NEW_DAEMON, lambda d: {"daemon": daemon_attrs(d)}),
+    "stop_daemon": (spec.CMD_DEL_DAEMON, _daemon_key_attrs),
+}
+
+
 # ------------------------------------------------------------------ client
 
 class Client:
@@ -173,14 +204,37 @@ class Client:
         (a,) = self._request(spec.CMD_GET_INFO, operation="info", reply_table="info")[:1] or ({},)
         return Info(version=a.get("version", 0), conn_tab_size=a.get("conn_tab_size", 0))
 
+    def _do(self, operation: str, *args) -> None:
+        cmd, attrs = OPERATIONS[operation]
+        self._request(cmd, attrs(*args), operation=operation)
+
+    def batch(self, operations: Iterable[tuple]) -> List[Optional[KernelError]]:
+        """Run many mutating operations with few system calls.
+
+        operations: tuples (name, *arguments) with the name of a Client
+        method, e.g. ("add_service", svc), ("add_destination", svc, dest).
+        They reach the kernel in order, packed many to a send(); one that
+        fails does not stop the ones after it. Returns, in order, None for
+        each success and the KernelError (as the method would raise it) for
+        each failure."""
+        ops = list(operations)
+        builds = []
+        for op in ops:
+            cmd, attrs = OPERATIONS[op[0]]
+            values = attrs(*op[1:])
+            builds.append(lambda seq, cmd=cmd, values=values: spec.encode_request(
+                self.family, cmd, values, seq=seq))
+        results = self._conn.execute_batch(builds)
+        return [None if r is None else KernelError(r.error, op[0], r.msg)
+                for op, r in zip(ops, results)]
+
     def flush(self) -> None:
         """Delete every service and destination."""
-        self._request(spec.CMD_FLUSH, operation="flush")
+        self._do("flush")
 
     def zero(self, service: Optional[Service] = None) -> None:
         """Zero the counters of one service or of all."""
-        values = {"service": service_key_attrs(service)} if service else None
-        self._request(spec.CMD_ZERO, values, operation="zero")
+        self._do("zero", service)
 
     # -- services
     def services(self) -> List[Service]:
@@ -210,16 +264,13 @@ class Client:
         return service_from_record(recs[0])
 
     def add_service(self, service: Service) -> None:
-        self._request(spec.CMD_NEW_SERVICE, {"service": service_attrs(service)},
-                      operation="add_service")
+        self._do("add_service", service)
 
     def edit_service(self, service: Service) -> None:
-        self._request(spec.CMD_SET_SERVICE, {"service": service_attrs(service)},
-                      operation="edit_service")
+        self._do("edit_service", service)
 
     def delete_service(self, service: Service) -> None:
-        self._request(spec.CMD_DEL_SERVICE, {"service": service_key_attrs(service)},
-                      operation="delete_service")
+        self._do("delete_service", service)
 
     # -- destinations
     def destinations(self, service: Service) -> List[Destination]:
@@ -230,19 +281,13 @@ class Client:
                           decode_dests, (service.af,), "list_destinations")
 
     def add_destination(self, service: Service, dest: Destination) -> None:
-        self._request(spec.CMD_NEW_DEST, {"service": service_key_attrs(service),
-                                          "dest": dest_attrs(dest)},
-                      operation="add_destination")
+        self._do("add_destination", service, dest)
 
     def edit_destination(self, service: Service, dest: Destination) -> None:
-        self._request(spec.CMD_SET_DEST, {"service": service_key_attrs(service),
-                                          "dest": dest_attrs(dest)},
-                      operation="edit_destination")
+        self._do("edit_destination", service, dest)
 
     def delete_destination(self, service: Service, dest: Destination) -> None:
-        self._request(spec.CMD_DEL_DEST, {"service": service_key_attrs(service),
-                                          "dest": dest_key_attrs(dest)},
-                      operation="delete_destination")
+        self._do("delete_destination", service, dest)
 
     # -- timeouts
     def timeouts(self) -> Timeouts:
@@ -253,10 +298,7 @@ class Client:
 
     def set_timeouts(self, timeouts: Timeouts) -> None:
         """Set connection timeouts; a field of 0 leaves that timeout unchanged."""
-        self._request(spec.CMD_SET_CONFIG, {"timeout_tcp": timeouts.tcp,
-                                            "timeout_tcp_fin": timeouts.tcp_fin,
-                                            "timeout_udp": timeouts.udp},
-                      operation="set_timeouts")
+        self._do("set_timeouts", timeouts)
 
     # -- sync daemons
     def daemons(self) -> List[SyncDaemon]:
@@ -264,12 +306,10 @@ class Client:
         return [daemon_from_attrs(a["daemon"]) for a in res if "daemon" in a]
 
     def start_daemon(self, daemon: SyncDaemon) -> None:
-        self._request(spec.CMD_NEW_DAEMON, {"daemon": daemon_attrs(daemon)},
-                      operation="start_daemon")
+        self._do("start_daemon", daemon)
 
     def stop_daemon(self, daemon: SyncDaemon) -> None:
-        a = {"state": daemon.state, "mcast_ifn": daemon.mcast_ifn, "sync_id": daemon.syncid}
-        self._request(spec.CMD_DEL_DAEMON, {"daemon": a}, operation="stop_daemon")
+        self._do("stop_daemon", daemon)
 
     # -- connections
     def connections(self, path: str = "/proc/net/ip_vs_conn") -> Iterator[Connection]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional, Sequence
 
 from . import _netlink as nl
 from ._errors import KernelError, NotAvailableError, ProtocolError
@@ -16,6 +16,7 @@ from ._errors import KernelError, NotAvailableError, ProtocolError
 RCVBUF = 4 << 20  # socket receive buffer: room for many dump chunks
 RECV_CHUNK = 64 << 10  # the kernel's dump skbs are at most 32 KiB
 DUMP_RETRIES = 5  # restarts of a dump the kernel flagged as interrupted
+BATCH_BYTES = 32 << 10  # requests packed into one send() by execute_batch
 
 
 class Conn:
@@ -121,6 +122,39 @@ class Conn:
                 raise ProtocolError(str(e)) from None
             return out
         raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
+
+    def execute_batch(self, builds: Sequence[Callable[[int], bytes]]) -> List[Optional[nl.ErrorInfo]]:
+        """Send many acknowledged requests, packed several to a send().
+
+        The kernel handles the messages of one buffer in order, each on its
+        own (a failure does not stop the ones after it), and acks each; the
+        acks are matched to requests by sequence number. Returns, per
+        request, None when acked or the kernel's ErrorInfo."""
+        results: List[Optional[nl.ErrorInfo]] = [None] * len(builds)
+        i = 0
+        while i < len(builds):
+            chunk, size, pending = [], 0, {}
+            while i < len(builds) and size < BATCH_BYTES:
+                seq = self.next_seq()
+                data = builds[i](seq)
+                chunk.append(data)
+                size += len(data)
+                pending[seq] = i
+                i += 1
+            self.send(b"".join(chunk))
+            try:
+                while pending:
+                    buf = self.recv()
+                    for m in nl.iter_messages(buf):
+                        idx = pending.pop(m.seq, None)
+                        if idx is None or m.pid != self.pid or m.type != nl.NLMSG_ERROR:
+                            raise ProtocolError("unexpected reply in a batch (seq %d)" % m.seq)
+                        info = nl.decode_error(m)
+                        if info.error:
+                            results[idx] = info
+            except nl.DecodeError as e:
+                raise ProtocolError(str(e)) from None
+        return results
 
     def _resolve(self, name: str) -> int:
         try:

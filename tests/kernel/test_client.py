@@ -323,6 +323,10 @@ def test_stats_zero_and_connections(client, ref, client_netns):
     finally:
         stop.set()
         t.join(5)
+    # the kernel folds its per-CPU counters into what it reports every 2 s
+    deadline = time.monotonic() + 10
+    while client.services()[0].stats.conns < 3 and time.monotonic() < deadline:
+        time.sleep(0.5)
     (svc,) = client.services()
     assert svc.stats.conns == 3 and svc.stats.inpkts > 0 and svc.stats.inbytes > 0
     (d,) = client.destinations(s)
@@ -419,3 +423,30 @@ def test_flush(client, ref):
         client.add_service(ipvs.Service(protocol="udp", address="10.5.0.%d" % (i + 1), port=1))
     client.flush()
     assert client.services() == [] and sn(ref) == []
+
+
+def test_batch(client, ref):
+    """Thousands of operations, many to a send(); one fails in the middle and
+    the ones after it still take effect, as they would one by one."""
+    svcs = [ipvs.Service(protocol="tcp", address="10.6.%d.%d" % (i // 250, i % 250 + 1), port=80)
+            for i in range(500)]
+    ops = []
+    for s in svcs:
+        ops.append(("add_service", s))
+        for j in range(3):
+            ops.append(("add_destination", s, ipvs.Destination(address="10.7.0.%d" % (j + 1),
+                                                               port=8080, weight=j + 1)))
+    ops.insert(1000, ("add_service", svcs[0]))  # a duplicate: EEXIST
+    ops.append(("edit_service", svcs[1].replace(scheduler="rr")))
+    ops.append(("delete_destination", svcs[2], ipvs.Destination(address="10.7.0.1", port=8080)))
+    ops.append(("delete_destination", svcs[2], ipvs.Destination(address="10.7.0.9", port=8080)))
+    results = client.batch(ops)
+    failed = {i: (r.errno, r.strerror) for i, r in enumerate(results) if r is not None}
+    assert failed == {1000: (errno.EEXIST, "Service already exists"),
+                      len(ops) - 1: (errno.ENOENT, "No such destination")}
+    lines = sn(ref)
+    assert len([x for x in lines if x.startswith("-A ")]) == 500
+    assert len([x for x in lines if x.startswith("-a ")]) == 1499
+    assert "-A -t 10.6.0.2:80 -s rr" in lines
+    assert "-a -t 10.6.0.3:80 -r 10.7.0.1:8080 -g -w 1" not in lines
+    assert "-a -t 10.6.0.3:80 -r 10.7.0.2:8080 -g -w 2" in lines
