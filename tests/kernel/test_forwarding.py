@@ -75,7 +75,12 @@ def net():
             ["ip", "netns", "exec", "ipvs-rs", "socat",
              "TCP-LISTEN:%d,fork,reuseaddr" % port, "SYSTEM:echo reply-from-rs-%d" % port],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    time.sleep(1)
+    deadline = time.monotonic() + 60  # socat starts slowly under emulation
+    while time.monotonic() < deadline:
+        listening = ns("ipvs-rs", "ss -ltn", check=False).stdout
+        if ":8000 " in listening and ":8080 " in listening:
+            break
+        time.sleep(0.5)
     yield
     for p in servers:
         p.terminate()
@@ -87,9 +92,13 @@ def net():
         sh("ip netns del %s" % n, check=False)
 
 
-def fetch():
-    p = ns("ipvs-cl", "socat -T 5 - TCP:%s:8080,connect-timeout=5" % VIP,
-           check=False, timeout=30)
+def fetch(tries=3):
+    """The real server's answer through the VIP ('' if none came)."""
+    for _ in range(tries):
+        p = ns("ipvs-cl", "socat -T 5 - TCP:%s:8080,connect-timeout=5" % VIP,
+               check=False, timeout=30)
+        if p.stdout.strip():
+            break
     return p.stdout.strip()
 
 
