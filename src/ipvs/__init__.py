@@ -6,8 +6,6 @@ only; a C decoder (built with cffi) speeds up large dumps when present.
 Names are imported on first use (PEP 562), so that `import ipvs.cli` (and
 so `ipvsadm -h`) does not pay for the netlink and model modules.
 """
-import importlib
-
 __version__ = "0.1.0"
 
 # public name -> module that defines it
@@ -44,7 +42,8 @@ def __getattr__(name):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError("module 'ipvs' has no attribute %r" % name)
-    value = getattr(importlib.import_module(module, __name__), name)
+    # __import__ rather than importlib: one module less to load at start-up
+    value = getattr(__import__(module[1:], globals(), None, [name], 1), name)
     globals()[name] = value
     return value
 

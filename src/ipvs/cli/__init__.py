@@ -5,7 +5,7 @@ main(argv, stdout, stderr, stdin) runs one invocation in-process and
 returns its exit status; the console scripts call it with the process's
 own streams. Imports are deferred so that `ipvsadm -h` starts fast.
 """
-from __future__ import annotations
+
 
 import os
 import sys

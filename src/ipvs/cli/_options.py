@@ -5,7 +5,7 @@
 # carrying the exact text and exit status ipvsadm gives; the runner prints
 # it. Parsing is sequential (first error wins), as in ipvsadm, because the
 # order of errors is part of its observable behaviour.
-from __future__ import annotations
+
 
 # ------------------------------------------------------------------ errors
 

@@ -3,7 +3,7 @@
 # Rule: no I/O here. Name lookups (host and service names, when -n is not
 # given) go through a `names` object passed in, so the renderers can be
 # golden-tested with a fixed resolver. Each function returns the text.
-from __future__ import annotations
+
 
 from ._options import (FMT_EXACT, FMT_NOSORT, FMT_NUMERIC, FMT_PERSISTENTCONN,
                        FMT_RATE, FMT_RULE, FMT_STATS, FMT_THRESHOLDS, FMT_TUN_INFO)

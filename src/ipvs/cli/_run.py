@@ -4,7 +4,7 @@
 # Rule: no option parsing (that is _options) and no formatting (that is
 # _render) here; this module only connects the two to the library. It
 # never lets an exception escape to the user as a traceback.
-from __future__ import annotations
+
 
 from . import _options as O
 from . import _render as R
