@@ -1,0 +1,101 @@
+"""An in-memory stand-in for the kernel's IPVS table, for host tests of
+plans and applies: the Client methods _plan uses, with the kernel's
+refusals (EEXIST, ESRCH, ENOENT) and optional injected failures."""
+import errno
+
+from ipvs._errors import KernelError
+from ipvs._model import SVC_F_HASHED, Timeouts
+
+
+class MemKernel:
+    def __init__(self, table=(), *, fail=None):
+        """fail: a function (operation name, args) -> errno or None, to
+        refuse chosen operations."""
+        self.svcs = {}
+        for s, ds in table:
+            self.svcs[s.key] = (s.replace(flags=s.flags | SVC_F_HASHED),
+                                {d.key: d for d in ds})
+        self.fail = fail
+        self.log = []  # every operation run, in order
+        self.sends = 0
+        self._timeouts = Timeouts(tcp=900, tcp_fin=120, udp=300)
+        self._daemons = []
+        self.observers = []  # called with self after each operation
+
+    # reads
+    def services(self):
+        return [s for s, _ in self.svcs.values()]
+
+    def destinations(self, svc):
+        if svc.key not in self.svcs:
+            raise KernelError(errno.ESRCH, "list_destinations")
+        return list(self.svcs[svc.key][1].values())
+
+    def timeouts(self):
+        return self._timeouts
+
+    def set_timeouts(self, t):
+        self._timeouts = t
+
+    def daemons(self):
+        return list(self._daemons)
+
+    def stop_daemon(self, d):
+        self._daemons.remove(d)
+
+    def start_daemon(self, d):
+        self._daemons.append(d)
+
+    # writes
+    def _run(self, name, *args):
+        if self.fail is not None:
+            err = self.fail(name, args)
+            if err:
+                raise KernelError(err, name)
+        svc = args[0]
+        k = svc.key
+        if name == "add_service":
+            if k in self.svcs:
+                raise KernelError(errno.EEXIST, name)
+            self.svcs[k] = (svc.replace(flags=svc.flags | SVC_F_HASHED), {})
+        elif name == "edit_service":
+            if k not in self.svcs:
+                raise KernelError(errno.ESRCH, name)
+            self.svcs[k] = (svc.replace(flags=svc.flags | SVC_F_HASHED), self.svcs[k][1])
+        elif name == "delete_service":
+            if k not in self.svcs:
+                raise KernelError(errno.ESRCH, name)
+            del self.svcs[k]
+        else:
+            if k not in self.svcs:
+                raise KernelError(errno.ESRCH, name)
+            dests = self.svcs[k][1]
+            d = args[1]
+            if name == "add_destination":
+                if d.key in dests:
+                    raise KernelError(errno.EEXIST, name)
+                dests[d.key] = d
+            elif name == "edit_destination":
+                if d.key not in dests:
+                    raise KernelError(errno.ENOENT, name)
+                dests[d.key] = d
+            elif name == "delete_destination":
+                if d.key not in dests:
+                    raise KernelError(errno.ENOENT, name)
+                del dests[d.key]
+            else:
+                raise AssertionError(name)
+
+    def batch(self, ops):
+        self.sends += 1
+        out = []
+        for op in ops:
+            self.log.append(op)
+            try:
+                self._run(*op)
+                out.append(None)
+            except KernelError as e:
+                out.append(e)
+            for f in self.observers:
+                f(self)
+        return out
