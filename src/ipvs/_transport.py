@@ -11,7 +11,7 @@ import socket
 from typing import Callable, Iterator, List, Optional, Sequence
 
 from . import _netlink as nl
-from ._errors import KernelError, NotAvailableError, ProtocolError
+from ._errors import IPVSError, KernelError, NotAvailableError, ProtocolError
 
 RCVBUF = 4 << 20  # socket receive buffer: room for many dump chunks
 RECV_CHUNK = 64 << 10  # the kernel's dump skbs are at most 32 KiB
@@ -22,13 +22,22 @@ BATCH_BYTES = 32 << 10  # requests packed into one send() by execute_batch
 class Conn:
     """A generic-netlink socket bound to one family."""
 
-    def __init__(self, family_name: str = "IPVS", *, sock=None):
+    def __init__(self, family_name: str = "IPVS", *, sock=None, netns: Optional[str] = None):
         """sock: an already open socket-like object (tests pass a fake
-        kernel here); by default a new NETLINK_GENERIC socket."""
+        kernel here); by default a new NETLINK_GENERIC socket, created in
+        network namespace `netns` (a name in /run/netns) when given."""
         if sock is None:
-            try:
-                sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+            def new_socket():
+                return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
                                      nl.NETLINK_GENERIC)
+            try:
+                if netns is None:
+                    sock = new_socket()
+                else:
+                    from ._netns import run_in_netns
+                    sock = run_in_netns(netns, new_socket)
+            except IPVSError:  # NetnsError: the namespace, not IPVS
+                raise
             except OSError as e:
                 raise KernelError(e.errno or errno.EPROTONOSUPPORT) from None
         self.sock = sock
