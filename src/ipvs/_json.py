@@ -1,0 +1,227 @@
+# JSON: model objects -> JSON-ready values with documented keys
+# (docs/json.md), and a writer that prints them as iproute2's `ip -j` does.
+#
+# Rule: pure functions, no I/O. Numbers are exact integers (never the
+# K/M/G abbreviations of the text listing), addresses always numeric.
+# Following `ip -j`: every listing is a top-level array of objects; keys
+# are lower-case with underscores; a key that does not apply to an object
+# is left out rather than set to null; flags are arrays of strings;
+# counters appear only when asked for (ip -s: here --stats / --rate).
+from __future__ import annotations
+
+import json
+from typing import Iterable, Optional
+
+from ._model import (AF_INET6, FWD_MASK, SVC_F_ONEPACKET, SVC_F_PERSISTENT, Connection,
+                     Destination, Info, Service, Stats, SyncDaemon, Timeouts)
+
+_FAMILY = {2: "inet", 10: "inet6"}
+_PROTO = {6: "tcp", 17: "udp", 132: "sctp"}
+_FWD = {0: "masq", 1: "local", 2: "tunnel", 3: "route", 4: "bypass"}
+_TUN_TYPE = {0: "ipip", 1: "gue", 2: "gre"}
+_TUN_FLAGS = {0: "nocsum", 1: "csum", 2: "remcsum"}
+_SCHED_FLAGS = {"sh": ("sh-fallback", "sh-port", "flag-3"),
+                "mh": ("mh-fallback", "mh-port", "flag-3")}
+_STATS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
+_RATE = ("cps", "inpps", "outpps", "inbps", "outbps")
+
+
+def _family(af: int) -> str:
+    return _FAMILY.get(af, str(af))
+
+
+def stats_json(st: Optional[Stats]) -> dict:
+    st = st or Stats()
+    return {k: getattr(st, k) for k in _STATS}
+
+
+def rate_json(st: Optional[Stats]) -> dict:
+    st = st or Stats()
+    return {k: getattr(st, k) for k in _RATE}
+
+
+def service_flags(s: Service) -> list:
+    out = []
+    if s.flags & SVC_F_PERSISTENT:
+        out.append("persistent")
+    if s.flags & SVC_F_ONEPACKET:
+        out.append("one-packet")
+    names = _SCHED_FLAGS.get(s.scheduler, ("flag-1", "flag-2", "flag-3"))
+    out.extend(n for n, bit in zip(names, (0x8, 0x10, 0x20)) if s.flags & bit)
+    return out
+
+
+def service_json(s: Service, dests: Optional[Iterable[Destination]] = None, *,
+                 stats: bool = False, rate: bool = False) -> dict:
+    o: dict = {"family": _family(s.af)}
+    if s.fwmark:
+        o["fwmark"] = s.fwmark
+    else:
+        o["protocol"] = _PROTO.get(s.protocol, str(s.protocol))
+        o["address"] = s.address
+        o["port"] = s.port
+    o["scheduler"] = s.scheduler
+    o["flags"] = service_flags(s)
+    o["timeout"] = s.timeout
+    if s.af == AF_INET6:
+        o["prefixlen"] = int(s.netmask)
+    else:
+        o["netmask"] = s.netmask
+    if s.pe_name:
+        o["pe"] = s.pe_name
+    if stats:
+        o["stats"] = stats_json(s.stats)
+    if rate:
+        o["rate"] = rate_json(s.stats)
+    if dests is not None:
+        o["destinations"] = [dest_json(d, stats=stats, rate=rate) for d in dests]
+    return o
+
+
+def dest_json(d: Destination, *, stats: bool = False, rate: bool = False) -> dict:
+    fwd = d.fwd_method & FWD_MASK
+    o: dict = {"family": _family(d.af), "address": d.address, "port": d.port,
+               "forward": _FWD.get(fwd, str(fwd)), "weight": d.weight,
+               "u_threshold": d.u_threshold, "l_threshold": d.l_threshold,
+               "active_conns": d.active_conns, "inactive_conns": d.inactive_conns,
+               "persistent_conns": d.persistent_conns}
+    if fwd == 2:
+        t = {"type": _TUN_TYPE.get(d.tun_type, str(d.tun_type))}
+        if d.tun_type == 1:
+            t["port"] = d.tun_port
+        if d.tun_type in (1, 2):
+            t["flags"] = _TUN_FLAGS.get(d.tun_flags, str(d.tun_flags))
+        o["tunnel"] = t
+    if stats:
+        o["stats"] = stats_json(d.stats)
+    if rate:
+        o["rate"] = rate_json(d.stats)
+    return o
+
+
+def connection_json(c: Connection) -> dict:
+    o = {"protocol": c.protocol.lower(), "family": _family(c.af),
+         "source": c.caddr, "source_port": c.cport,
+         "virtual": c.vaddr, "virtual_port": c.vport,
+         "destination": c.daddr, "destination_port": c.dport,
+         "state": c.state, "expires": c.expires}
+    if c.pe_name:
+        o["pe"] = c.pe_name
+        o["pe_data"] = c.pe_data
+    return o
+
+
+def timeouts_json(t: Timeouts) -> dict:
+    return {"tcp": t.tcp, "tcp_fin": t.tcp_fin, "udp": t.udp}
+
+
+def daemon_json(d: SyncDaemon) -> dict:
+    o = {"state": d.state_name, "mcast_interface": d.mcast_ifn, "syncid": d.syncid,
+         "sync_maxlen": d.sync_maxlen}
+    if d.mcast_group:
+        o["mcast_group"] = d.mcast_group
+    o["mcast_port"] = d.mcast_port
+    o["mcast_ttl"] = d.mcast_ttl
+    return o
+
+
+def info_json(i: Info) -> dict:
+    return {"version": i.version_string, "conn_tab_size": i.conn_tab_size}
+
+
+def to_json(obj, *, stats: bool = False, rate: bool = False):
+    """A model object, a (Service, [Destination]) pair, or a list of them,
+    as JSON-ready values (dicts, lists, str, int) with the documented keys."""
+    if isinstance(obj, (list, tuple)):
+        if (len(obj) == 2 and isinstance(obj[0], Service)
+                and not isinstance(obj[1], (Service, Destination))):
+            return service_json(obj[0], obj[1], stats=stats, rate=rate)
+        return [to_json(x, stats=stats, rate=rate) for x in obj]
+    if isinstance(obj, Service):
+        return service_json(obj, stats=stats, rate=rate)
+    if isinstance(obj, Destination):
+        return dest_json(obj, stats=stats, rate=rate)
+    if isinstance(obj, Connection):
+        return connection_json(obj)
+    if isinstance(obj, Timeouts):
+        return timeouts_json(obj)
+    if isinstance(obj, SyncDaemon):
+        return daemon_json(obj)
+    if isinstance(obj, Info):
+        return info_json(obj)
+    if isinstance(obj, Stats):
+        return dict(stats_json(obj), **rate_json(obj))
+    if hasattr(obj, "batch_args"):  # a plan Operation
+        return operation_json(obj)
+    raise TypeError("no JSON form for %r" % (obj,))
+
+
+def operation_json(op) -> dict:
+    o = {"operation": op.name, "command": op.command(), "service": service_json(op.service)}
+    if op.destination is not None:
+        o["destination"] = dest_json(op.destination)
+    return o
+
+
+# ----------------------------------------------------------------- writer
+
+def _string(s: str) -> str:
+    return json.dumps(s, ensure_ascii=False)
+
+
+def _pretty(value, out: list, depth: int) -> None:
+    # iproute2's json_writer with pretty printing (ip -j -p): a key per line
+    # indented four spaces per level, arrays on one line as "[ a,b ]",
+    # "[ {" and "} ]" where an array holds objects.
+    if isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        out.append("{")
+        first = True
+        for k, v in value.items():
+            if not first:
+                out.append(",")
+            first = False
+            out.append("\n" + "    " * (depth + 1) + _string(str(k)) + ": ")
+            _pretty(v, out, depth + 1)
+        out.append("\n" + "    " * depth + "}")
+    elif isinstance(value, (list, tuple)):
+        out.append("[ ")
+        for i, v in enumerate(value):
+            if i:
+                out.append(",")
+            _pretty(v, out, depth + 1)
+        if value:
+            out.append(" ")
+        out.append("]")
+    else:
+        out.append(_scalar(value))
+
+
+def _scalar(v) -> str:
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if v is None:
+        return "null"
+    if isinstance(v, int):
+        return str(int(v))
+    if isinstance(v, str):
+        return _string(v)
+    raise TypeError("not a JSON value: %r" % (v,))
+
+
+def dumps(value, *, pretty: bool = False) -> str:
+    """One JSON document, as `ip -j` (compact) or `ip -j -p` prints it,
+    with the final newline."""
+    if not pretty:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False) + "\n"
+    out: list = []
+    _pretty(value, out, 0)
+    return "".join(out) + "\n"
+
+
+__all__ = ["to_json", "dumps", "service_json", "dest_json", "connection_json",
+           "timeouts_json", "daemon_json", "info_json", "operation_json"]
