@@ -15,6 +15,11 @@ _EXPORTS = {
     "DECODER": "._decoder",
     "KernelError": "._errors", "NotAvailableError": "._errors",
     "ProtocolError": "._errors", "ipvs_strerror": "._errors",
+    "Operation": "._plan", "PlanError": "._plan", "ApplyError": "._plan",
+    "Snapshot": "._plan", "plan": "._plan", "apply": "._plan", "read_table": "._plan",
+    "take_snapshot": "._plan", "restore_snapshot": "._plan",
+    "NetnsError": "._netns",
+    "to_json": "._json", "dumps": "._json",
 }
 for _name in ("AF_INET", "AF_INET6", "DAEMON_BACKUP", "DAEMON_MASTER", "FWD_LOCAL",
               "FWD_MASQ", "FWD_ROUTE", "FWD_TUNNEL", "IPPROTO_SCTP", "IPPROTO_TCP",
@@ -35,6 +40,8 @@ __all__ = [
     "SVC_F_PERSISTENT", "SVC_F_HASHED", "SVC_F_ONEPACKET",
     "SVC_F_SCHED1", "SVC_F_SCHED2", "SVC_F_SCHED3",
     "DAEMON_MASTER", "DAEMON_BACKUP", "__version__",
+    "Operation", "PlanError", "ApplyError", "Snapshot", "plan", "apply", "read_table",
+    "take_snapshot", "restore_snapshot", "NetnsError", "to_json", "dumps",
 ]
 
 

@@ -148,9 +148,13 @@ class Client:
     the text ipvsadm prints) when the kernel refuses the operation.
     """
 
-    def __init__(self, *, sock=None):
-        """sock: for tests, a socket-like fake kernel (see tests/test_client_fake.py)."""
-        self._conn = Conn(spec.GENL_NAME, sock=sock)
+    def __init__(self, *, sock=None, netns: Optional[str] = None):
+        """netns: the name of a network namespace (/run/netns/NAME, as
+        `ip -n NAME`) to work in instead of the caller's; NetnsError if it
+        cannot be entered. sock: for tests, a socket-like fake kernel (see
+        tests/test_client_fake.py)."""
+        self.netns = netns
+        self._conn = Conn(spec.GENL_NAME, sock=sock, netns=netns)
         self.family = self._conn.family
 
     def close(self) -> None:
@@ -312,7 +316,35 @@ class Client:
         self._do("stop_daemon", daemon)
 
     # -- connections
-    def connections(self, path: str = "/proc/net/ip_vs_conn") -> Iterator[Connection]:
-        """Stream the connection table (IPVS has no netlink command for it)."""
+    def connections(self, path: Optional[str] = None) -> Iterator[Connection]:
+        """Stream the connection table (IPVS has no netlink command for it):
+        /proc/net/ip_vs_conn of this client's network namespace."""
         from ._conns import iter_connections
-        return iter_connections(path)
+        return iter_connections(self.connections_file() if path is None else path)
+
+    def connections_file(self):
+        """What to open for the connection table: a path, or (in another
+        namespace) a file descriptor opened there, which the reader closes."""
+        if self.netns is None:
+            return "/proc/net/ip_vs_conn"
+        from ._netns import open_in_netns
+        return open_in_netns(self.netns, "/proc/thread-self/net/ip_vs_conn")
+
+    # -- whole tables (see _plan)
+    def table(self) -> list:
+        """The table as rules: [(Service, [Destination, ...]), ...]."""
+        from ._plan import read_table
+        return read_table(self)
+
+    def plan(self, target) -> list:
+        """The operations (ipvs.Operation) that would make the table equal
+        to `target` ((Service, [Destination, ...]) pairs); changes nothing."""
+        from ._plan import plan, read_table
+        return plan(read_table(self), target)
+
+    def apply(self, target, *, atomic: bool = True) -> list:
+        """Make the table equal to `target` with the fewest operations,
+        batched, never a flush; returns the operations run. ApplyError on a
+        failure, after putting the table back as it was when atomic."""
+        from ._plan import apply
+        return apply(self, target, atomic=atomic)
