@@ -36,18 +36,24 @@ def parse_line(line: str) -> Connection:
 def iter_connection_records(path: str = "/proc/net/ip_vs_conn") -> Iterator[tuple]:
     """The table as record tuples (layout: FIELDS), the fast path."""
     with open(path, "rb", buffering=0) as f:
-        buf = bytearray()
-        while True:
-            chunk = f.read(READ_SIZE)
-            if chunk:
-                buf += chunk
-                if len(buf) < BATCH:
-                    continue
-            recs, used = decode_conns(buf, not chunk)
-            del buf[:used]
-            yield from recs
-            if not chunk:
-                return
+        yield from iter_records_from(f)
+
+
+def iter_records_from(f) -> Iterator[tuple]:
+    """Records from an open binary file of the table's text (from where it
+    stands: a caller that has read the header line already may pass it on)."""
+    buf = bytearray()
+    while True:
+        chunk = f.read(READ_SIZE)
+        if chunk:
+            buf += chunk
+            if len(buf) < BATCH:
+                continue
+        recs, used = decode_conns(buf, not chunk)
+        del buf[:used]
+        yield from recs
+        if not chunk:
+            return
 
 
 def iter_connections(path: str = "/proc/net/ip_vs_conn") -> Iterator[Connection]:

@@ -11,6 +11,7 @@ from . import _render as R
 
 INIT_HINT = "Are you sure that IP Virtual Server is built in the kernel or as module?"
 CONN_FILE = "/proc/net/ip_vs_conn"
+RESTORE_BATCH = 2000  # restore lines queued before they are sent
 
 
 # the C locale's isspace(): what separates words in ipvsadm -R input
@@ -125,36 +126,41 @@ class Runner:
         return 0
 
     def execute(self, ce):
-        c = self.client
+        name, *args = self.operation(ce)
+        getattr(self.client, name)(*args)
+
+    def operation(self, ce):
+        """The library operation of a table-changing command, as a tuple
+        (Client method name, arguments...) that Client.batch also takes."""
         cmd = ce.cmd
         if cmd == O.CMD_FLUSH:
-            c.flush()
-        elif cmd in (O.CMD_ADD, O.CMD_EDIT, O.CMD_DEL):
-            svc = self.service(ce)
-            {O.CMD_ADD: c.add_service, O.CMD_EDIT: c.edit_service,
-             O.CMD_DEL: c.delete_service}[cmd](svc)
-        elif cmd == O.CMD_ZERO:
+            return ("flush",)
+        if cmd in (O.CMD_ADD, O.CMD_EDIT, O.CMD_DEL):
+            return ({O.CMD_ADD: "add_service", O.CMD_EDIT: "edit_service",
+                     O.CMD_DEL: "delete_service"}[cmd], self.service(ce))
+        if cmd == O.CMD_ZERO:
             if ce.fwmark or (ce.addr and any(ce.addr)) or ce.port:
-                c.zero(self.service(ce))
-            else:
-                c.zero()  # libipvs zeroes everything for an all-zero service
-        elif cmd in (O.CMD_ADDDEST, O.CMD_EDITDEST, O.CMD_DELDEST):
-            svc = self.service(ce)
-            dest = self.destination(ce)
-            {O.CMD_ADDDEST: c.add_destination, O.CMD_EDITDEST: c.edit_destination,
-             O.CMD_DELDEST: c.delete_destination}[cmd](svc, dest)
-        elif cmd == O.CMD_TIMEOUT:
+                return ("zero", self.service(ce))
+            return ("zero",)  # libipvs zeroes everything for an all-zero service
+        if cmd in (O.CMD_ADDDEST, O.CMD_EDITDEST, O.CMD_DELDEST):
+            return ({O.CMD_ADDDEST: "add_destination", O.CMD_EDITDEST: "edit_destination",
+                     O.CMD_DELDEST: "delete_destination"}[cmd],
+                    self.service(ce), self.destination(ce))
+        if cmd == O.CMD_TIMEOUT:
             from .._model import Timeouts
             tcp, fin, udp = ce.timeouts
-            c.set_timeouts(Timeouts(tcp=tcp, tcp_fin=fin, udp=udp))
-        elif cmd == O.CMD_STARTDAEMON:
+            return ("set_timeouts", Timeouts(tcp=tcp, tcp_fin=fin, udp=udp))
+        if cmd == O.CMD_STARTDAEMON:
             from .._model import SyncDaemon
-            c.start_daemon(SyncDaemon(state=ce.state, mcast_ifn=ce.mcast_ifn, syncid=ce.syncid,
-                                      sync_maxlen=ce.sync_maxlen, mcast_group=ce.mcast_group,
-                                      mcast_port=ce.mcast_port, mcast_ttl=ce.mcast_ttl))
-        elif cmd == O.CMD_STOPDAEMON:
+            return ("start_daemon", SyncDaemon(
+                state=ce.state, mcast_ifn=ce.mcast_ifn, syncid=ce.syncid,
+                sync_maxlen=ce.sync_maxlen, mcast_group=ce.mcast_group,
+                mcast_port=ce.mcast_port, mcast_ttl=ce.mcast_ttl))
+        if cmd == O.CMD_STOPDAEMON:
             from .._model import SyncDaemon
-            c.stop_daemon(SyncDaemon(state=ce.state, mcast_ifn=ce.mcast_ifn, syncid=ce.syncid))
+            return ("stop_daemon", SyncDaemon(state=ce.state, mcast_ifn=ce.mcast_ifn,
+                                              syncid=ce.syncid))
+        return None
 
     # ------------------------------------------------------ model building
 
@@ -244,8 +250,7 @@ class Runner:
         self.out.write(R.daemons(ds))
 
     def list_connections(self, fmt):
-        from .._base import DecodeError
-        from .._conns import parse_line
+        from .._conns import iter_records_from
         try:
             f = open(CONN_FILE, "rb")
         except OSError:
@@ -257,19 +262,73 @@ class Runner:
                 raise Exit(1, "unexpected input from %s" % CONN_FILE)
             self.out.write(R.connections_title(fmt))
             write = self.out.write
-            for raw in f:
-                try:
-                    conn = parse_line(raw.decode("latin-1"))
-                except DecodeError:
-                    continue
-                write(R.connection(conn, fmt, names))
+            records = iter_records_from(f)
+            if fmt & O.FMT_NUMERIC and not fmt & O.FMT_PERSISTENTCONN:
+                # the fast path, in slices so memory stays flat
+                from itertools import islice
+                while True:
+                    text = R.connection_lines_numeric(islice(records, 4096))
+                    if not text:
+                        break
+                    write(text)
+            else:
+                line = R.connection_record
+                for r in records:
+                    write(line(r, fmt, names))
 
     # ------------------------------------------------------------- restore
 
     def restore(self):
+        """ipvsadm -R: every line a command, in order; the exit status is the
+        last line's. Table-changing lines go to the kernel in batches (many
+        requests to a system call, Client.batch); any other line (a listing,
+        a parse error, an exit) first drains the batch, so every message
+        comes out in the order of the lines, as ipvsadm prints them."""
         result = 0
+        pending = []
         for line in self.stdin:
             words = [w for w in line.translate(_ASCII_SPACE).split(" ") if w]
-            if words:
-                result = self.process([self.prog] + words, True)
+            if not words:
+                continue
+            argv = [self.prog] + words
+            op = self._batchable(argv)
+            if op is not None:
+                pending.append(op)
+                if len(pending) >= RESTORE_BATCH:
+                    result = self._run_batch(pending)
+                continue
+            if pending:
+                self._run_batch(pending)
+            result = self.process(argv, True)
+        if pending:
+            result = self._run_batch(pending)
         return result
+
+    def _batchable(self, argv):
+        """The operation of a restore line that only changes the table and
+        parses cleanly, else None (the line then runs through process())."""
+        try:
+            ce = O.parse_options(argv)
+            if ce.cmd in (O.CMD_LIST, O.CMD_SAVE, O.CMD_RESTORE):
+                return None
+            O.check_command(ce)
+        except (O.PoptFailure, O.ParseExit):
+            return None  # process() parses the line again and reports it
+        from .._errors import KernelError
+        try:
+            op = self.operation(ce)
+        except KernelError:
+            return None
+        if op is not None:
+            self.client  # the kernel connection, as process() opens it
+        return op
+
+    def _run_batch(self, pending):
+        """Send the queued operations; print each failure as the line would
+        have; return the status of the last one (0 or -1)."""
+        results = self.client.batch(pending)
+        pending.clear()
+        for r in results:
+            if r is not None:
+                self.err.write(r.strerror + "\n")
+        return -1 if results and results[-1] is not None else 0
