@@ -1,0 +1,357 @@
+# Options beyond ipvsadm 1.31: --json/-j [--pretty], --apply [FILE]
+# [--dry-run], -R --atomic, --netns NAME.
+#
+# Rule: these words are taken out of the argument vector before ipvsadm's
+# own parser sees the rest, and only when one of them is there does this
+# module run at all: without them every behaviour is ipvsadm's, byte for
+# byte. Listings reuse the runner's model building; JSON comes from the
+# library (ipvs._json), plans from ipvs._plan.
+from __future__ import annotations
+
+from . import _options as O
+from ._run import _ASCII_SPACE, INIT_HINT, Exit, Runner
+
+WORDS = ("--json", "-j", "--pretty", "--apply", "--dry-run", "--atomic", "--netns")
+
+
+def wanted(argv) -> bool:
+    """Does this command line use any of these options? (cheap)"""
+    for a in argv[1:]:
+        if a in WORDS or a.startswith(("--netns=", "--apply=")):
+            return True
+    return False
+
+
+class Extras:
+    def __init__(self):
+        self.json = False
+        self.pretty = False
+        self.apply = None  # None, or a file name ("-": standard input)
+        self.dry_run = False
+        self.atomic = False
+        self.netns = None
+
+
+def _usage_error(msg):
+    raise Exit(2, msg)
+
+
+def split(argv):
+    """(Extras, the remaining argv for ipvsadm's parser)."""
+    x = Extras()
+    rest = [argv[0]]
+    args = argv[1:]
+    i = 0
+    listing = any(a in ("-L", "-l", "--list", "-S", "--save") or
+                  (a.startswith("-") and not a.startswith("--") and ("L" in a or "l" in a)
+                   and len(a) > 1) for a in args)
+    while i < len(args):
+        a = args[i]
+        if a in ("--json", "-j"):
+            x.json = True
+        elif a == "--pretty":
+            x.pretty = True
+        elif a == "--dry-run":
+            x.dry_run = True
+        elif a == "--atomic":
+            x.atomic = True
+        elif a == "--netns" or a.startswith("--netns="):
+            if a == "--netns":
+                i += 1
+                if i >= len(args):
+                    _usage_error("--netns needs the name of a network namespace")
+                x.netns = args[i]
+            else:
+                x.netns = a[len("--netns="):]
+            if not x.netns:
+                _usage_error("--netns needs the name of a network namespace")
+        elif a == "--apply" or a.startswith("--apply="):
+            if a == "--apply":
+                # an optional FILE: the next word, unless it is an option
+                if i + 1 < len(args) and (args[i + 1] == "-" or not args[i + 1].startswith("-")):
+                    i += 1
+                    x.apply = args[i]
+                else:
+                    x.apply = "-"
+            else:
+                x.apply = a[len("--apply="):] or "-"
+        elif a == "-p" and listing:
+            x.pretty = True  # ip -j -p; -p (persistent) is no listing option
+        else:
+            rest.append(a)
+        i += 1
+    if x.pretty and not x.json:
+        if x.apply is not None and x.dry_run:
+            pass
+        else:
+            _usage_error("--pretty goes with --json")
+    if x.dry_run and x.apply is None:
+        _usage_error("--dry-run goes with --apply")
+    if x.apply is not None and len(rest) > 1:
+        _usage_error("--apply takes no other command or option (only --dry-run, --json, "
+                     "--netns)")
+    if x.atomic and not any(a in ("-R", "--restore") for a in rest[1:]):
+        _usage_error("--atomic goes with -R (--restore)")
+    if x.json and x.apply is not None and not x.dry_run:
+        _usage_error("--json goes with listings and with --apply --dry-run")
+    return x, rest
+
+
+class BeyondRunner(Runner):
+    def __init__(self, prog, out, err, stdin, extras):
+        Runner.__init__(self, prog, out, err, stdin)
+        self.x = extras
+
+    # --------------------------------------------------------- the kernel
+
+    @property
+    def client(self):
+        if self.x.netns is None:
+            return Runner.client.fget(self)
+        if self._client is None:
+            from .._errors import KernelError, NotAvailableError
+            from .._client import Client
+            from .._netns import NetnsError
+            try:
+                try:
+                    c = Client(netns=self.x.netns)
+                except NotAvailableError:
+                    self._modprobe()
+                    c = Client(netns=self.x.netns)
+                try:
+                    self.info = c.info()
+                except BaseException:
+                    c.close()
+                    raise
+            except NetnsError as e:
+                raise Exit(1, "%s: %s" % (self.prog, e)) from None
+            except KernelError as e:
+                raise Exit(2, "Can't initialize ipvs: %s\n%s" % (e.strerror, INIT_HINT)) from None
+            self._client = c
+        return self._client
+
+    # ----------------------------------------------------------- commands
+
+    def run(self, argv):
+        if self.x.apply is not None:
+            return self.apply_rules()
+        if self.x.json:
+            if len(argv) > 1:
+                ce = O.check_command(O.parse_options(argv))
+                if ce.cmd not in (O.CMD_LIST, O.CMD_SAVE):
+                    raise Exit(2, "--json goes with listings (-L, -l, -S)")
+        if self.x.atomic:
+            return self.atomic_restore(argv)
+        return Runner.run(self, argv)
+
+    def _write_json(self, value):
+        from .._json import dumps
+        self.out.write(dumps(value, pretty=self.x.pretty))
+
+    # -------------------------------------------------------------- JSON
+
+    def list_all(self, fmt):
+        if not self.x.json:
+            return Runner.list_all(self, fmt)
+        from .._errors import KernelError
+        from .._json import to_json
+        from . import _render as R
+        c = self.client
+        try:
+            entries = [(s, c.destinations(s)) for s in c.services()]
+        except KernelError as e:
+            self._fail_listing(e)
+        if not fmt & O.FMT_NOSORT:
+            entries = sorted(((s, sorted(ds, key=R.dest_sort_key)) for s, ds in entries),
+                             key=lambda e: R.service_sort_key(e[0]))
+        self._write_json(to_json(entries, stats=bool(fmt & O.FMT_STATS),
+                                 rate=bool(fmt & O.FMT_RATE)))
+
+    def list_service(self, ce):
+        if not self.x.json:
+            return Runner.list_service(self, ce)
+        from .._errors import KernelError
+        from .._json import to_json
+        from . import _render as R
+        c = self.client
+        try:
+            svc = c.get_service(self.service(ce))
+            dests = c.destinations(svc)
+        except KernelError as e:
+            self._fail_listing(e)
+        if not ce.format & O.FMT_NOSORT:
+            dests = sorted(dests, key=R.dest_sort_key)
+        fmt = ce.format
+        self._write_json([to_json((svc, dests), stats=bool(fmt & O.FMT_STATS),
+                                  rate=bool(fmt & O.FMT_RATE))])
+
+    def list_timeouts(self):
+        if not self.x.json:
+            return Runner.list_timeouts(self)
+        from .._errors import KernelError
+        from .._json import to_json
+        try:
+            t = self.client.timeouts()
+        except KernelError:
+            raise Exit(1) from None
+        self._write_json([to_json(t)])
+
+    def list_daemons(self):
+        if not self.x.json:
+            return Runner.list_daemons(self)
+        from .._errors import KernelError
+        from .._json import to_json
+        try:
+            ds = self.client.daemons()
+        except KernelError:
+            raise Exit(1) from None
+        self._write_json(to_json(ds))
+
+    def list_connections(self, fmt):
+        if not self.x.json and self.x.netns is None:
+            return Runner.list_connections(self, fmt)
+        from .._base import DecodeError
+        from .._conns import parse_line
+        from .._netns import NetnsError
+        from . import _render as R
+        try:
+            source = self.client.connections_file()
+            f = open(source, "rb")
+        except (OSError, NetnsError):
+            raise Exit(1, "cannot open file /proc/net/ip_vs_conn") from None
+        conns = []
+        with f:
+            first = f.readline()
+            if not first:
+                raise Exit(1, "unexpected input from /proc/net/ip_vs_conn")
+            if not self.x.json:
+                self.out.write(R.connections_title(fmt))
+            names = self.names(fmt)
+            for raw in f:
+                try:
+                    conn = parse_line(raw.decode("latin-1"))
+                except DecodeError:
+                    continue
+                if self.x.json:
+                    conns.append(conn)
+                else:
+                    self.out.write(R.connection(conn, fmt, names))
+        if self.x.json:
+            from .._json import to_json
+            self._write_json(to_json(conns))
+
+    # ------------------------------------------------------------- apply
+
+    def read_rules(self):
+        """The target table from -S lines: [(Service, [Destination])]."""
+        name = self.x.apply
+        try:
+            if name == "-":
+                text = self.stdin.read()
+            else:
+                with open(name, encoding="utf-8", errors="surrogateescape") as f:
+                    text = f.read()
+        except OSError as e:
+            raise Exit(1, "%s: cannot read %s: %s" % (self.prog, name, e.strerror)) from None
+        from .._errors import KernelError
+        table = {}
+        order = []
+        for n, line in enumerate(text.splitlines(), 1):
+            words = [w for w in line.translate(_ASCII_SPACE).split(" ") if w]
+            if not words or words[0].startswith("#"):
+                continue
+            where = "%s: line %d" % (self.prog, n)
+            try:
+                ce = O.check_command(O.parse_options([self.prog] + words))
+            except O.PoptFailure as e:
+                raise Exit(1, "%s: %s" % (where, e.text)) from None
+            except O.ParseExit as e:
+                raise Exit(1, "%s: %s" % (where, e.message or "bad command: %s" % line.strip())) \
+                    from None
+            if ce.cmd not in (O.CMD_ADD, O.CMD_ADDDEST):
+                raise Exit(1, "%s: --apply takes -A and -a lines, as ipvsadm -S prints them: %s"
+                           % (where, line.strip()))
+            try:
+                svc = self.service(ce)
+                dest = self.destination(ce) if ce.cmd == O.CMD_ADDDEST else None
+            except KernelError as e:
+                raise Exit(1, "%s: %s" % (where, e.strerror)) from None
+            if dest is None:
+                if svc.key in table:
+                    raise Exit(1, "%s: service given twice: %s" % (where, line.strip()))
+                table[svc.key] = (svc, {})
+                order.append(svc.key)
+            else:
+                if svc.key not in table:
+                    raise Exit(1, "%s: destination of a service with no -A line before it: %s"
+                               % (where, line.strip()))
+                dests = table[svc.key][1]
+                if dest.key in dests:
+                    raise Exit(1, "%s: destination given twice: %s" % (where, line.strip()))
+                dests[dest.key] = dest
+        return [(table[k][0], list(table[k][1].values())) for k in order]
+
+    def apply_rules(self):
+        target = self.read_rules()
+        c = self.client
+        from .._plan import ApplyError
+        if self.x.dry_run:
+            ops = c.plan(target)
+            if self.x.json:
+                from .._json import to_json
+                self._write_json(to_json(ops))
+            else:
+                for op in ops:
+                    self.out.write("%s %s\n" % (self.prog, op.command()))
+            return 0
+        try:
+            c.apply(target, atomic=True)
+        except ApplyError as e:
+            state = "the table is as it was" if e.rolled_back else "COULD NOT RESTORE THE TABLE"
+            raise Exit(1, "%s: %s %s: %s; %s" % (self.prog, self.prog, e.operation.command(),
+                                                  e.error.strerror, state)) from None
+        return 0
+
+    # ---------------------------------------------------- atomic restore
+
+    def atomic_restore(self, argv):
+        """-R --atomic: every line takes effect, or none (the table, the
+        timeouts and the daemons are put back) and the failing line is named."""
+        if len(argv) != 2:
+            O.check_command(O.parse_options(argv))  # ipvsadm's own complaints first
+        lines = self.stdin.read().splitlines()
+        from .._plan import restore_snapshot, take_snapshot
+        c = self.client
+        snap = take_snapshot(c)
+        for n, line in enumerate(lines, 1):
+            words = [w for w in line.translate(_ASCII_SPACE).split(" ") if w]
+            if not words:
+                continue
+            failure = None
+            try:
+                if self.process([self.prog] + words, True) != 0:
+                    failure = Exit(1)
+            except (O.ParseExit, Exit) as e:
+                failure = e
+            if failure is None:
+                continue
+            errors = restore_snapshot(c, snap)
+            if isinstance(failure, O.ParseExit):
+                from . import _parse_exit
+                _parse_exit(failure, self.prog, self.out, self.err)
+            elif failure.message:
+                self.err.write(failure.message + "\n")
+            state = "the table is as it was" if not errors else "COULD NOT RESTORE THE TABLE"
+            raise Exit(1, "%s: line %d failed, nothing restored (%s): %s"
+                       % (self.prog, n, state, line.strip()))
+        return 0
+
+
+def run(argv, out, err, inp):
+    """main() for a command line that uses these options."""
+    x, rest = split(argv)
+    runner = BeyondRunner(rest[0], out, err, inp, x)
+    try:
+        return runner.run(rest) & 0xFF
+    finally:
+        runner.close()
