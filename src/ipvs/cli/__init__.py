@@ -52,8 +52,12 @@ def main(argv=None, stdout=None, stderr=None, stdin=None):
 def _main(argv, out, err, inp):
     from ._options import ParseExit
     from ._run import Exit, Runner
-    runner = Runner(argv[0], out, err, inp)
     try:
+        from . import _beyond  # --json, --apply, -R --atomic, --netns
+        if _beyond.wanted(argv):
+            runner, argv = _beyond.make_runner(argv, out, err, inp)
+        else:
+            runner = Runner(argv[0], out, err, inp)
         try:
             return runner.run(argv)
         finally:

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from . import _options as O
-from ._run import _ASCII_SPACE, INIT_HINT, Exit, Runner
+from ._run import _ASCII_SPACE, CONN_FILE, INIT_HINT, Exit, Runner
 
 WORDS = ("--json", "-j", "--pretty", "--apply", "--dry-run", "--atomic", "--netns")
 
@@ -42,7 +42,8 @@ def split(argv):
     rest = [argv[0]]
     args = argv[1:]
     i = 0
-    listing = any(a in ("-L", "-l", "--list", "-S", "--save") or
+    json_wanted = any(a in ("--json", "-j") for a in args)
+    listing = json_wanted and any(a in ("-L", "-l", "--list", "-S", "--save") or
                   (a.startswith("-") and not a.startswith("--") and ("L" in a or "l" in a)
                    and len(a) > 1) for a in args)
     while i < len(args):
@@ -135,11 +136,13 @@ class BeyondRunner(Runner):
     def run(self, argv):
         if self.x.apply is not None:
             return self.apply_rules()
-        if self.x.json:
-            if len(argv) > 1:
+        if self.x.json and len(argv) > 1:
+            try:
                 ce = O.check_command(O.parse_options(argv))
-                if ce.cmd not in (O.CMD_LIST, O.CMD_SAVE):
-                    raise Exit(2, "--json goes with listings (-L, -l, -S)")
+            except O.PoptFailure:
+                ce = None  # ipvsadm's own message, from Runner.run
+            if ce is not None and ce.cmd not in (O.CMD_LIST, O.CMD_SAVE):
+                raise Exit(2, "--json goes with listings (-L, -l, -S)")
         if self.x.atomic:
             return self.atomic_restore(argv)
         return Runner.run(self, argv)
@@ -207,38 +210,29 @@ class BeyondRunner(Runner):
             raise Exit(1) from None
         self._write_json(to_json(ds))
 
-    def list_connections(self, fmt):
-        if not self.x.json and self.x.netns is None:
-            return Runner.list_connections(self, fmt)
-        from .._base import DecodeError
-        from .._conns import parse_line
+    def open_connections(self):
+        if self.x.netns is None:
+            return Runner.open_connections(self)
         from .._netns import NetnsError
-        from . import _render as R
         try:
-            source = self.client.connections_file()
-            f = open(source, "rb")
-        except (OSError, NetnsError):
-            raise Exit(1, "cannot open file /proc/net/ip_vs_conn") from None
-        conns = []
+            return open(self.client.connections_file(), "rb")
+        except NetnsError as e:
+            raise OSError(e.errno, str(e)) from None
+
+    def list_connections(self, fmt):
+        if not self.x.json:
+            return Runner.list_connections(self, fmt)
+        from .._conns import connection_from_record, iter_records_from
+        from .._json import to_json
+        try:
+            f = self.open_connections()
+        except OSError:
+            raise Exit(1, "cannot open file %s" % CONN_FILE) from None
         with f:
-            first = f.readline()
-            if not first:
-                raise Exit(1, "unexpected input from /proc/net/ip_vs_conn")
-            if not self.x.json:
-                self.out.write(R.connections_title(fmt))
-            names = self.names(fmt)
-            for raw in f:
-                try:
-                    conn = parse_line(raw.decode("latin-1"))
-                except DecodeError:
-                    continue
-                if self.x.json:
-                    conns.append(conn)
-                else:
-                    self.out.write(R.connection(conn, fmt, names))
-        if self.x.json:
-            from .._json import to_json
-            self._write_json(to_json(conns))
+            if not f.readline():
+                raise Exit(1, "unexpected input from %s" % CONN_FILE)
+            conns = [connection_from_record(r) for r in iter_records_from(f)]
+        self._write_json(to_json(conns))
 
     # ------------------------------------------------------------- apply
 
@@ -347,10 +341,16 @@ class BeyondRunner(Runner):
         return 0
 
 
-def run(argv, out, err, inp):
-    """main() for a command line that uses these options."""
+def make_runner(argv, out, err, inp):
+    """(runner, the argv it runs) for a command line that uses these
+    options; Exit(2) on a usage error."""
     x, rest = split(argv)
-    runner = BeyondRunner(rest[0], out, err, inp, x)
+    return BeyondRunner(rest[0], out, err, inp, x), rest
+
+
+def run(argv, out, err, inp):
+    """main()'s work for these options, without its error handling."""
+    runner, rest = make_runner(argv, out, err, inp)
     try:
         return runner.run(rest) & 0xFF
     finally:

@@ -249,10 +249,15 @@ class Runner:
             raise Exit(1) from None
         self.out.write(R.daemons(ds))
 
+    def open_connections(self):
+        """The connection table's proc file, open (a namespace runner
+        opens its namespace's)."""
+        return open(CONN_FILE, "rb")
+
     def list_connections(self, fmt):
         from .._conns import iter_records_from
         try:
-            f = open(CONN_FILE, "rb")
+            f = self.open_connections()
         except OSError:
             raise Exit(1, "cannot open file %s" % CONN_FILE) from None
         names = self.names(fmt)
