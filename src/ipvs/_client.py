@@ -121,15 +121,30 @@ def _timeout_attrs(t: Timeouts) -> dict:
     return {"timeout_tcp": t.tcp, "timeout_tcp_fin": t.tcp_fin, "timeout_udp": t.udp}
 
 
+_KEY_CACHE: dict = {}
+
+
+def service_key_nest(svc: Service) -> spec.Encoded:
+    """The encoded key of a service, computed once per service key: a
+    restore names each service again in every one of its real-server lines."""
+    k = svc.key
+    enc = _KEY_CACHE.get(k)
+    if enc is None:
+        if len(_KEY_CACHE) > 65536:
+            _KEY_CACHE.clear()
+        enc = _KEY_CACHE[k] = spec.Encoded(spec.encode_attrs("service", service_key_attrs(svc)))
+    return enc
+
+
 OPERATIONS = {
     "add_service": (spec.CMD_NEW_SERVICE, lambda s: {"service": service_attrs(s)}),
     "edit_service": (spec.CMD_SET_SERVICE, lambda s: {"service": service_attrs(s)}),
-    "delete_service": (spec.CMD_DEL_SERVICE, lambda s: {"service": service_key_attrs(s)}),
-    "add_destination": (spec.CMD_NEW_DEST, lambda s, d: {"service": service_key_attrs(s),
+    "delete_service": (spec.CMD_DEL_SERVICE, lambda s: {"service": service_key_nest(s)}),
+    "add_destination": (spec.CMD_NEW_DEST, lambda s, d: {"service": service_key_nest(s),
                                                          "dest": dest_attrs(d)}),
-    "edit_destination": (spec.CMD_SET_DEST, lambda s, d: {"service": service_key_attrs(s),
+    "edit_destination": (spec.CMD_SET_DEST, lambda s, d: {"service": service_key_nest(s),
                                                           "dest": dest_attrs(d)}),
-    "delete_destination": (spec.CMD_DEL_DEST, lambda s, d: {"service": service_key_attrs(s),
+    "delete_destination": (spec.CMD_DEL_DEST, lambda s, d: {"service": service_key_nest(s),
                                                             "dest": dest_key_attrs(d)}),
     "flush": (spec.CMD_FLUSH, lambda: None),
     "zero": (spec.CMD_ZERO, lambda s=None: {"service": service_key_attrs(s)} if s else None),

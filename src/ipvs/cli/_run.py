@@ -289,9 +289,19 @@ class Runner:
         requests to a system call, Client.batch); any other line (a listing,
         a parse error, an exit) first drains the batch, so every message
         comes out in the order of the lines, as ipvsadm prints them."""
+        from ._fastrestore import FastRestore
+        fast = FastRestore().operation
         result = 0
         pending = []
         for line in self.stdin:
+            op = fast(line)
+            if op is not None:
+                if not pending:
+                    self.client  # the kernel connection, as process() opens it
+                pending.append(op)
+                if len(pending) >= RESTORE_BATCH:
+                    result = self._run_batch(pending)
+                continue
             words = [w for w in line.translate(_ASCII_SPACE).split(" ") if w]
             if not words:
                 continue
