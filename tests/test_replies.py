@@ -50,6 +50,12 @@ IMPLS = _impls()
 SPLITS = [pytest.param(lambda b: b, id="as-received"), pytest.param(resplit, id="per-message")]
 
 
+def validated(obj):
+    """The same object built through the validating constructor."""
+    import dataclasses
+    return type(obj)(**{f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)})
+
+
 def run_dump(decode, buffers, d, *extra):
     records, status, err = [], 0, 0
     for b in buffers:
@@ -68,6 +74,7 @@ def test_service_dump(impl, split):
     assert err == 0 and status & 1 and not status & 2
     assert len(d["raw"]) > 2  # the capture really is multi-part
     got = [service_from_record(r) for r in records]
+    assert got == [validated(s) for s in got]  # the fast construction is canonical
     want = d["expect"]
     assert len(got) == len(want)
     by_key = {(s.af, s.protocol, s.address, s.port, s.fwmark): s for s in got}
@@ -85,7 +92,9 @@ def test_dest_dump(impl, split, name):
     d = load(name)
     records, status, err = run_dump(impl.decode_dests, split(d["raw"]), d, d["svc_af"])
     assert err == 0 and status & 1
-    got = {(x.address, x.port): x for x in (dest_from_record(r) for r in records)}
+    objs = [dest_from_record(r) for r in records]
+    assert objs == [validated(x) for x in objs]  # the fast construction is canonical
+    got = {(x.address, x.port): x for x in objs}
     assert len(got) == len(d["expect"])
     for w in d["expect"]:
         x = got[(w["address"], w["port"])]

@@ -82,18 +82,29 @@ def service_from_record(r) -> Service:
         netmask = str(r[8])
     else:
         netmask = socket.inet_ntop(AF_INET, _U32.pack(r[8]))
-    return Service(af=af, protocol=r[1],
-                   address=None if r[4] else unpack_address(af, r[2]),
-                   port=r[3], fwmark=r[4], scheduler=r[5], flags=r[6], timeout=r[7],
-                   netmask=netmask, pe_name=r[9], stats=Stats(*r[10:20]))
+    return _trusted(Service, af=af, protocol=r[1],
+                    address=None if r[4] else unpack_address(af, r[2]),
+                    port=r[3], fwmark=r[4], scheduler=r[5], flags=r[6], timeout=r[7],
+                    netmask=netmask, pe_name=r[9], stats=Stats(*r[10:20]))
 
 
 def dest_from_record(r) -> Destination:
-    return Destination(address=unpack_address(r[9], r[0]), port=r[1], af=r[9],
-                       fwd_method=r[2], weight=r[3], u_threshold=r[4], l_threshold=r[5],
-                       active_conns=r[6], inactive_conns=r[7], persistent_conns=r[8],
-                       tun_type=r[10], tun_port=r[11], tun_flags=r[12],
-                       stats=Stats(*r[13:23]))
+    return _trusted(Destination, address=unpack_address(r[9], r[0]), port=r[1], af=r[9],
+                    fwd_method=r[2], weight=r[3], u_threshold=r[4], l_threshold=r[5],
+                    active_conns=r[6], inactive_conns=r[7], persistent_conns=r[8],
+                    tun_type=r[10], tun_port=r[11], tun_flags=r[12],
+                    stats=Stats(*r[13:23]))
+
+
+def _trusted(cls, **fields):
+    """A model object from decoded kernel records, without __post_init__:
+    the decoders have checked the bytes and unpack_address already gives the
+    canonical text, so validating again would only cost time on tables of
+    tens of thousands of entries (tests/test_replies.py checks the objects
+    equal validated ones)."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
 
 
 def daemon_from_attrs(a: dict) -> SyncDaemon:
@@ -296,7 +307,7 @@ class Client:
         return [dest_from_record(r) for r in self.destination_records(service)]
 
     def destination_records(self, service: Service) -> list:
-        return self._dump(spec.CMD_GET_DEST, {"service": service_key_attrs(service)},
+        return self._dump(spec.CMD_GET_DEST, {"service": service_key_nest(service)},
                           decode_dests, (service.af,), "list_destinations")
 
     def add_destination(self, service: Service, dest: Destination) -> None:
