@@ -61,10 +61,11 @@ def random_dest(rng, svc, host):
             kw["tun_flags"] = rng.choice((0, 1, 2))
         elif tun == "gre":
             kw["tun_flags"] = rng.choice((0, 1))
+    # the kernel refuses a lower threshold above the upper one (0: none)
+    upper, lower = rng.choice(((0, 0), (0, 0), (50, 0), (50, 10), (7, 7)))
     return Destination(address=address, port=port, fwd_method=fwd,
                        weight=rng.choice((0, 1, 2, 5, 100)),
-                       u_threshold=rng.choice((0, 0, 50)), l_threshold=rng.choice((0, 0, 10)),
-                       **kw)
+                       u_threshold=upper, l_threshold=lower, **kw)
 
 
 def random_table(rng, *, max_services=None):
