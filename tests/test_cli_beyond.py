@@ -156,6 +156,7 @@ def test_dry_run_prints_the_plan_as_ipvsadm_commands_and_changes_nothing(kernel)
     ]
     assert kernel.table() == before
     status, out, err = run(["--apply", "--dry-run", "--json", "--pretty"], RULES)
+    assert run(["--apply", "--dry-run", "-j", "-p"], RULES)[1] == out
     doc = json.loads(out)
     validate_document(doc, "operation")
     assert [o["operation"] for o in doc] == ["add_service", "add_service", "add_destination",

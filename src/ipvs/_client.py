@@ -346,7 +346,15 @@ class Client:
         """Stream the connection table (IPVS has no netlink command for it):
         /proc/net/ip_vs_conn of this client's network namespace."""
         from ._conns import iter_connections
-        return iter_connections(self.connections_file() if path is None else path)
+        if path is None and self.netns is not None:
+            return self._netns_connections()
+        return iter_connections(path or "/proc/net/ip_vs_conn")
+
+    def _netns_connections(self) -> Iterator[Connection]:
+        # a generator: the file is opened (in the namespace) on first use
+        # and closed with the generator, never left open by a lazy caller
+        from ._conns import iter_connections
+        yield from iter_connections(self.connections_file())
 
     def connections_file(self):
         """What to open for the connection table: a path, or (in another

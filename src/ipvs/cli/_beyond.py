@@ -43,6 +43,7 @@ def split(argv):
     args = argv[1:]
     i = 0
     json_wanted = any(a in ("--json", "-j") for a in args)
+    pretty_p = json_wanted and any(a == "--apply" or a.startswith("--apply=") for a in args)
     listing = json_wanted and any(a in ("-L", "-l", "--list", "-S", "--save") or
                   (a.startswith("-") and not a.startswith("--") and ("L" in a or "l" in a)
                    and len(a) > 1) for a in args)
@@ -76,16 +77,13 @@ def split(argv):
                     x.apply = "-"
             else:
                 x.apply = a[len("--apply="):] or "-"
-        elif a == "-p" and listing:
+        elif a == "-p" and (listing or pretty_p):
             x.pretty = True  # ip -j -p; -p (persistent) is no listing option
         else:
             rest.append(a)
         i += 1
     if x.pretty and not x.json:
-        if x.apply is not None and x.dry_run:
-            pass
-        else:
-            _usage_error("--pretty goes with --json")
+        _usage_error("--pretty goes with --json")
     if x.dry_run and x.apply is None:
         _usage_error("--dry-run goes with --apply")
     if x.apply is not None and len(rest) > 1:
