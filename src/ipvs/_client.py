@@ -268,8 +268,7 @@ class Client:
 
     # -- services
     def services(self) -> List[Service]:
-        recs = self._dump(spec.CMD_GET_SERVICE, {}, decode_services, (), "list_services")
-        return [service_from_record(r) for r in recs]
+        return [service_from_record(r) for r in self.service_records()]
 
     def service_records(self) -> list:
         """The raw service records (fast path for listings)."""
@@ -277,14 +276,10 @@ class Client:
 
     def get_service(self, service: Service) -> Service:
         """The kernel's current view of one service (with stats)."""
-        conn = self._conn
-        values = {"service": service_key_attrs(service)}
-        seq_box = []
-
-        def build(seq):
-            seq_box.append(seq)
-            return spec.encode_request(self.family, spec.CMD_GET_SERVICE, values, seq=seq)
-        msgs = conn.execute(build, operation="get_service")
+        values = {"service": service_key_nest(service)}
+        msgs = self._conn.execute(
+            lambda seq: spec.encode_request(self.family, spec.CMD_GET_SERVICE, values, seq=seq),
+            operation="get_service")
         if not msgs:
             raise ProtocolError("no reply to GET_SERVICE")
         m = msgs[0]
