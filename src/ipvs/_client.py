@@ -354,10 +354,16 @@ class Client:
     def connections_file(self):
         """What to open for the connection table: a path, or (in another
         namespace) a file descriptor opened there, which the reader closes."""
+        return self.proc_file("ip_vs_conn")
+
+    def proc_file(self, name: str):
+        """What to open for /proc/net/NAME of this client's namespace: a
+        path, or a file descriptor opened in the namespace (the reader
+        closes it)."""
         if self.netns is None:
-            return "/proc/net/ip_vs_conn"
+            return "/proc/net/" + name
         from ._netns import open_in_netns
-        return open_in_netns(self.netns, "/proc/thread-self/net/ip_vs_conn")
+        return open_in_netns(self.netns, "/proc/thread-self/net/" + name)
 
     # -- whole tables (see _plan)
     def table(self) -> list:

@@ -208,15 +208,6 @@ class BeyondRunner(Runner):
             raise Exit(1) from None
         self._write_json(to_json(ds))
 
-    def open_connections(self):
-        if self.x.netns is None:
-            return Runner.open_connections(self)
-        from .._netns import NetnsError
-        try:
-            return open(self.client.connections_file(), "rb")
-        except NetnsError as e:
-            raise OSError(e.errno, str(e)) from None
-
     def list_connections(self, fmt):
         if not self.x.json:
             return Runner.list_connections(self, fmt)

@@ -211,6 +211,9 @@ def service_entry(svc, dests, fmt, names):
             line += " ops"
     out.append(line + "\n")
 
+    if type(dests) is ProcDests:
+        out.append(proc_dest_lines(dests, svc.protocol, fmt, names))
+        return "".join(out)
     if not fmt & FMT_NOSORT:
         dests = sorted(dests, key=dest_sort_key)
     for d in dests:
@@ -240,6 +243,78 @@ def service_entry(svc, dests, fmt, names):
         else:
             out.append("  -> %-28s %-7s %-6d %-10d %-10d\n" % (
                 dname, _FWD_NAME.get(fwd, NULL), d.weight, d.active_conns, d.inactive_conns))
+    return "".join(out)
+
+
+# ------------------------------------------- destinations from /proc/net/ip_vs
+
+# What a listing in these formats shows of a destination is all in the proc
+# file (see ipvs._proctable); any other format needs netlink's records.
+PROC_UNFIT = FMT_RULE | FMT_STATS | FMT_RATE | FMT_THRESHOLDS | FMT_PERSISTENTCONN | FMT_TUN_INFO
+
+
+class ProcDests(list):
+    """A service's destination lines as /proc/net/ip_vs prints them."""
+
+
+_V4_NAMES = {}
+
+
+def _proc_v4(h):
+    a = _V4_NAMES.get(h)
+    if a is None:
+        a = _V4_NAMES[h] = "%d.%d.%d.%d" % tuple(bytes.fromhex(h))
+    return a
+
+
+def _proc_v6(full):
+    import socket
+    return socket.inet_ntop(socket.AF_INET6, bytes.fromhex(full.replace(":", "")))
+
+
+def _proc_split(line):
+    """(af, address, port, the text after the address column) of one
+    destination line; ValueError if it is not in the kernel's layout."""
+    if line[5] != "[":
+        # "  -> %08X:%04X      %-7s %-6d %-10d %-10d"
+        if line[13] != ":" or line[18:24] != "      ":
+            raise ValueError(line)
+        return AF_INET, _proc_v4(line[5:13]), int(line[14:18], 16), line[24:]
+    # "  -> [%pI6]:%04X      %-7s ...": the address written out in full
+    end = line.index("]", 6)
+    if line[end + 1] != ":" or line[end + 6:end + 12] != "      ":
+        raise ValueError(line)
+    return AF_INET6, _proc_v6(line[6:end]), int(line[end + 2:end + 6], 16), line[end + 12:]
+
+
+def _proc_sort_key(line):
+    af, address, port, _ = _proc_split(line)
+    return (packed(af, address), port)
+
+
+def proc_dest_lines(lines, protocol, fmt, names):
+    """The plain listing's destination lines from the proc file's: the
+    fields after the address are printed there with ipvsadm's own widths
+    (%-7s %-6d %-10d %-10d), so only the address column is rewritten."""
+    if not fmt & FMT_NOSORT and len(lines) > 1:
+        v6 = sum(1 for line in lines if line[5] == "[")
+        if v6 == 0 or v6 == len(lines):
+            # fixed-width hex (IPv4) or fully written-out IPv6: the text
+            # sorts as (address, port) do
+            lines = sorted(lines)
+        else:
+            lines = sorted(lines, key=_proc_sort_key)
+    numeric = fmt & FMT_NUMERIC
+    out = []
+    for line in lines:
+        af, address, port, rest = _proc_split(line)
+        if af == AF_INET:
+            dname = ("%s:%d" % (address, port) if numeric else
+                     addrport(af, address, port, protocol, fmt, names))[:28]
+        else:
+            dname = ("[%s]:%d" % (address, port) if numeric else
+                     addrport(af, address, port, protocol, fmt, names))
+        out.append("  -> %-28s %s\n" % (dname, rest))
     return "".join(out)
 
 

@@ -215,13 +215,39 @@ class Runner:
     def list_all(self, fmt):
         from .._errors import KernelError
         c = self.client
+        names = self.names(fmt)
         try:
-            entries = [(s, c.destinations(s)) for s in c.services()]
+            services = c.services()
+            try:
+                text = R.table(self.info, self._entries(services, fmt), fmt, names)
+            except ValueError:  # a proc file line not in the kernel's layout
+                text = R.table(self.info, self._entries(services, fmt, False), fmt, names)
         except KernelError as e:
             if not fmt & O.FMT_RULE:
                 self.out.write(R.info_line(self.info))
             self._fail_listing(e)
-        self.out.write(R.table(self.info, entries, fmt, self.names(fmt)))
+        self.out.write(text)
+
+    def _entries(self, services, fmt, proc=True):
+        """(service, destinations) pairs. For the plain listing the
+        destinations of all services come from one read of /proc/net/ip_vs
+        (see ipvs._proctable), and netlink is asked only for a service the
+        file cannot answer for; otherwise one netlink dump per service."""
+        c = self.client
+        table = self._proc_table() if proc and not fmt & R.PROC_UNFIT else None
+        if table is None:
+            return [(s, c.destinations(s)) for s in services]
+        from .._proctable import pair
+        return [(s, R.ProcDests(d) if d is not None else c.destinations(s))
+                for s, d in zip(services, pair(table, services))]
+
+    def _proc_table(self):
+        from .. import _proctable
+        try:
+            with self.open_proc("ip_vs") as f:
+                return _proctable.read(f)
+        except OSError:
+            return None
 
     def list_service(self, ce):
         from .._errors import KernelError
@@ -249,10 +275,14 @@ class Runner:
             raise Exit(1) from None
         self.out.write(R.daemons(ds))
 
+    def open_proc(self, name):
+        """/proc/net/NAME of the namespace the client works in, open for
+        binary reading; OSError (NetnsError is one) if it cannot be opened."""
+        return open(self.client.proc_file(name), "rb")
+
     def open_connections(self):
-        """The connection table's proc file, open (a namespace runner
-        opens its namespace's)."""
-        return open(CONN_FILE, "rb")
+        """The connection table's proc file, open."""
+        return self.open_proc("ip_vs_conn")
 
     def list_connections(self, fmt):
         from .._conns import iter_records_from
