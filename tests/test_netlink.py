@@ -326,3 +326,20 @@ def test_spec_tables_match_header():
     cmds = [n for n in re.findall(r"^\s*IPVS_CMD_(\w+)\s*[,=]", header, re.M)
             if not n.startswith("ATTR") and n != "UNSPEC"]
     assert {n.lower(): i + 1 for i, n in enumerate(cmds)} == spec.COMMANDS
+
+
+def test_fixed_destination_encoder_equals_the_generic_one():
+    # _client.dest_nest packs the ten destination attributes with one struct;
+    # it must make the generic encoder's bytes for every kind of destination
+    import tablegen
+    from ipvs import Destination
+    from ipvs._client import dest_attrs, dest_nest
+    rng = tablegen.seeded(7)
+    dests = [Destination(address="::1", port=65535, weight=2**31 - 1, u_threshold=2**32 - 1,
+                         l_threshold=1, fwd_method="tunnel", tun_type="gue", tun_port=65535,
+                         tun_flags=2)]
+    for _ in range(200):
+        svc = tablegen.random_service(rng, rng.choice(tablegen.SERVICE_KEYS))
+        dests.append(tablegen.random_dest(rng, svc, rng.randint(1, 9)))
+    for d in dests:
+        assert dest_nest(d) == spec.encode_attrs("dest", dest_attrs(d))

@@ -195,6 +195,47 @@ def encode_attrs(table: str, values: dict) -> bytes:
     return b"".join(out)
 
 
+def _to_big(size: int):
+    import sys
+    if sys.byteorder == "big":
+        return None
+    return lambda v: int.from_bytes(v.to_bytes(size, "big"), "little")
+
+
+def fixed_encoder(table: str, names, sizes: Optional[dict] = None):
+    """A function f(*values) -> bytes for attributes that are always all
+    present and of fixed size (values in the order of `names`; `sizes`
+    gives the length of each binary one): the bytes encode_attrs(table,
+    dict(zip(names, values))) makes, with one struct pack instead of an
+    encoder call per attribute. The hot path of large restores: every
+    real-server line encodes the same ten destination attributes."""
+    tab = TABLES[table]
+    order = sorted(range(len(names)), key=lambda i: list(tab).index(names[i]))
+    fmt, args, env = "=", [], {}
+    for i in order:
+        a = tab[names[i]]
+        if a.type in ("u8", "u16", "u32", "u64"):
+            size = _INT[a.type, a.order].size
+            code = {1: "B", 2: "H", 4: "I", 8: "Q"}[size]
+            conv = _to_big(size) if a.order == "big" else None
+        elif a.type == "binary":
+            size = (sizes or {})[names[i]]
+            code, conv = "%ds" % size, None
+        else:
+            raise TypeError("%s: not a fixed-size type" % a.type)
+        fmt += "HH" + code + "x" * (nl.align4(4 + size) - 4 - size)
+        v = "v%d" % i
+        if conv is not None:
+            env["c%d" % i] = conv
+            v = "c%d(v%d)" % (i, i)
+        args.append("%d, %d, %s" % (4 + size, a.id, v))
+    env["pack"] = struct.Struct(fmt).pack
+    src = "def encode(%s):\n    return pack(%s)\n" % (
+        ", ".join("v%d" % i for i in range(len(names))), ", ".join(args))
+    exec(src, env)
+    return env["encode"]
+
+
 def decode_value(a: Attr, buf, s: int, e: int):
     t = a.type
     if t in ("u8", "u16", "u32", "u64"):

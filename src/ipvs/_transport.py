@@ -8,7 +8,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from typing import Callable, Iterator, List, Optional, Sequence
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 from . import _netlink as nl
 from ._errors import IPVSError, KernelError, NotAvailableError, ProtocolError
@@ -132,37 +132,53 @@ class Conn:
             return out
         raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
 
-    def execute_batch(self, builds: Sequence[Callable[[int], bytes]]) -> List[Optional[nl.ErrorInfo]]:
-        """Send many acknowledged requests, packed several to a send().
+    def execute_batch(self, family: int, version: int,
+                      requests: Sequence[Tuple[int, bytes]]) -> List[Optional[nl.ErrorInfo]]:
+        """Send many requests (command, encoded attributes), packed several
+        to a send(). Returns, per request, None or the kernel's ErrorInfo.
 
         The kernel handles the messages of one buffer in order, each on its
-        own (a failure does not stop the ones after it), and acks each; the
-        acks are matched to requests by sequence number. Returns, per
-        request, None when acked or the kernel's ErrorInfo."""
-        results: List[Optional[nl.ErrorInfo]] = [None] * len(builds)
+        own (a failure does not stop the ones after it). It answers every
+        failed request with an error whatever its flags, and a successful
+        one only when it asks for an ack: so only the last request of each
+        send asks, and once that answer is in, every error of the send has
+        arrived before it. Answers are matched to requests by sequence
+        number. (Tens of thousands of acks nobody reads cost the kernel an
+        allocation each and us a decode each.)"""
+        results: List[Optional[nl.ErrorInfo]] = [None] * len(requests)
+        encode = nl.encode_genl
+        quiet, asking = nl.NLM_F_REQUEST, nl.NLM_F_REQUEST | nl.NLM_F_ACK
         i = 0
-        while i < len(builds):
-            chunk, size, pending = [], 0, {}
-            while i < len(builds) and size < BATCH_BYTES:
+        while i < len(requests):
+            j, size = i, 0
+            while j < len(requests) and size < BATCH_BYTES:
+                size += len(requests[j][1]) + 20
+                j += 1
+            chunk, pending = [], {}
+            for k in range(i, j):
                 seq = self.next_seq()
-                data = builds[i](seq)
-                chunk.append(data)
-                size += len(data)
-                pending[seq] = i
-                i += 1
+                pending[seq] = k
+                cmd, attrs = requests[k]
+                chunk.append(encode(family, cmd, version, attrs,
+                                    flags=asking if k == j - 1 else quiet, seq=seq))
+            last = seq
             self.send(b"".join(chunk))
             try:
                 while pending:
-                    buf = self.recv()
-                    for m in nl.iter_messages(buf):
+                    for m in nl.iter_messages(self.recv()):
                         idx = pending.pop(m.seq, None)
                         if idx is None or m.pid != self.pid or m.type != nl.NLMSG_ERROR:
                             raise ProtocolError("unexpected reply in a batch (seq %d)" % m.seq)
                         info = nl.decode_error(m)
                         if info.error:
                             results[idx] = info
+                        elif m.seq != last:
+                            raise ProtocolError("an ack nobody asked for (seq %d)" % m.seq)
+                        if m.seq == last:
+                            pending.clear()
             except nl.DecodeError as e:
                 raise ProtocolError(str(e)) from None
+            i = j
         return results
 
     def _resolve(self, name: str) -> int:
