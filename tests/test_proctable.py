@@ -144,3 +144,52 @@ def test_read_streams_a_file(tmp_path):
     with open(p, "rb") as f:
         table = P.read(f)
     assert len(table[P.service_key(a)][1]) == 20000
+
+
+def record_of(svc):
+    """The netlink service record the decoders make for this service."""
+    import struct
+    from ipvs._model import pack_address
+    if svc.af == socket.AF_INET6:
+        mask = int(svc.netmask)
+    else:
+        mask = struct.unpack("=I", socket.inet_aton(svc.netmask))[0]
+    return (svc.af, svc.protocol, pack_address(svc.af, svc.address), svc.port, svc.fwmark,
+            svc.scheduler, svc.flags, svc.timeout, mask, svc.pe_name) + (0,) * 10
+
+
+@pytest.mark.parametrize("seed", range(80))
+@pytest.mark.parametrize("fmt", [O.FMT_NUMERIC, O.FMT_NUMERIC | O.FMT_NOSORT])
+def test_numeric_listing_from_records_equals_the_general_one(seed, fmt):
+    from ipvs._client import service_from_record
+    rng = tablegen.seeded(1000 + seed)
+    entries = with_counts(rng, tablegen.random_table(rng), mixed=seed % 3 == 1)
+    # plain IPv4 services in bulk, with and without persistence and masks
+    for i in range(rng.randint(0, 30)):
+        svc = Service(protocol=rng.choice(("tcp", "udp", "sctp")), port=rng.choice((80, 1, 65535)),
+                      address="10.1.%d.%d" % (rng.randint(0, 255), rng.randint(1, 255)),
+                      scheduler=rng.choice(("wlc", "rr")), stats=Stats())
+        if rng.random() < 0.3:
+            svc = svc.replace(flags=1, timeout=rng.choice((1, 300)),
+                              netmask=rng.choice(("255.255.255.255", "255.255.0.0")))
+        if svc.key not in {s.key for s, _ in entries}:
+            entries.append((svc, [Destination(address="172.16.%d.%d" % (k, i + 1),
+                                              port=rng.choice((80, 8080, 1)), weight=k,
+                                              stats=Stats()) for k in range(rng.randint(0, 5))]))
+    rng.shuffle(entries)
+    records = [record_of(s) for s, _ in entries]
+    for (s, _), r in zip(entries, records):
+        assert service_from_record(r) == s
+    proc = P.parse(kernel_text(entries))
+    # the file was read while a service was added: netlink knows one more
+    late = Service(protocol="tcp", address="10.9.9.9", port=9, scheduler="rr", stats=Stats())
+    late_dests = [Destination(address="10.8.8.8", port=9, stats=Stats())]
+    asked = []
+
+    def destinations(svc):
+        asked.append(svc)
+        return dict(entries + [(late, late_dests)])[svc]
+    got = R.numeric_table(INFO, records + [record_of(late)], proc, fmt, R.NumericNames(),
+                          destinations)
+    assert got == R.table(INFO, entries + [(late, late_dests)], fmt, R.NumericNames())
+    assert late in asked

@@ -318,6 +318,83 @@ def proc_dest_lines(lines, protocol, fmt, names):
     return "".join(out)
 
 
+def _proc_v4_numeric(lines, fmt):
+    """proc_dest_lines for -n when every line is IPv4 (the bulk of a large
+    table): the same text, with less work per line."""
+    if not fmt & FMT_NOSORT and len(lines) > 1:
+        lines = sorted(lines)
+    v4 = _proc_v4
+    out = []
+    append = out.append
+    for line in lines:
+        if line[13] != ":" or line[18:24] != "      ":
+            raise ValueError(line)
+        # at most 21 characters: never cut to 28
+        append("  -> %-28s %s\n" % (v4(line[5:13]) + ":" + str(int(line[14:18], 16)),
+                                    line[24:]))
+    return "".join(out)
+
+
+_REC_PROTO = {6: "TCP", 17: "UDP", 132: "SCTP"}
+
+
+def record_sort_key(r):
+    """service_sort_key of a service record (see ipvs._decoder's layout)."""
+    if r[4]:
+        return (r[4], r[0], r[1], b"", r[3])
+    return (r[4], r[0], r[1], r[2] if r[0] == AF_INET6 else r[2][:4], r[3])
+
+
+def numeric_service_from_record(r, table, fmt):
+    """The plain -n listing of one service, straight from its netlink
+    record and its destination lines in the proc table (no model objects:
+    the path of tables with tens of thousands of services). None when the
+    service is not the plain IPv4 kind this handles (firewall mark, IPv6,
+    scheduler flags, one-packet, a persistence engine, IPv6 real servers)
+    or the table does not hold it: the caller takes the general path."""
+    if r[0] != AF_INET or r[4] or r[6] & ~SVC_F_PERSISTENT or r[9]:
+        return None
+    proto = _REC_PROTO.get(r[1])
+    if proto is None:
+        return None
+    a = r[2]
+    entry = table.get((proto, "%08X:%04X" % (int.from_bytes(a[:4], "big"), r[3])))
+    if entry is None or entry[0] != r[5]:
+        return None
+    lines = entry[1]
+    for line in lines:
+        if line[5] == "[":
+            return None
+    head = "%-4s %d.%d.%d.%d:%d %s" % (proto, a[0], a[1], a[2], a[3], r[3], r[5])
+    if r[6] & SVC_F_PERSISTENT:
+        head += " persistent %d" % r[7]
+        import struct
+        mask = struct.pack("=I", r[8])
+        if mask != b"\xff\xff\xff\xff":
+            head += " mask %d.%d.%d.%d" % tuple(mask)
+    return head + "\n" + _proc_v4_numeric(lines, fmt)
+
+
+def numeric_table(info, records, proc, fmt, names, destinations):
+    """The plain -n listing (what table() prints) from netlink's service
+    records and the proc file's destination lines: the common services
+    straight from their records, the rest through model objects and
+    service_entry(), with destinations(service) asked for one the proc
+    table cannot answer for (ipvs._proctable.pair)."""
+    from .._client import service_from_record
+    from .._proctable import pair
+    if not fmt & FMT_NOSORT:
+        records = sorted(records, key=record_sort_key)
+    texts = [numeric_service_from_record(r, proc, fmt) for r in records]
+    rest = [i for i, t in enumerate(texts) if t is None]
+    if rest:
+        services = [service_from_record(records[i]) for i in rest]
+        for i, svc, lines in zip(rest, services, pair(proc, services)):
+            dests = ProcDests(lines) if lines is not None else destinations(svc)
+            texts[i] = service_entry(svc, dests, fmt, names)
+    return info_line(info) + title(fmt) + "".join(texts)
+
+
 def _tun_flag(table, flags):
     return table[flags] if 0 <= flags < len(table) else "?"
 

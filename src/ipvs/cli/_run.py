@@ -217,11 +217,21 @@ class Runner:
         c = self.client
         names = self.names(fmt)
         try:
-            services = c.services()
-            try:
-                text = R.table(self.info, self._entries(services, fmt), fmt, names)
-            except ValueError:  # a proc file line not in the kernel's layout
-                text = R.table(self.info, self._entries(services, fmt, False), fmt, names)
+            text = None
+            if fmt & O.FMT_NUMERIC and not fmt & R.PROC_UNFIT:
+                proc = self._proc_table()
+                if proc is not None:
+                    try:
+                        text = R.numeric_table(self.info, c.service_records(), proc, fmt,
+                                               names, c.destinations)
+                    except ValueError:  # a proc file line not in the kernel's layout
+                        text = None
+            if text is None:
+                services = c.services()
+                try:
+                    text = R.table(self.info, self._entries(services, fmt), fmt, names)
+                except ValueError:
+                    text = R.table(self.info, self._entries(services, fmt, False), fmt, names)
         except KernelError as e:
             if not fmt & O.FMT_RULE:
                 self.out.write(R.info_line(self.info))
