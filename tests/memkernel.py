@@ -7,6 +7,33 @@ from ipvs._errors import KernelError
 from ipvs._model import SVC_F_HASHED, Timeouts
 
 
+def decode_encoded(op):
+    """An operation tuple back from an EncodedOp (what ipvsadm -R's fast
+    path hands to Client.batch), through the library's own decoder tables;
+    any other operation as it is."""
+    import socket
+    from ipvs import Destination, Service
+    from ipvs import _spec as spec
+    from ipvs._client import EncodedOp
+    from ipvs._model import unpack_address
+    if type(op) is not EncodedOp:
+        return op
+    a = spec.decode_attrs("cmd", op.attrs)
+    s = a["service"]
+    svc = Service(af=s["af"], protocol=s["protocol"], address=unpack_address(s["af"], s["addr"]),
+                  port=s["port"])
+    if op.operation == "add_service":
+        svc = svc.replace(scheduler=s["sched_name"], flags=s["flags"][0], timeout=s["timeout"],
+                          netmask=socket.inet_ntop(socket.AF_INET, s["netmask"]))
+        return (op.operation, svc)
+    d = a["dest"]
+    return (op.operation, svc, Destination(
+        address=unpack_address(d["addr_family"], d["addr"]), port=d["port"], af=d["addr_family"],
+        fwd_method=d["fwd_method"], weight=d["weight"], u_threshold=d["u_thresh"],
+        l_threshold=d["l_thresh"], tun_type=d["tun_type"], tun_port=d["tun_port"],
+        tun_flags=d["tun_flags"]))
+
+
 class MemKernel:
     def __init__(self, table=(), *, fail=None):
         """fail: a function (operation name, args) -> errno or None, to
@@ -89,7 +116,7 @@ class MemKernel:
     def batch(self, ops):
         self.sends += 1
         out = []
-        for op in ops:
+        for op in map(decode_encoded, ops):
             self.log.append(op)
             try:
                 self._run(*op)

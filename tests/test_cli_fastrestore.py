@@ -1,9 +1,10 @@
-"""The -R fast path gives the same operation as the full parser, or none."""
+"""The -R fast path gives the bytes of the full parser's operation, or none."""
 import io
 import random
 
 import pytest
 
+from ipvs._client import encode_operation
 from ipvs.cli import _run
 from ipvs.cli._fastrestore import FastRestore
 
@@ -75,7 +76,7 @@ def test_fast_path_matches_full_parser(seed):
         got = fast(text)
         if got is not None:
             accepted += 1
-            assert got == full(text), text
+            assert got == encode_operation(full(text)), text
     assert accepted > 1000  # the generator does reach the fast path
 
 
@@ -88,4 +89,4 @@ def test_fast_path_matches_full_parser(seed):
 ])
 def test_plain_lines_take_the_fast_path(text):
     got = FastRestore().operation(text)
-    assert got is not None and got == full(text)
+    assert got is not None and got == encode_operation(full(text))

@@ -5,9 +5,12 @@
 # sockets touched only by the transport (_transport).
 from __future__ import annotations
 
+import collections
 import socket
 import struct
-from typing import Iterable, Iterator, List, Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
+    from typing import Iterable, Iterator, List, Optional
 
 from . import _netlink as nl
 from . import _spec as spec
@@ -179,6 +182,20 @@ OPERATIONS = {
 }
 
 
+# An operation as the bytes it sends: what batch() makes of each tuple, and
+# what a caller that encodes faster itself (ipvsadm -R's plain lines) may
+# hand to batch() in place of the tuple.
+EncodedOp = collections.namedtuple("EncodedOp", "operation cmd attrs")
+
+
+def encode_operation(op) -> EncodedOp:
+    """(name, *arguments) of a mutating Client method -> EncodedOp."""
+    if type(op) is EncodedOp:
+        return op
+    cmd, attrs = OPERATIONS[op[0]]
+    return EncodedOp(op[0], cmd, spec.encode_attrs("cmd", attrs(*op[1:]) or {}))
+
+
 # ------------------------------------------------------------------ client
 
 class Client:
@@ -261,13 +278,10 @@ class Client:
         fails does not stop the ones after it. Returns, in order, None for
         each success and the KernelError (as the method would raise it) for
         each failure."""
-        ops = list(operations)
-        requests = []
-        for op in ops:
-            cmd, attrs = OPERATIONS[op[0]]
-            requests.append((cmd, spec.encode_attrs("cmd", attrs(*op[1:]) or {})))
-        results = self._conn.execute_batch(self.family, spec.GENL_VERSION, requests)
-        return [None if r is None else KernelError(r.error, op[0], r.msg)
+        ops = [encode_operation(op) for op in operations]
+        results = self._conn.execute_batch(self.family, spec.GENL_VERSION,
+                                           [(op.cmd, op.attrs) for op in ops])
+        return [None if r is None else KernelError(r.error, op.operation, r.msg)
                 for op, r in zip(ops, results)]
 
     def flush(self) -> None:

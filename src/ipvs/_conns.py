@@ -6,7 +6,9 @@
 # MAX_LINE bytes are held (the decoders refuse a longer partial line).
 from __future__ import annotations
 
-from typing import Iterator
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
+    from typing import Iterator
 
 from ._base import DecodeError
 from ._decoder import decode_conns

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno as E
 import os
-from typing import Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
+    from typing import Optional
 
 from ._base import DecodeError, IPVSError
 

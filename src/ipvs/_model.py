@@ -4,10 +4,11 @@
 # downstream can trust them; no protocol or I/O code here.
 from __future__ import annotations
 
-import dataclasses
 import socket
-import sys
-from typing import Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
+    from typing import Optional
 
 AF_INET = int(socket.AF_INET)
 AF_INET6 = int(socket.AF_INET6)
@@ -50,10 +51,85 @@ DAEMON_MASTER = 1
 DAEMON_BACKUP = 2
 DAEMON_STATES = {"master": DAEMON_MASTER, "backup": DAEMON_BACKUP}
 
-if sys.version_info >= (3, 10):
-    _frozen = dataclasses.dataclass(frozen=True, kw_only=True)
-else:  # pragma: no cover - 3.9 has no kw_only; fields are still named in use
-    _frozen = dataclasses.dataclass(frozen=True)
+class FrozenInstanceError(AttributeError):
+    """A model object was changed: they are values (use .replace())."""
+
+
+_MISSING = object()
+
+
+def _value_class(positional=False):
+    """A class decorator: an immutable value object whose fields are the
+    class's annotations (defaults from the class body), built with keyword
+    arguments (also positional ones where `positional`), checked by the
+    class's __post_init__; equality, hashing and repr by field values, and
+    replace(**changes). What dataclasses(frozen=True, kw_only=True) gives,
+    without importing dataclasses and inspect and generating the methods
+    with exec at every start: a third of the CLI's import time."""
+    def make(cls):
+        names = tuple(cls.__dict__.get("__annotations__", {}))
+        defaults = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
+        post = cls.__dict__.get("__post_init__")
+        qual = cls.__qualname__
+
+        def __init__(self, *args, **kw):
+            if args and (not positional or len(args) > len(names)):
+                raise TypeError("%s() takes %s positional arguments" % (
+                    qual, "no" if not positional else "at most %d" % len(names)))
+            d = self.__dict__
+            for n, v in zip(names, args):
+                if n in kw:
+                    raise TypeError("%s() got multiple values for argument %r" % (qual, n))
+                d[n] = v
+            for n in names[len(args):]:
+                v = kw.pop(n, _MISSING)
+                if v is _MISSING:
+                    v = defaults.get(n, _MISSING)
+                    if v is _MISSING:
+                        raise TypeError("%s() missing required argument: %r" % (qual, n))
+                d[n] = v
+            if kw:
+                raise TypeError("%s() got an unexpected keyword argument %r"
+                                % (qual, next(iter(kw))))
+            if post is not None:
+                post(self)
+
+        def __setattr__(self, name, value):
+            raise FrozenInstanceError("cannot assign to field %r" % name)
+
+        def __delattr__(self, name):
+            raise FrozenInstanceError("cannot delete field %r" % name)
+
+        def _values(self):
+            d = self.__dict__
+            return tuple([d[n] for n in names])
+
+        def __eq__(self, other):
+            if other.__class__ is self.__class__:
+                return _values(self) == _values(other)
+            return NotImplemented
+
+        def __hash__(self):
+            return hash(_values(self))
+
+        def __repr__(self):
+            d = self.__dict__
+            return "%s(%s)" % (qual, ", ".join("%s=%r" % (n, d[n]) for n in names))
+
+        def replace(self, **changes):
+            kw = dict(self.__dict__)
+            kw.update(changes)
+            return cls(**kw)
+
+        for f in (__init__, __setattr__, __delattr__, __eq__, __hash__, __repr__, replace):
+            f.__qualname__ = "%s.%s" % (qual, f.__name__)
+            setattr(cls, f.__name__, f)
+        cls._FIELDS = names
+        return cls
+    return make
+
+
+_frozen = _value_class()
 
 
 def _set(obj, name, value):
@@ -85,7 +161,7 @@ def unpack_address(af: int, raw: bytes) -> str:
     return socket.inet_ntop(AF_INET, raw[:4].ljust(4, b"\0"))
 
 
-@dataclasses.dataclass(frozen=True)
+@_value_class(positional=True)
 class Stats:
     """Counters and rates of a service, a destination or the whole table.
 
@@ -182,9 +258,6 @@ class Service:
     def protocol_name(self) -> str:
         return PROTOCOL_NAMES.get(self.protocol, str(self.protocol))
 
-    def replace(self, **changes) -> "Service":
-        return dataclasses.replace(self, **changes)
-
 
 @_frozen
 class Destination:
@@ -220,9 +293,6 @@ class Destination:
     @property
     def key(self):
         return (self.af, self.address, self.port)
-
-    def replace(self, **changes) -> "Destination":
-        return dataclasses.replace(self, **changes)
 
 
 @_frozen

@@ -6,8 +6,11 @@
 from __future__ import annotations
 
 import errno as _errno
+import collections
 import struct
-from typing import Iterator, List, NamedTuple, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
+    from typing import Iterator, List, Optional, Tuple
 
 from ._base import DecodeError
 
@@ -114,14 +117,11 @@ def encode_getfamily(name: str, seq: int = 0) -> bytes:
                        flags=NLM_F_REQUEST | NLM_F_ACK, seq=seq)
 
 
-class Message(NamedTuple):
-    type: int
-    flags: int
-    seq: int
-    pid: int
-    buf: object  # the buffer the message lives in (bytes or memoryview)
-    start: int  # offset of the payload (after nlmsghdr)
-    end: int  # end of the message (before padding)
+class Message(collections.namedtuple("Message", "type flags seq pid buf start end")):
+    """One netlink message: header fields, the buffer it lives in (bytes or
+    memoryview), the offset of its payload (after nlmsghdr) and its end
+    (before padding)."""
+    __slots__ = ()
 
     def payload(self) -> bytes:
         return bytes(self.buf[self.start:self.end])
@@ -142,10 +142,9 @@ def iter_messages(buf) -> Iterator[Message]:
         raise DecodeError("%d trailing bytes after the last message" % (end - pos))
 
 
-class ErrorInfo(NamedTuple):
-    error: int  # positive errno, 0 for an ack
-    msg: str  # extended-ack message ('' if none)
-    offset: Optional[int]  # extended-ack offset of the bad attribute
+# error: positive errno, 0 for an ack; msg: the extended-ack message ('' if
+# none); offset: the extended-ack offset of the bad attribute, or None
+ErrorInfo = collections.namedtuple("ErrorInfo", "error msg offset")
 
 
 def decode_error(m: Message) -> ErrorInfo:

@@ -19,18 +19,20 @@
 from __future__ import annotations
 
 import socket
-from typing import Dict, List, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
+    from typing import Dict, List, Optional, Tuple
 
 PATH = "/proc/net/ip_vs"
 READ_SIZE = 1 << 20
 _TITLE = "Prot LocalAddress:Port Scheduler Flags"
 _PROTO_NAME = {6: "TCP", 17: "UDP", 132: "SCTP"}
 
-# (protocol name, address:port as the file prints it) -> (scheduler, lines)
-Table = Dict[Tuple[str, str], Tuple[str, List[str]]]
+# A table: {(protocol name, address:port as the file prints it):
+#            (scheduler, [destination line, ...])}
 
 
-def read(f) -> Optional[Table]:
+def read(f) -> Optional[dict]:
     """The destination lines of every service in an open (binary) proc
     file, keyed as service_key() keys a service; None if the text is not
     the layout this module knows."""
@@ -43,12 +45,12 @@ def read(f) -> Optional[Table]:
     return parse(b"".join(chunks).decode("latin-1"))
 
 
-def parse(text: str) -> Optional[Table]:
+def parse(text: str) -> Optional[dict]:
     lines = text.split("\n")
     if (len(lines) < 3 or not lines[0].startswith("IP Virtual Server version ")
             or lines[1] != _TITLE or not lines[2].startswith("  -> RemoteAddress:Port")):
         return None
-    table: Table = {}
+    table: dict = {}
     dests: Optional[List[str]] = None
     for line in lines[3:]:
         if line[:5] == "  -> ":
@@ -81,7 +83,7 @@ def service_key(svc) -> Optional[Tuple[str, str]]:
                                  svc.port))
 
 
-def pair(table: Table, services) -> List[Optional[List[str]]]:
+def pair(table: dict, services) -> List[Optional[List[str]]]:
     """For each service, its destination lines from the table, or None
     where the table cannot say for certain."""
     marks: Dict[int, int] = {}

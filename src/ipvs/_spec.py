@@ -6,8 +6,11 @@
 # line in one table.
 from __future__ import annotations
 
+import collections
 import struct
-from typing import Dict, NamedTuple, Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
+    from typing import Dict, Optional
 
 from . import _netlink as nl
 
@@ -45,12 +48,9 @@ COMMANDS = {
 }
 
 
-class Attr(NamedTuple):
-    name: str
-    id: int
-    type: str  # u8 u16 u32 u64 string binary nest flags
-    order: str = "host"  # "host" or "big" (network byte order)
-    nest: Optional[str] = None  # name of the nested table, for type "nest"
+# type: u8 u16 u32 u64 string binary nest flags; order: "host" or "big"
+# (network byte order); nest: the name of the nested table, for type "nest"
+Attr = collections.namedtuple("Attr", "name id type order nest", defaults=("host", None))
 
 
 def _table(*attrs: Attr) -> Dict[str, Attr]:

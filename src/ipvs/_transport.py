@@ -8,7 +8,9 @@ from __future__ import annotations
 import errno
 import os
 import socket
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
+    from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 from . import _netlink as nl
 from ._errors import IPVSError, KernelError, NotAvailableError, ProtocolError

@@ -1,14 +1,14 @@
 # A fast path for ipvsadm -R: the plain rule lines that `ipvsadm -S -n`
 # writes for the bulk of a large table (TCP/UDP services with a scheduler
 # only; real servers with a forwarding method and a weight only, IPv4,
-# numeric). Such a line is turned into its library operation with one regular
+# numeric). Such a line is turned into its encoded operation with one regular
 # expression instead of the full option grammar; everything else, and every
 # value the full parser would treat specially (port 0, a weight over
 # INT_MAX, a 16-character scheduler name, ...), returns None and goes
 # through the full parser.
 #
-# Rule: for every line it accepts, the result equals what the full parser,
-# its checks and Runner.operation() make of the same line
+# Rule: for every line it accepts, the result equals the encoding of what the
+# full parser, its checks and Runner.operation() make of the same line
 # (tests/test_cli_fastrestore.py compares the two on generated lines).
 from __future__ import annotations
 
@@ -24,31 +24,48 @@ _DEST = re.compile(r"-a (-[tu]) (%s):(%s) -r (%s):(%s) -([mgi]) -w (0|[1-9][0-9]
 _PROTOCOL = {"-t": 6, "-u": 17}
 _FWD = {"m": 0, "i": 2, "g": 3}  # IP_VS_CONN_F_MASQ, _TUNNEL, _DROUTE
 _INT_MAX = 2 ** 31 - 1
+_PAD12 = bytes(12)
 
 
 class FastRestore:
-    """Line -> operation tuple (as Runner.operation makes) or None.
+    """Line -> the encoded operation (ipvs._client.EncodedOp) that
+    Runner.operation's tuple encodes to, or None.
 
-    Services are built once per distinct service text: in a restore file
-    each service is named again by every one of its real-server lines."""
+    A real-server line is encoded straight from the matched text (the
+    destination attributes in one struct pack, the service's key attribute
+    cached per distinct service text: a restore file names each service
+    again in every one of its real-server lines)."""
 
     def __init__(self):
-        from .._model import Destination, Service
+        from .._client import EncodedOp, _DEST_NEST, encode_operation, service_key_nest
+        from .._model import Service
+        from .. import _netlink as nl
+        from .. import _spec as spec
+        self._EncodedOp = EncodedOp
+        self._encode = encode_operation
+        self._dest_nest = _DEST_NEST
+        self._key_nest = service_key_nest
+        self._nested = nl.nested
         self._Service = Service
-        self._Destination = Destination
+        self._NEW_DEST = spec.CMD_NEW_DEST
         self._services = {}
+        self._keys = {}
 
     def _service(self, flag, addr, port, scheduler="wlc"):
-        key = (flag, addr, port, scheduler)
-        svc = self._services.get(key)
-        if svc is None:
-            if len(self._services) > 100000:
-                self._services.clear()  # bounded memory for huge inputs
-            svc = self._Service(af=socket.AF_INET, protocol=_PROTOCOL[flag], address=addr,
-                                port=port, scheduler=scheduler, flags=0, timeout=0,
-                                netmask="255.255.255.255", pe_name="")
-            self._services[key] = svc
-        return svc
+        return self._Service(af=socket.AF_INET, protocol=_PROTOCOL[flag], address=addr,
+                             port=port, scheduler=scheduler, flags=0, timeout=0,
+                             netmask="255.255.255.255", pe_name="")
+
+    def _service_attr(self, flag, addr, port):
+        """The encoded "service" attribute naming this service."""
+        key = (flag, addr, port)
+        enc = self._keys.get(key)
+        if enc is None:
+            if len(self._keys) > 100000:
+                self._keys.clear()  # bounded memory for huge inputs
+            enc = self._keys[key] = self._nested(
+                1, self._key_nest(self._service(flag, addr, int(port))))
+        return enc
 
     def operation(self, line: str):
         line = line.strip(" \t\n\r\v\f")
@@ -57,15 +74,16 @@ class FastRestore:
             if m is None:
                 return None
             flag, vaddr, vport, raddr, rport, fwd, weight = m.groups()
-            vport, rport, weight = int(vport), int(rport), int(weight)
-            if vport > 65535 or rport > 65535 or weight > _INT_MAX:
+            vport_n, rport_n, weight_n = int(vport), int(rport), int(weight)
+            if vport_n > 65535 or rport_n > 65535 or weight_n > _INT_MAX:
                 return None
             if fwd != "m":
-                rport = vport  # ipvsadm: DR and tunnel servers use the service port
-            svc = self._service(flag, vaddr, vport)
-            return ("add_destination", svc, self._Destination(
-                address=raddr, port=rport, af=socket.AF_INET, fwd_method=_FWD[fwd],
-                weight=weight))
+                rport_n = vport_n  # ipvsadm: DR and tunnel servers use the service port
+            dest = self._dest_nest(socket.AF_INET, socket.inet_aton(raddr) + _PAD12, rport_n,
+                                   _FWD[fwd], weight_n, 0, 0, 0, 0, 0)
+            return self._EncodedOp("add_destination", self._NEW_DEST,
+                                   self._service_attr(flag, vaddr, vport)
+                                   + self._nested(2, dest))
         if line.startswith("-A "):
             m = _SERVICE.match(line)
             if m is None:
@@ -74,5 +92,5 @@ class FastRestore:
             port = int(port)
             if port > 65535:
                 return None
-            return ("add_service", self._service(flag, addr, port, scheduler))
+            return self._encode(("add_service", self._service(flag, addr, port, scheduler)))
         return None
