@@ -352,7 +352,7 @@ def numeric_service_from_record(r, table, fmt):
     service is not the plain IPv4 kind this handles (firewall mark, IPv6,
     scheduler flags, one-packet, a persistence engine, IPv6 real servers)
     or the table does not hold it: the caller takes the general path."""
-    if r[0] != AF_INET or r[4] or r[6] & ~SVC_F_PERSISTENT or r[9]:
+    if r[0] != AF_INET or r[4] or r[6] & (SVC_F_ONEPACKET | _SCHED_ANY) or r[9]:
         return None
     proto = _REC_PROTO.get(r[1])
     if proto is None:
