@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import collections
-import socket
+import _socket as socket  # the C module: socket.py would import enum and selectors
 import struct
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings

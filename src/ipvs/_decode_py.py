@@ -16,7 +16,7 @@
 # decoder returns (records, consumed).
 from __future__ import annotations
 
-import socket
+import _socket as socket  # the C module: socket.py would import enum and selectors
 import struct
 
 from ._base import DecodeError

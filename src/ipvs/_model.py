@@ -4,7 +4,7 @@
 # downstream can trust them; no protocol or I/O code here.
 from __future__ import annotations
 
-import socket
+import _socket as socket  # the C module: socket.py would import enum and selectors
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here

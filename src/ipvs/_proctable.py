@@ -18,7 +18,7 @@
 # Rule: no I/O but reading the file object handed in.
 from __future__ import annotations
 
-import socket
+import _socket as socket  # the C module: socket.py would import enum and selectors
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Dict, List, Optional, Tuple

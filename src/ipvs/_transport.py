@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
+import _socket as socket  # the C module: socket.py would import enum and selectors
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Callable, Iterator, List, Optional, Sequence, Tuple

@@ -56,15 +56,17 @@ class FastRestore:
                              port=port, scheduler=scheduler, flags=0, timeout=0,
                              netmask="255.255.255.255", pe_name="")
 
-    def _service_attr(self, flag, addr, port):
-        """The encoded "service" attribute naming this service."""
+    def _service_attr(self, flag, addr, port, svc=None):
+        """The encoded "service" attribute naming this service (port: as
+        the line writes it)."""
         key = (flag, addr, port)
         enc = self._keys.get(key)
         if enc is None:
             if len(self._keys) > 100000:
                 self._keys.clear()  # bounded memory for huge inputs
-            enc = self._keys[key] = self._nested(
-                1, self._key_nest(self._service(flag, addr, int(port))))
+            if svc is None:
+                svc = self._service(flag, addr, int(port))
+            enc = self._keys[key] = self._nested(1, self._key_nest(svc))
         return enc
 
     def operation(self, line: str):
@@ -89,8 +91,9 @@ class FastRestore:
             if m is None:
                 return None
             flag, addr, port, scheduler = m.groups()
-            port = int(port)
-            if port > 65535:
+            if int(port) > 65535:
                 return None
-            return self._encode(("add_service", self._service(flag, addr, port, scheduler)))
+            svc = self._service(flag, addr, int(port), scheduler)
+            self._service_attr(flag, addr, port, svc)  # its real-server lines follow
+            return self._encode(("add_service", svc))
         return None
