@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from . import _options as O
-from ._run import _ASCII_SPACE, CONN_FILE, INIT_HINT, Exit, Runner
+from ._run import _ASCII_SPACE, CONN_FILE, Exit, Runner
 
 WORDS = ("--json", "-j", "--pretty", "--apply", "--dry-run", "--atomic", "--netns")
 
@@ -103,31 +103,9 @@ class BeyondRunner(Runner):
 
     # --------------------------------------------------------- the kernel
 
-    @property
-    def client(self):
-        if self.x.netns is None:
-            return Runner.client.fget(self)
-        if self._client is None:
-            from .._errors import KernelError, NotAvailableError
-            from .._client import Client
-            from .._netns import NetnsError
-            try:
-                try:
-                    c = Client(netns=self.x.netns)
-                except NotAvailableError:
-                    self._modprobe()
-                    c = Client(netns=self.x.netns)
-                try:
-                    self.info = c.info()
-                except BaseException:
-                    c.close()
-                    raise
-            except NetnsError as e:
-                raise Exit(1, "%s: %s" % (self.prog, e)) from None
-            except KernelError as e:
-                raise Exit(2, "Can't initialize ipvs: %s\n%s" % (e.strerror, INIT_HINT)) from None
-            self._client = c
-        return self._client
+    def _new_client(self):
+        from .._client import Client
+        return Client(netns=self.x.netns)
 
     # ----------------------------------------------------------- commands
 

@@ -49,13 +49,12 @@ class Runner:
         ipvs_init() does (loading ip_vs with modprobe if it is missing)."""
         if self._client is None:
             from .._errors import KernelError, NotAvailableError
-            from .._client import Client
             try:
                 try:
-                    c = Client()
+                    c = self._new_client()
                 except NotAvailableError:
                     self._modprobe()
-                    c = Client()
+                    c = self._new_client()
                 try:
                     self.info = c.info()
                 except BaseException:
@@ -63,8 +62,17 @@ class Runner:
                     raise
             except KernelError as e:
                 raise Exit(2, "Can't initialize ipvs: %s\n%s" % (e.strerror, INIT_HINT)) from None
+            except OSError as e:
+                from .._netns import NetnsError  # only --netns can fail so
+                if isinstance(e, NetnsError):
+                    raise Exit(1, "%s: %s" % (self.prog, e)) from None
+                raise
             self._client = c
         return self._client
+
+    def _new_client(self):
+        from .._client import Client
+        return Client()
 
     @staticmethod
     def _modprobe():
