@@ -124,6 +124,9 @@ def test_pairing_refuses_what_it_cannot_vouch_for():
     "IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n"
     "  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n"
     "  -> 0A000001:0050      Masq    1      0          0\n",  # a destination before any service
+    "IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n"
+    "  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n"
+    "TCP  0A000001:0050 rr \n  -> \n",  # a cut destination line
 ])
 def test_unknown_layout_is_refused(text):
     assert P.parse(text) is None

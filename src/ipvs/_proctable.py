@@ -54,7 +54,8 @@ def parse(text: str) -> Optional[dict]:
     dests: Optional[List[str]] = None
     for line in lines[3:]:
         if line[:5] == "  -> ":
-            if dests is None:
+            # "  -> %08X:%04X      " at least: the renderer indexes into it
+            if dests is None or len(line) < 24:
                 return None
             dests.append(line)
         elif line:
