@@ -23,7 +23,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Dict, List, Optional, Tuple
 
-PATH = "/proc/net/ip_vs"
 READ_SIZE = 1 << 20
 _TITLE = "Prot LocalAddress:Port Scheduler Flags"
 _PROTO_NAME = {6: "TCP", 17: "UDP", 132: "SCTP"}

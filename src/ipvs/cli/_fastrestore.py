@@ -48,7 +48,6 @@ class FastRestore:
         self._nested = nl.nested
         self._Service = Service
         self._NEW_DEST = spec.CMD_NEW_DEST
-        self._services = {}
         self._keys = {}
 
     def _service(self, flag, addr, port, scheduler="wlc"):

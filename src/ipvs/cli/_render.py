@@ -5,6 +5,8 @@
 # golden-tested with a fixed resolver. Each function returns the text.
 
 
+import struct
+
 from ._options import (FMT_EXACT, FMT_NOSORT, FMT_NUMERIC, FMT_PERSISTENTCONN,
                        FMT_RATE, FMT_RULE, FMT_STATS, FMT_THRESHOLDS, FMT_TUN_INFO)
 
@@ -304,16 +306,12 @@ def proc_dest_lines(lines, protocol, fmt, names):
             lines = sorted(lines)
         else:
             lines = sorted(lines, key=_proc_sort_key)
-    numeric = fmt & FMT_NUMERIC
     out = []
     for line in lines:
         af, address, port, rest = _proc_split(line)
+        dname = addrport(af, address, port, protocol, fmt, names)
         if af == AF_INET:
-            dname = ("%s:%d" % (address, port) if numeric else
-                     addrport(af, address, port, protocol, fmt, names))[:28]
-        else:
-            dname = ("[%s]:%d" % (address, port) if numeric else
-                     addrport(af, address, port, protocol, fmt, names))
+            dname = dname[:28]
         out.append("  -> %-28s %s\n" % (dname, rest))
     return "".join(out)
 
@@ -336,6 +334,7 @@ def _proc_v4_numeric(lines, fmt):
 
 
 _REC_PROTO = {6: "TCP", 17: "UDP", 132: "SCTP"}
+_U32 = struct.Struct("=I")  # how the records hold an IPv4 netmask
 
 
 def record_sort_key(r):
@@ -368,8 +367,7 @@ def numeric_service_from_record(r, table, fmt):
     head = "%-4s %d.%d.%d.%d:%d %s" % (proto, a[0], a[1], a[2], a[3], r[3], r[5])
     if r[6] & SVC_F_PERSISTENT:
         head += " persistent %d" % r[7]
-        import struct
-        mask = struct.pack("=I", r[8])
+        mask = _U32.pack(r[8])
         if mask != b"\xff\xff\xff\xff":
             head += " mask %d.%d.%d.%d" % tuple(mask)
     return head + "\n" + _proc_v4_numeric(lines, fmt)

@@ -226,38 +226,33 @@ class Runner:
         names = self.names(fmt)
         try:
             text = None
-            if fmt & O.FMT_NUMERIC and not fmt & R.PROC_UNFIT:
-                proc = self._proc_table()
-                if proc is not None:
-                    try:
+            # The plain listing takes the real servers of all services from
+            # one read of /proc/net/ip_vs (see ipvs._proctable); netlink is
+            # asked only for a service the file cannot answer for. Any other
+            # format, or a file not in the kernel's layout: one netlink dump
+            # per service.
+            proc = None if fmt & R.PROC_UNFIT else self._proc_table()
+            if proc is not None:
+                try:
+                    if fmt & O.FMT_NUMERIC:
                         text = R.numeric_table(self.info, c.service_records(), proc, fmt,
                                                names, c.destinations)
-                    except ValueError:  # a proc file line not in the kernel's layout
-                        text = None
+                    else:
+                        from .._proctable import pair
+                        services = c.services()
+                        text = R.table(self.info, [
+                            (s, R.ProcDests(d) if d is not None else c.destinations(s))
+                            for s, d in zip(services, pair(proc, services))], fmt, names)
+                except ValueError:  # a destination line not in the kernel's layout
+                    text = None
             if text is None:
-                services = c.services()
-                try:
-                    text = R.table(self.info, self._entries(services, fmt), fmt, names)
-                except ValueError:
-                    text = R.table(self.info, self._entries(services, fmt, False), fmt, names)
+                text = R.table(self.info, [(s, c.destinations(s)) for s in c.services()],
+                               fmt, names)
         except KernelError as e:
             if not fmt & O.FMT_RULE:
                 self.out.write(R.info_line(self.info))
             self._fail_listing(e)
         self.out.write(text)
-
-    def _entries(self, services, fmt, proc=True):
-        """(service, destinations) pairs. For the plain listing the
-        destinations of all services come from one read of /proc/net/ip_vs
-        (see ipvs._proctable), and netlink is asked only for a service the
-        file cannot answer for; otherwise one netlink dump per service."""
-        c = self.client
-        table = self._proc_table() if proc and not fmt & R.PROC_UNFIT else None
-        if table is None:
-            return [(s, c.destinations(s)) for s in services]
-        from .._proctable import pair
-        return [(s, R.ProcDests(d) if d is not None else c.destinations(s))
-                for s, d in zip(services, pair(table, services))]
 
     def _proc_table(self):
         from .. import _proctable
