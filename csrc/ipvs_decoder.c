@@ -299,20 +299,19 @@ int ipvs_decode_dests(const uint8_t *buf, size_t len, uint32_t seq, uint32_t pid
 
 #define MAX_LINE 4096
 #define NTOK 11
+#define ADDR_MAX 46 /* longest inet_ntop text (45) and its separator */
 
-/* the bytes Python's bytes.split() treats as whitespace */
-static int is_ws(uint8_t c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+/* CT_WS: the bytes Python's bytes.split() treats as whitespace;
+ * hex digit values + 1 (0: not a hex digit). One table lookup per byte. */
+#define CT_WS 0x80
+static const uint8_t ctab[256] = {
+    ['\t'] = CT_WS, ['\n'] = CT_WS, ['\v'] = CT_WS, ['\f'] = CT_WS, ['\r'] = CT_WS, [' '] = CT_WS,
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+    ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
+#define IS_WS(c) (ctab[(uint8_t)(c)] & CT_WS)
+#define HEX1(c) (ctab[(uint8_t)(c)] & 0x1F) /* hex value + 1, or 0 */
 
 struct tok { const uint8_t *p; size_t n; };
 
@@ -324,117 +323,183 @@ static int port(const struct tok *t, uint64_t *out)
     if (t->n < 1 || t->n > 4)
         return -1;
     for (i = 0; i < t->n; i++) {
-        int h = hexval(t->p[i]);
-        if (h < 0)
+        unsigned h = HEX1(t->p[i]);
+        if (!h)
             return -1;
-        v = v * 16 + (uint64_t)h;
+        v = v * 16 + (h - 1);
     }
     *out = v;
     return 0;
 }
 
-static size_t ipv4_text(const uint8_t *raw, char *o)
+static size_t dec8(unsigned v, char *o)
 {
     size_t n = 0;
+    if (v >= 100)
+        o[n++] = (char)('0' + v / 100);
+    if (v >= 10)
+        o[n++] = (char)('0' + (v / 10) % 10);
+    o[n++] = (char)('0' + v % 10);
+    return n;
+}
+
+static size_t ipv4_text(const uint8_t *raw, char *o)
+{
+    size_t n = dec8(raw[0], o);
     int i;
-    for (i = 0; i < 4; i++) {
-        unsigned v = raw[i];
-        if (i)
-            o[n++] = '.';
-        if (v >= 100)
-            o[n++] = (char)('0' + v / 100);
-        if (v >= 10)
-            o[n++] = (char)('0' + (v / 10) % 10);
-        o[n++] = (char)('0' + v % 10);
+    for (i = 1; i < 4; i++) {
+        o[n++] = '.';
+        n += dec8(raw[i], o + n);
     }
-    o[n] = 0;
+    return n;
+}
+
+/* inet_ntop(AF_INET6) as glibc writes it (RFC 5952 zero compression: the
+ * first longest run of two or more zero words; "::a.b.c.d" and
+ * "::ffff:a.b.c.d" for the IPv4-compatible and -mapped forms), without
+ * its sprintf calls. */
+static size_t ipv6_text(const uint8_t *raw, char *o)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned w[8];
+    int i, best = -1, bestlen = 0, cur = -1, curlen = 0;
+    size_t n = 0;
+    for (i = 0; i < 8; i++) {
+        w[i] = (unsigned)(raw[2 * i] << 8 | raw[2 * i + 1]);
+        if (w[i] == 0) {
+            if (cur < 0) {
+                cur = i;
+                curlen = 1;
+            } else {
+                curlen++;
+            }
+            if (curlen > bestlen) {
+                best = cur;
+                bestlen = curlen;
+            }
+        } else {
+            cur = -1;
+        }
+    }
+    if (bestlen < 2)
+        best = -1;
+    for (i = 0; i < 8; i++) {
+        if (best >= 0 && i >= best && i < best + bestlen) {
+            if (i == best)
+                o[n++] = ':';
+            continue;
+        }
+        if (i)
+            o[n++] = ':';
+        if (i == 6 && best == 0 && (bestlen == 6 || (bestlen == 5 && w[5] == 0xffff)))
+            return n + ipv4_text(raw + 12, o + n);
+        if (w[i] >= 0x1000)
+            o[n++] = hex[w[i] >> 12];
+        if (w[i] >= 0x100)
+            o[n++] = hex[(w[i] >> 8) & 15];
+        if (w[i] >= 0x10)
+            o[n++] = hex[(w[i] >> 4) & 15];
+        o[n++] = hex[w[i] & 15];
+    }
+    if (best >= 0 && best + bestlen == 8)
+        o[n++] = ':';
     return n;
 }
 
 /* An address as the kernel prints it: IPv4 as 8 hex digits (host order of
- * ntohl), IPv6 in any form inet_pton takes. Writes inet_ntop text to *w
- * and returns its family, or -1. */
-static int addr_text(const struct tok *t, uint8_t **w, uint8_t *wend)
+ * ntohl), IPv6 in any form inet_pton takes (the kernel's %pI6 is the full
+ * form, parsed here without inet_pton). Writes its inet_ntop text and a
+ * '\n' to *w (room for ADDR_MAX bytes is the caller's to check) and
+ * returns its family, or -1. */
+static int addr_text(const struct tok *t, uint8_t **w)
 {
-    char text[64], out[64];
     uint8_t raw[16];
-    size_t i, n;
-    int af;
-    if (memchr(t->p, ':', t->n)) {
-        if (t->n >= sizeof(text) || memchr(t->p, 0, t->n))
-            return -1;
-        memcpy(text, t->p, t->n);
-        text[t->n] = 0;
-        if (inet_pton(AF_INET6, text, raw) != 1)
-            return -1;
-        af = AF_INET6;
-    } else {
-        if (t->n != 8)
-            return -1;
+    size_t i;
+    const uint8_t *p = t->p;
+    int af = -1;
+    if (t->n == 8) {
         for (i = 0; i < 4; i++) {
-            int hi = hexval(t->p[2 * i]), lo = hexval(t->p[2 * i + 1]);
-            if (hi < 0 || lo < 0)
-                return -1;
-            raw[i] = (uint8_t)(hi * 16 + lo);
+            unsigned hi = HEX1(p[2 * i]), lo = HEX1(p[2 * i + 1]);
+            if (!hi || !lo)
+                break; /* not IPv4, but "1:2::3:4" is IPv6 */
+            raw[i] = (uint8_t)((hi - 1) * 16 + (lo - 1));
         }
-        af = AF_INET;
+        if (i == 4)
+            af = AF_INET;
     }
     if (af == AF_INET) {
-        n = ipv4_text(raw, out); /* what inet_ntop prints, without its sprintf */
+        ;
+    } else if (!memchr(p, ':', t->n)) {
+        return -1;
     } else {
-        if (!inet_ntop(af, raw, out, sizeof(out)))
-            return -1;
-        n = strlen(out);
+        int full = t->n == 39;
+        for (i = 0; full && i < 39; i++)
+            full = (i % 5 == 4) ? p[i] == ':' : HEX1(p[i]) != 0;
+        if (full) {
+            for (i = 0; i < 16; i++) {
+                const uint8_t *q = p + (i / 2) * 5 + (i % 2) * 2;
+                raw[i] = (uint8_t)((HEX1(q[0]) - 1) * 16 + (HEX1(q[1]) - 1));
+            }
+        } else {
+            char text[64];
+            if (t->n >= sizeof(text) || memchr(p, 0, t->n))
+                return -1;
+            memcpy(text, p, t->n);
+            text[t->n] = 0;
+            if (inet_pton(AF_INET6, text, raw) != 1)
+                return -1;
+        }
+        af = AF_INET6;
     }
-    if ((size_t)(wend - *w) < n + 1)
-        return -2;
-    memcpy(*w, out, n);
-    (*w)[n] = '\n';
-    *w += n + 1;
+    i = af == AF_INET ? ipv4_text(raw, (char *)*w) : ipv6_text(raw, (char *)*w);
+    (*w)[i] = '\n';
+    *w += i + 1;
     return af;
 }
 
-static int put(uint8_t **w, uint8_t *wend, const uint8_t *p, size_t n)
+static void put(uint8_t **w, const struct tok *t)
 {
-    if ((size_t)(wend - *w) < n + 1)
-        return -1;
-    if (n)
-        memcpy(*w, p, n);
-    (*w)[n] = '\n';
-    *w += n + 1;
-    return 0;
+    if (t->n)
+        memcpy(*w, t->p, t->n);
+    (*w)[t->n] = '\n';
+    *w += t->n + 1;
 }
 
+/* String columns, in record order; the numbers' columns follow af, ports,
+ * expires. */
+enum { C_PROTO, C_CADDR, C_VADDR, C_DADDR, C_STATE, C_PE_NAME, C_PE_DATA, NCOL };
+
 /* One line (without its '\n'). Returns 0 with *emitted 0 or 1, or an
- * error code. Mirrors _conn_line() in the twin. */
-static int conn_line(const uint8_t *p, size_t n, uint8_t **w, uint8_t *wend,
-                     uint64_t *nums, int *emitted)
+ * error code. Mirrors _conn_line() in the twin. w[k] is where column k's
+ * next item goes; room for it was checked by the caller. */
+static int conn_line(const uint8_t *p, size_t n, uint8_t **w,
+                     uint64_t *nums, size_t stride, int *emitted)
 {
+    static const struct tok none = { 0, 0 };
     struct tok t[NTOK];
     size_t i = 0, k = 0, j;
     uint64_t cport, vport, dport, expires = 0;
     int af, vaf, daf;
-    uint8_t *w0 = *w;
 
     *emitted = 0;
     if (n > MAX_LINE)
         return IPVS_E_LINE_LONG;
     /* up to 10 tokens, then the rest of the line (trailing space removed) */
     while (k < NTOK) {
-        while (i < n && is_ws(p[i]))
+        while (i < n && IS_WS(p[i]))
             i++;
         if (i == n)
             break;
         t[k].p = p + i;
         if (k == NTOK - 1) {
             size_t e = n;
-            while (e > i && is_ws(p[e - 1]))
+            while (e > i && IS_WS(p[e - 1]))
                 e--;
             t[k].n = e - i;
             i = n;
         } else {
             j = i;
-            while (j < n && !is_ws(p[j]))
+            while (j < n && !IS_WS(p[j]))
                 j++;
             t[k].n = j - i;
             i = j;
@@ -447,17 +512,17 @@ static int conn_line(const uint8_t *p, size_t n, uint8_t **w, uint8_t *wend,
         return 0; /* the header line */
     if (k < 9)
         return IPVS_E_CONN_SHORT;
-    if (put(w, wend, t[0].p, t[0].n))
-        return IPVS_E_FULL;
-    af = addr_text(&t[1], w, wend);
-    if (af == -2) return IPVS_E_FULL;
-    if (af < 0 || port(&t[2], &cport)) return IPVS_E_CONN_FIELD;
-    vaf = addr_text(&t[3], w, wend);
-    if (vaf == -2) return IPVS_E_FULL;
-    if (vaf != af || port(&t[4], &vport)) return IPVS_E_CONN_FIELD;
-    daf = addr_text(&t[5], w, wend);
-    if (daf == -2) return IPVS_E_FULL;
-    if (daf < 0 || port(&t[6], &dport)) return IPVS_E_CONN_FIELD;
+    /* addresses are written before the line is known to be good: a bad
+     * line ends the call with an error, so nothing reads them */
+    af = addr_text(&t[1], &w[C_CADDR]);
+    if (af < 0 || port(&t[2], &cport))
+        return IPVS_E_CONN_FIELD;
+    vaf = addr_text(&t[3], &w[C_VADDR]);
+    if (vaf != af || port(&t[4], &vport))
+        return IPVS_E_CONN_FIELD;
+    daf = addr_text(&t[5], &w[C_DADDR]);
+    if (daf < 0 || port(&t[6], &dport))
+        return IPVS_E_CONN_FIELD;
     if (t[8].n < 1 || t[8].n > 20)
         return IPVS_E_CONN_FIELD;
     for (j = 0; j < t[8].n; j++) {
@@ -468,32 +533,35 @@ static int conn_line(const uint8_t *p, size_t n, uint8_t **w, uint8_t *wend,
             return IPVS_E_CONN_FIELD;
         expires = expires * 10 + (uint64_t)(c - '0');
     }
-    if (put(w, wend, t[7].p, t[7].n)
-        || put(w, wend, k > 9 ? t[9].p : p, k > 9 ? t[9].n : 0)
-        || put(w, wend, k > 10 ? t[10].p : p, k > 10 ? t[10].n : 0))
-        return IPVS_E_FULL;
-    (void)w0;
+    put(&w[C_PROTO], &t[0]);
+    put(&w[C_STATE], &t[7]);
+    put(&w[C_PE_NAME], k > 9 ? &t[9] : &none);
+    put(&w[C_PE_DATA], k > 10 ? &t[10] : &none);
     nums[0] = (uint64_t)af;
-    nums[1] = cport;
-    nums[2] = vport;
-    nums[3] = dport;
-    nums[4] = expires;
+    nums[stride] = cport;
+    nums[2 * stride] = vport;
+    nums[3 * stride] = dport;
+    nums[4 * stride] = expires;
     *emitted = 1;
     return 0;
 }
 
 int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
-                      uint8_t *sout, size_t scap, size_t *sused,
-                      uint64_t *nout, size_t ncap, size_t *count, size_t *consumed)
+                      uint8_t *sout, size_t scap, size_t *col,
+                      uint64_t *nout, size_t cap, size_t *count, size_t *consumed)
 {
     size_t pos = 0, n = 0;
-    uint8_t *w = sout, *wend = sout + scap;
-    int rc, emitted;
+    uint8_t *w[NCOL];
+    int k, rc, emitted;
 
-    *sused = 0;
     *count = 0;
     *consumed = 0;
-    while (pos < len) {
+    for (k = 0; k < NCOL; k++) {
+        if (col[2 * k] > col[2 * k + 1] || col[2 * k + 1] > scap)
+            return IPVS_E_FULL;
+        w[k] = sout + col[2 * k];
+    }
+    while (pos < len && n < cap) {
         const uint8_t *nl = memchr(buf + pos, '\n', len - pos);
         size_t lend;
         if (nl) {
@@ -506,15 +574,21 @@ int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
             }
             lend = len;
         }
-        if (n >= ncap)
-            return IPVS_E_FULL;
-        rc = conn_line(buf + pos, lend - pos, &w, wend, nout + 5 * n, &emitted);
+        /* room for this line's items in every column: an address takes at
+         * most ADDR_MAX, a copied token at most the line */
+        for (k = 0; k < NCOL; k++) {
+            size_t need = (k >= C_CADDR && k <= C_DADDR) ? ADDR_MAX : lend - pos + 1;
+            if ((size_t)(sout + col[2 * k + 1] - w[k]) < need)
+                return IPVS_E_FULL;
+        }
+        rc = conn_line(buf + pos, lend - pos, w, nout + n, cap, &emitted);
         if (rc)
             return rc;
         n += (size_t)emitted;
         pos = nl ? lend + 1 : lend;
     }
-    *sused = (size_t)(w - sout);
+    for (k = 0; k < NCOL; k++)
+        col[2 * k + 1] = (size_t)(w[k] - sout);
     *count = n;
     *consumed = pos;
     return 0;

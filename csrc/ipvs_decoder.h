@@ -76,10 +76,15 @@ int ipvs_decode_dests(const uint8_t *buf, size_t len, uint32_t seq, uint32_t pid
                       uint16_t svc_af, struct ipvs_dest_rec *out, size_t cap,
                       size_t *count, int *status, int64_t *error);
 
-/* /proc/net/ip_vs_conn text, one chunk. Complete lines only unless final.
- * Per record: 7 strings appended to sout, each followed by '\n' (protocol,
- * caddr, vaddr, daddr, state, pe_name, pe_data) and 5 numbers appended to
- * nout (af, cport, vport, dport, expires). */
+/* /proc/net/ip_vs_conn text, one chunk, to columns. Decodes lines until
+ * the input ends (complete lines only unless final) or cap records are
+ * made; *consumed says how far it got. String column k (protocol, caddr,
+ * vaddr, daddr, state, pe_name, pe_data) is written from sout + col[2k],
+ * each item followed by '\n', and must stay below sout + col[2k+1], which
+ * is then set to where the column ends (IPVS_E_FULL when a column could
+ * overflow: give each address column 46 bytes a record and each other
+ * column len + cap). Number column k (af, cport, vport, dport, expires) is
+ * nout[k * cap + i] for record i. */
 int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
-                      uint8_t *sout, size_t scap, size_t *sused,
-                      uint64_t *nout, size_t ncap, size_t *count, size_t *consumed);
+                      uint8_t *sout, size_t scap, size_t *col,
+                      uint64_t *nout, size_t cap, size_t *count, size_t *consumed);
