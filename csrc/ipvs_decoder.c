@@ -469,16 +469,91 @@ static void put(uint8_t **w, const struct tok *t)
  * expires. */
 enum { C_PROTO, C_CADDR, C_VADDR, C_DADDR, C_STATE, C_PE_NAME, C_PE_DATA, NCOL };
 
-/* One line (without its '\n'). Returns 0 with *emitted 0 or 1, or an
- * error code. Mirrors _conn_line() in the twin. w[k] is where column k's
- * next item goes; room for it was checked by the caller. */
-static int conn_line(const uint8_t *p, size_t n, uint8_t **w,
-                     uint64_t *nums, size_t stride, int *emitted)
+/* A column's dictionary: its distinct input tokens, in order of first
+ * appearance, each written once to the column; a record holds its index.
+ * Repeated values (protocol, state, virtual and real addresses) then
+ * become one Python object each, and a repeated address is formatted
+ * once. Open addressing, at most half full. */
+#define DICT_MAX 256 /* an index is one byte */
+#define DICT_SLOTS 512
+struct dict {
+    unsigned n;
+    uint16_t slot[DICT_SLOTS]; /* value index + 1, 0 when free */
+    const uint8_t *key[DICT_MAX];
+    uint16_t klen[DICT_MAX];
+    int8_t af[DICT_MAX];
+};
+
+struct conn_out {
+    uint8_t *w[NCOL];         /* where each string column's next item goes */
+    struct dict *d[NCOL];     /* NULL: the column is written in full */
+    uint8_t *idx;             /* dictionary index of column k, record i: idx[k * cap + i] */
+    uint64_t *num;            /* number column k, record i: num[k * cap + i] */
+    size_t cap, rec;
+};
+
+static uint32_t tok_hash(const struct tok *t)
 {
-    static const struct tok none = { 0, 0 };
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ t->n, v;
+    size_t i = 0;
+    for (; t->n - i >= 8; i += 8) {
+        memcpy(&v, t->p + i, 8);
+        h = (h ^ v) * 0xFF51AFD7ED558CCDull;
+    }
+    for (; i < t->n; i++)
+        h = (h ^ t->p[i]) * 0x100000001B3ull;
+    h ^= h >> 33; /* the low bits pick the slot: mix the high ones down */
+    h *= 0xC4CEB9FE1A85EC53ull;
+    return (uint32_t)(h ^ (h >> 33));
+}
+
+/* Column k's item for token t: copied, or formatted when it is an address
+ * (returns the family, -1 for a bad address), or found in the column's
+ * dictionary. */
+static int column_item(struct conn_out *o, int k, const struct tok *t, int address)
+{
+    struct dict *d = o->d[k];
+    unsigned h = 0;
+    int af = 0;
+    if (d) {
+        h = tok_hash(t) & (DICT_SLOTS - 1);
+        while (d->slot[h]) {
+            unsigned v = d->slot[h] - 1u;
+            if (d->klen[v] == t->n && memcmp(d->key[v], t->p, t->n) == 0) {
+                o->idx[k * o->cap + o->rec] = (uint8_t)v;
+                return d->af[v];
+            }
+            h = (h + 1) & (DICT_SLOTS - 1);
+        }
+    }
+    if (address) {
+        af = addr_text(t, &o->w[k]);
+        if (af < 0)
+            return -1;
+    } else {
+        put(&o->w[k], t);
+    }
+    if (d) { /* the caller saw to it that d->n < DICT_MAX */
+        d->slot[h] = (uint16_t)(d->n + 1);
+        d->key[d->n] = t->p;
+        d->klen[d->n] = (uint16_t)t->n;
+        d->af[d->n] = (int8_t)af;
+        o->idx[k * o->cap + o->rec] = (uint8_t)d->n;
+        d->n++;
+    }
+    return af;
+}
+
+/* One line (without its '\n'). Returns 0 with *emitted 0 or 1, or an
+ * error code. Mirrors _conn_line() in the twin. Room for the line's items
+ * in every column was checked by the caller. */
+static int conn_line(const uint8_t *p, size_t n, struct conn_out *o, int *emitted)
+{
+    static const struct tok none = { (const uint8_t *)"", 0 };
     struct tok t[NTOK];
     size_t i = 0, k = 0, j;
     uint64_t cport, vport, dport, expires = 0;
+    uint64_t *nums = o->num + o->rec;
     int af, vaf, daf;
 
     *emitted = 0;
@@ -512,15 +587,15 @@ static int conn_line(const uint8_t *p, size_t n, uint8_t **w,
         return 0; /* the header line */
     if (k < 9)
         return IPVS_E_CONN_SHORT;
-    /* addresses are written before the line is known to be good: a bad
-     * line ends the call with an error, so nothing reads them */
-    af = addr_text(&t[1], &w[C_CADDR]);
+    /* items are written before the line is known to be good: a bad line
+     * ends the call with an error, so nothing reads them */
+    af = column_item(o, C_CADDR, &t[1], 1);
     if (af < 0 || port(&t[2], &cport))
         return IPVS_E_CONN_FIELD;
-    vaf = addr_text(&t[3], &w[C_VADDR]);
+    vaf = column_item(o, C_VADDR, &t[3], 1);
     if (vaf != af || port(&t[4], &vport))
         return IPVS_E_CONN_FIELD;
-    daf = addr_text(&t[5], &w[C_DADDR]);
+    daf = column_item(o, C_DADDR, &t[5], 1);
     if (daf < 0 || port(&t[6], &dport))
         return IPVS_E_CONN_FIELD;
     if (t[8].n < 1 || t[8].n > 20)
@@ -533,35 +608,48 @@ static int conn_line(const uint8_t *p, size_t n, uint8_t **w,
             return IPVS_E_CONN_FIELD;
         expires = expires * 10 + (uint64_t)(c - '0');
     }
-    put(&w[C_PROTO], &t[0]);
-    put(&w[C_STATE], &t[7]);
-    put(&w[C_PE_NAME], k > 9 ? &t[9] : &none);
-    put(&w[C_PE_DATA], k > 10 ? &t[10] : &none);
+    column_item(o, C_PROTO, &t[0], 0);
+    column_item(o, C_STATE, &t[7], 0);
+    column_item(o, C_PE_NAME, k > 9 ? &t[9] : &none, 0);
+    column_item(o, C_PE_DATA, k > 10 ? &t[10] : &none, 0);
     nums[0] = (uint64_t)af;
-    nums[stride] = cport;
-    nums[2 * stride] = vport;
-    nums[3 * stride] = dport;
-    nums[4 * stride] = expires;
+    nums[o->cap] = cport;
+    nums[2 * o->cap] = vport;
+    nums[3 * o->cap] = dport;
+    nums[4 * o->cap] = expires;
     *emitted = 1;
     return 0;
 }
 
 int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
                       uint8_t *sout, size_t scap, size_t *col,
+                      unsigned dicts, uint8_t *iout, unsigned *full,
                       uint64_t *nout, size_t cap, size_t *count, size_t *consumed)
 {
-    size_t pos = 0, n = 0;
-    uint8_t *w[NCOL];
+    struct dict dict[NCOL];
+    struct conn_out o;
+    size_t pos = 0;
     int k, rc, emitted;
 
     *count = 0;
     *consumed = 0;
+    *full = 0;
+    o.idx = iout;
+    o.num = nout;
+    o.cap = cap;
+    o.rec = 0;
     for (k = 0; k < NCOL; k++) {
         if (col[2 * k] > col[2 * k + 1] || col[2 * k + 1] > scap)
             return IPVS_E_FULL;
-        w[k] = sout + col[2 * k];
+        o.w[k] = sout + col[2 * k];
+        o.d[k] = NULL;
+        if (dicts & (1u << k)) {
+            dict[k].n = 0;
+            memset(dict[k].slot, 0, sizeof(dict[k].slot));
+            o.d[k] = &dict[k];
+        }
     }
-    while (pos < len && n < cap) {
+    while (pos < len && o.rec < cap) {
         const uint8_t *nl = memchr(buf + pos, '\n', len - pos);
         size_t lend;
         if (nl) {
@@ -575,21 +663,26 @@ int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
             lend = len;
         }
         /* room for this line's items in every column: an address takes at
-         * most ADDR_MAX, a copied token at most the line */
+         * most ADDR_MAX, a copied token at most the line; a full
+         * dictionary ends the call here (the caller goes on without it) */
         for (k = 0; k < NCOL; k++) {
             size_t need = (k >= C_CADDR && k <= C_DADDR) ? ADDR_MAX : lend - pos + 1;
-            if ((size_t)(sout + col[2 * k + 1] - w[k]) < need)
+            if ((size_t)(sout + col[2 * k + 1] - o.w[k]) < need)
                 return IPVS_E_FULL;
+            if (o.d[k] && o.d[k]->n == DICT_MAX)
+                *full |= 1u << k;
         }
-        rc = conn_line(buf + pos, lend - pos, w, nout + n, cap, &emitted);
+        if (*full)
+            break;
+        rc = conn_line(buf + pos, lend - pos, &o, &emitted);
         if (rc)
             return rc;
-        n += (size_t)emitted;
+        o.rec += (size_t)emitted;
         pos = nl ? lend + 1 : lend;
     }
     for (k = 0; k < NCOL; k++)
-        col[2 * k + 1] = (size_t)(w[k] - sout);
-    *count = n;
+        col[2 * k + 1] = (size_t)(o.w[k] - sout);
+    *count = o.rec;
     *consumed = pos;
     return 0;
 }

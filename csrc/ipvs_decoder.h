@@ -77,14 +77,19 @@ int ipvs_decode_dests(const uint8_t *buf, size_t len, uint32_t seq, uint32_t pid
                       size_t *count, int *status, int64_t *error);
 
 /* /proc/net/ip_vs_conn text, one chunk, to columns. Decodes lines until
- * the input ends (complete lines only unless final) or cap records are
- * made; *consumed says how far it got. String column k (protocol, caddr,
- * vaddr, daddr, state, pe_name, pe_data) is written from sout + col[2k],
- * each item followed by '\n', and must stay below sout + col[2k+1], which
- * is then set to where the column ends (IPVS_E_FULL when a column could
- * overflow: give each address column 46 bytes a record and each other
- * column len + cap). Number column k (af, cport, vport, dport, expires) is
- * nout[k * cap + i] for record i. */
+ * the input ends (complete lines only unless final), cap records are made
+ * or a dictionary is full; *consumed says how far it got.
+ * String column k (0-6: protocol, caddr, vaddr, daddr, state, pe_name,
+ * pe_data) is written from sout + col[2k], each item followed by '\n',
+ * and must stay below sout + col[2k+1], which is then set to where the
+ * column ends (IPVS_E_FULL when a column could overflow: give each
+ * address column 46 bytes a record and each other column len + cap).
+ * A column whose bit (1 << k) is set in dicts holds its distinct values
+ * instead, and iout[k * cap + i] is record i's index among them; at most
+ * 256 values: the call stops before a line when one is full and sets the
+ * column's bit in *full (call again without it).
+ * Number column k (af, cport, vport, dport, expires) is nout[k * cap + i]. */
 int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
                       uint8_t *sout, size_t scap, size_t *col,
+                      unsigned dicts, uint8_t *iout, unsigned *full,
                       uint64_t *nout, size_t cap, size_t *count, size_t *consumed);

@@ -163,6 +163,25 @@ def test_conn_short_lines_agree(impl, final):
     assert (recs, used) == _decode_py.decode_conns(text, final)
 
 
+@pytest.mark.parametrize("impl", IMPLS)
+def test_conn_many_distinct_values_agree(impl):
+    """Columns whose values repeat are decoded through a dictionary of at
+    most 256 values a call in C: a chunk where the virtual and real
+    addresses, states, protocols and PE names run past that (each at its own
+    line, and some coming back after it) gives the same records as the twin."""
+    line = b"P%d %08X %04X %08X 0050 %s 1F90 S%d %d sip%d call-%d\n"
+    text = HEADER + b"".join(
+        line % (i % 300, i, i % 65536, 0x0A000000 + i % 700, b"%08X" % (0x0B000000 + i % 400)
+                if i % 3 else b"2001:0db8:0000:0000:0000:0000:0000:%04x" % (i % 900),
+                i % 260, i, i % 280, i)
+        for i in range(5000))
+    recs, used = impl.decode_conns(text, True)
+    assert used == len(text) and len(recs) == 5000
+    assert len({r[4] for r in recs}) == 700 and len({r[8] for r in recs}) == 260
+    assert (recs, used) == _decode_py.decode_conns(text, True)
+    assert [r[9] for r in recs] == list(range(5000))
+
+
 def load_capture(name):
     with open(os.path.join(DATA, name + ".json")) as f:
         meta = json.load(f)

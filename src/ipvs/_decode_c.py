@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import struct
+from _operator import itemgetter as _pick  # operator.py only re-exports it
 
 from ._base import DecodeError
 from ._decode_py import ERRORS
@@ -90,18 +91,27 @@ def decode_dests(buf, seq, pid, svc_af):
 _raw = ffi.new_allocator(should_clear_after_alloc=False)
 _ADDR_ROOM = 46  # longest inet_ntop text and its '\n'
 _LINE_GUESS = 64  # kernel lines are 67 bytes or more; shorter ones take another call
+# Columns given a dictionary (C's bit k is string column k): protocol,
+# virtual and real address, state, PE name; the client address and the PE
+# data are mostly distinct.
+_DICTS = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5
 
 
 def decode_conns(chunk, final):
     """Complete lines of a /proc/net/ip_vs_conn chunk -> (records, consumed).
 
-    C writes the records column by column (each string column one text,
-    each number column one array), so the tuples are made by zip over
-    seven str.split() lists and five lists of ints, all at C speed."""
+    C writes the records column by column: each string column is one text
+    (or, for a column with few distinct values, those values and a byte
+    index a record), each number column one array. The tuples are then
+    made by zip over str.split() lists, itemgetter tuples and
+    memoryview.tolist() lists, all at C speed, and a repeated value is
+    one shared object."""
     total = len(chunk)
     src = ffi.from_buffer("uint8_t[]", chunk)
     count = ffi.new("size_t *")
     consumed = ffi.new("size_t *")
+    full = ffi.new("unsigned *")
+    dicts = _DICTS
     recs = None
     pos = 0
     while True:
@@ -114,17 +124,24 @@ def decode_conns(chunk, final):
                                      3 * v + 3 * a, 4 * v + 3 * a))
         scap = 4 * v + 3 * a
         sout = _raw("uint8_t[]", scap)
+        iout = _raw("uint8_t[]", 7 * cap)
         nout = _raw("uint64_t[]", 5 * cap)
         rc = lib.ipvs_decode_conns(src + pos, left, 1 if final else 0, sout, scap, col,
-                                   nout, cap, count, consumed)
+                                   dicts, iout, full, nout, cap, count, consumed)
         if rc:
             _raise(rc)
         k = count[0]
         pos += consumed[0]
         if k:
             text = memoryview(ffi.buffer(sout))
-            s = [str(text[col[2 * i]:col[2 * i + 1] - 1], "latin-1").split("\n")
-                 for i in range(7)]
+            index = ffi.buffer(iout)
+            s = []
+            for i in range(7):
+                items = str(text[col[2 * i]:col[2 * i + 1] - 1], "latin-1").split("\n")
+                if dicts >> i & 1:
+                    ix = index[i * cap:i * cap + k]
+                    items = _pick(*ix)(items) if k > 1 else (items[ix[0]],)
+                s.append(items)
             m = memoryview(ffi.buffer(nout)).cast("Q")
             with _no_gc():
                 batch = list(zip(s[0], m[:k].tolist(), s[1], m[cap:cap + k].tolist(), s[2],
@@ -135,5 +152,9 @@ def decode_conns(chunk, final):
                 recs = batch
             else:
                 recs += batch
-        if k < cap or pos >= total:
+        if full[0]:
+            dicts &= ~full[0]  # too many values: the rest of the chunk without it
+        elif k < cap:
+            return recs or [], pos
+        if pos >= total:
             return recs or [], pos
