@@ -182,6 +182,26 @@ def test_conn_many_distinct_values_agree(impl):
     assert [r[9] for r in recs] == list(range(5000))
 
 
+@need_c
+def test_conn_every_byte_as_separator_agrees():
+    """The C tokenizer classifies bytes with its own table; every byte
+    value, put between and inside tokens at several positions, splits (or
+    does not split) the line as bytes.split() does in the twin."""
+    base = [b"TCP", b"C0A80001", b"1F90", b"0A0A0A0A", b"0050", b"0A000001", b"1F90",
+            b"ESTABLISHED", b"12", b"sip", b"call-1"]
+    for b in range(256):
+        if b == 10:
+            continue
+        c = bytes([b])
+        for shift in range(9):
+            for pos in (1, 3, 8, 10):
+                toks = list(base)
+                toks[pos] = toks[pos][:2] + c + toks[pos][2:]
+                line = b" " * shift + (c * (1 + shift % 3)).join(toks) + c + b"\n"
+                assert outcome(_decode_c.decode_conns, line, True) == \
+                    outcome(_decode_py.decode_conns, line, True), (b, shift, pos)
+
+
 def load_capture(name):
     with open(os.path.join(DATA, name + ".json")) as f:
         meta = json.load(f)
