@@ -18,6 +18,7 @@ from ipvs._base import DecodeError
 from ipvs._model import Destination, Service
 
 from test_decoder_vectors import (AF4, CONN_RECORDS, CONN_TEXT, DUMP_VECTORS, ERROR_VECTORS,
+                                  conns,
                                   HEADER, IMPLS, PID, SEQ, _decode_c, run_dump)
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "decoder")
@@ -76,8 +77,8 @@ def test_every_prefix_and_suffix_agrees(name, kind, buf, expected):
 def test_conn_text_split_anywhere_agrees():
     for n in range(len(CONN_TEXT) + 1):
         for final in (False, True):
-            assert outcome(_decode_c.decode_conns, CONN_TEXT[:n], final) == \
-                outcome(_decode_py.decode_conns, CONN_TEXT[:n], final)
+            assert outcome(conns, _decode_c, CONN_TEXT[:n], final) == \
+                outcome(conns, _decode_py, CONN_TEXT[:n], final)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -89,20 +90,20 @@ def test_conn_stream_in_pieces(impl, step):
     while pos < len(CONN_TEXT):
         rest += CONN_TEXT[pos:pos + step]
         pos += step
-        recs, used = impl.decode_conns(rest, False)
+        recs, used = conns(impl, rest, False)
         records += recs
         rest = rest[used:]
-    recs, used = impl.decode_conns(rest, True)
+    recs, used = conns(impl, rest, True)
     assert used == len(rest)
     assert records + recs == CONN_RECORDS
 
 
 @pytest.mark.parametrize("impl", IMPLS)
 def test_conn_partial_line_bounded(impl):
-    assert impl.decode_conns(b"x" * 4096, False) == ([], 0)
+    assert conns(impl, b"x" * 4096, False) == ([], 0)
     with pytest.raises(DecodeError, match="longer than 4096"):
-        impl.decode_conns(b"x" * 4097, False)
-    assert impl.decode_conns(HEADER + b"\n\n   \n", True) == ([], len(HEADER) + 6)
+        conns(impl, b"x" * 4097, False)
+    assert conns(impl, HEADER + b"\n\n   \n", True) == ([], len(HEADER) + 6)
 
 
 # -------------------------------------------------------- real kernel data
@@ -143,7 +144,7 @@ def test_conn_ipv6_text_is_inet_ntop(impl):
                      % (full.encode(), (short if i % 2 else full.upper()).encode(),
                         int.from_bytes(ipv4, "big")))
         want.append((text, text, socket.inet_ntop(socket.AF_INET, ipv4)))
-    recs, used = impl.decode_conns(HEADER + b"".join(lines), True)
+    recs, used = conns(impl, HEADER + b"".join(lines), True)
     assert [(r[2], r[4], r[6]) for r in recs] == want
     assert {r[1] for r in recs} == {socket.AF_INET6}
 
@@ -157,10 +158,10 @@ def test_conn_short_lines_agree(impl, final):
     line = b"UDP %08X %X %08X %X %08X %X S%d %d\n"
     text = b"".join(line % (i, i % 16, i * 7 % 2 ** 32, i % 4096, i & 0xFF, i % 3, i % 10, i)
                     for i in range(1, 6001)) + b"TCP 00000001 1 00000002 2 00000003 3 S 6001"
-    recs, used = impl.decode_conns(text, final)
+    recs, used = conns(impl, text, final)
     assert len(recs) == 6000 + final
     assert [r[9] for r in recs] == list(range(1, 6001 + final))
-    assert (recs, used) == _decode_py.decode_conns(text, final)
+    assert (recs, used) == conns(_decode_py, text, final)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -175,10 +176,10 @@ def test_conn_many_distinct_values_agree(impl):
                 if i % 3 else b"2001:0db8:0000:0000:0000:0000:0000:%04x" % (i % 900),
                 i % 260, i, i % 280, i)
         for i in range(5000))
-    recs, used = impl.decode_conns(text, True)
+    recs, used = conns(impl, text, True)
     assert used == len(text) and len(recs) == 5000
     assert len({r[4] for r in recs}) == 700 and len({r[8] for r in recs}) == 260
-    assert (recs, used) == _decode_py.decode_conns(text, True)
+    assert (recs, used) == conns(_decode_py, text, True)
     assert [r[9] for r in recs] == list(range(5000))
 
 
@@ -198,8 +199,8 @@ def test_conn_every_byte_as_separator_agrees():
                 toks = list(base)
                 toks[pos] = toks[pos][:2] + c + toks[pos][2:]
                 line = b" " * shift + (c * (1 + shift % 3)).join(toks) + c + b"\n"
-                assert outcome(_decode_c.decode_conns, line, True) == \
-                    outcome(_decode_py.decode_conns, line, True), (b, shift, pos)
+                assert outcome(conns, _decode_c, line, True) == \
+                    outcome(conns, _decode_py, line, True), (b, shift, pos)
 
 
 def load_capture(name):
@@ -310,10 +311,10 @@ def conn_capture():
 @pytest.mark.parametrize("impl", IMPLS)
 def test_captured_connections(impl):
     text = conn_capture()
-    recs, used = impl.decode_conns(text, True)
+    recs, used = conns(impl, text, True)
     assert used == len(text)
     assert len(recs) == text.count(b"\n") - 1  # less the header
-    assert recs == _decode_py.decode_conns(text, True)[0]
+    assert recs == conns(_decode_py, text, True)[0]
     assert {r[1] for r in recs} == {socket.AF_INET, socket.AF_INET6}
     pe = [r for r in recs if r[10]]
     assert pe and all(r[10] == "sip" and r[11].startswith("call-") for r in pe)

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from ipvs import _decode_py
 from ipvs._base import DecodeError
 
-from test_decoder_vectors import (CONN_ERRORS, CONN_TEXT, DUMP_VECTORS, ERROR_VECTORS, HEADER,
+from test_decoder_vectors import (conns, CONN_ERRORS, CONN_TEXT, DUMP_VECTORS, ERROR_VECTORS, HEADER,
                                   PID, SEQ, _decode_c)
 
 pytestmark = pytest.mark.skipif(_decode_c is None, reason="C decoder not built")
@@ -73,8 +73,8 @@ def check_dump(buf, pid=PID, svc_af=2):
 
 def check_conns(buf):
     for final in (False, True):
-        assert outcome(_decode_c.decode_conns, buf, final) == \
-            outcome(_decode_py.decode_conns, buf, final)
+        assert outcome(conns, _decode_c, buf, final) == \
+            outcome(conns, _decode_py, buf, final)
 
 
 def mutate(rng, data, text=False):

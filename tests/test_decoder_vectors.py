@@ -252,16 +252,38 @@ CONN_ERRORS = [
 ]
 
 
+def conns(impl, chunk, final):
+    """decode_conns with its records (an iterator) taken into a list."""
+    recs, used = impl.decode_conns(chunk, final)
+    return list(recs), used
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_conn_records_are_an_iterator(impl):
+    """Both decoders hand records out as an iterator (C makes each tuple
+    as it is taken), so no caller can come to rely on len() or indexing
+    with one decoder and break with the other."""
+    for final in (False, True):
+        recs, used = impl.decode_conns(CONN_TEXT, final)
+        assert iter(recs) is recs and used == len(CONN_TEXT)
+        with pytest.raises(TypeError):
+            len(recs)
+        assert next(recs) == CONN_RECORDS[0]
+        assert list(recs) == CONN_RECORDS[1:]
+    empty, used = impl.decode_conns(HEADER, True)
+    assert iter(empty) is empty and list(empty) == [] and used == len(HEADER)
+
+
 @pytest.mark.parametrize("impl", IMPLS)
 def test_conn_vector(impl):
-    assert impl.decode_conns(CONN_TEXT, False) == (CONN_RECORDS, len(CONN_TEXT))
-    assert impl.decode_conns(CONN_TEXT, True) == (CONN_RECORDS, len(CONN_TEXT))
-    assert impl.decode_conns(bytearray(CONN_TEXT), True) == (CONN_RECORDS, len(CONN_TEXT))
+    assert conns(impl, CONN_TEXT, False) == (CONN_RECORDS, len(CONN_TEXT))
+    assert conns(impl, CONN_TEXT, True) == (CONN_RECORDS, len(CONN_TEXT))
+    assert conns(impl, bytearray(CONN_TEXT), True) == (CONN_RECORDS, len(CONN_TEXT))
 
 
 @pytest.mark.parametrize("impl", IMPLS)
 def test_conn_addresses_round_trip(impl):
-    for rec in impl.decode_conns(CONN_TEXT, True)[0]:
+    for rec in conns(impl, CONN_TEXT, True)[0]:
         for text in (rec[2], rec[4], rec[6]):
             af = AF6 if ":" in text else AF4
             assert socket.inet_ntop(af, socket.inet_pton(af, text)) == text
@@ -272,5 +294,5 @@ def test_conn_addresses_round_trip(impl):
 def test_conn_error_vector(impl, name, text, message):
     for final in (False, True):
         with pytest.raises(_decode_py.DecodeError) as e:
-            impl.decode_conns(HEADER + text, final)
+            conns(impl, HEADER + text, final)
         assert str(e.value) == message

@@ -30,6 +30,7 @@ def connection_from_record(r) -> Connection:
 def parse_line(line: str) -> Connection:
     """One line of the table (the header line is not a connection)."""
     recs, _ = decode_conns(line.encode("latin-1"), True)
+    recs = list(recs)
     if len(recs) != 1:
         raise DecodeError("not a connection line: %r" % line)
     return connection_from_record(recs[0])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import struct
 from _operator import itemgetter as _pick  # operator.py only re-exports it
+from itertools import chain as _chain
 
 from ._base import DecodeError
 from ._decode_py import ERRORS
@@ -33,7 +34,8 @@ class _no_gc:
     """Build a batch of record tuples with the cyclic GC paused: they hold
     only str/int/bytes, so they cannot form cycles, and thousands of new
     tuples would otherwise set off repeated collections that cost more
-    than the decoding (measured: 3x on the connection table)."""
+    than the decoding (measured: 3x, when the connection records were
+    made the same way)."""
 
     def __enter__(self):
         self.was = gc.isenabled()
@@ -102,17 +104,19 @@ def decode_conns(chunk, final):
 
     C writes the records column by column: each string column is one text
     (or, for a column with few distinct values, those values and a byte
-    index a record), each number column one array. The tuples are then
-    made by zip over str.split() lists, itemgetter tuples and
-    memoryview.tolist() lists, all at C speed, and a repeated value is
-    one shared object."""
+    index a record), each number column one array. Every str and int is
+    made here, at C speed (str.split(), itemgetter, memoryview.tolist()),
+    and a repeated value is one shared object. The records are a zip over
+    those columns: each tuple is made as it is taken, and a consumer that
+    lets go of one before taking the next gets the same tuple object
+    refilled (zip does that only when nothing else holds it)."""
     total = len(chunk)
     src = ffi.from_buffer("uint8_t[]", chunk)
     count = ffi.new("size_t *")
     consumed = ffi.new("size_t *")
     full = ffi.new("unsigned *")
     dicts = _DICTS
-    recs = None
+    batches = []
     pos = 0
     while True:
         left = total - pos
@@ -143,18 +147,13 @@ def decode_conns(chunk, final):
                     items = _pick(*ix)(items) if k > 1 else (items[ix[0]],)
                 s.append(items)
             m = memoryview(ffi.buffer(nout)).cast("Q")
-            with _no_gc():
-                batch = list(zip(s[0], m[:k].tolist(), s[1], m[cap:cap + k].tolist(), s[2],
-                                 m[2 * cap:2 * cap + k].tolist(), s[3],
-                                 m[3 * cap:3 * cap + k].tolist(), s[4],
-                                 m[4 * cap:4 * cap + k].tolist(), s[5], s[6]))
-            if recs is None:
-                recs = batch
-            else:
-                recs += batch
-        if full[0]:
-            dicts &= ~full[0]  # too many values: the rest of the chunk without it
-        elif k < cap:
-            return recs or [], pos
-        if pos >= total:
-            return recs or [], pos
+            batches.append(zip(s[0], m[:k].tolist(), s[1], m[cap:cap + k].tolist(), s[2],
+                               m[2 * cap:2 * cap + k].tolist(), s[3],
+                               m[3 * cap:3 * cap + k].tolist(), s[4],
+                               m[4 * cap:4 * cap + k].tolist(), s[5], s[6]))
+        if pos >= total or (k < cap and not full[0]):
+            break
+        dicts &= ~full[0]  # too many values: the rest of the chunk without it
+    if len(batches) == 1:
+        return batches[0], pos
+    return _chain(*batches), pos

@@ -306,7 +306,7 @@ def decode_conns(chunk, final):
             _conn_line(line)
         _fail(E_LINE_LONG)
     if last == 0:
-        return records, 0
+        return iter(records), 0
     body = bytes(chunk[:last])
     lines = body.split(b"\n")
     if body.endswith(b"\n"):
@@ -315,4 +315,4 @@ def decode_conns(chunk, final):
         r = _conn_line(line)
         if r is not None:
             append(r)
-    return records, last
+    return iter(records), last  # an iterator, as C's: callers must not len() it

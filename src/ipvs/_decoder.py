@@ -9,6 +9,8 @@
 #   decode_services(buf, seq, pid)         -> (records, status, errno)
 #   decode_dests(buf, seq, pid, svc_af)    -> (records, status, errno)
 #   decode_conns(chunk, final)             -> (records, consumed)
+#     records here is an iterator (take it once, in order; no len()):
+#     C makes each tuple as it is taken
 from __future__ import annotations
 
 import os

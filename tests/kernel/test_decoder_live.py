@@ -97,8 +97,9 @@ def test_live_connections_identical(client):
     with open("/proc/net/ip_vs_conn", "rb") as f:
         text = f.read()
     c_recs, used = _decode_c.decode_conns(text, True)
+    c_recs = list(c_recs)
     assert used == len(text)
-    assert c_recs == _decode_py.decode_conns(text, True)[0]
+    assert c_recs == list(_decode_py.decode_conns(text, True)[0])
     ours = {r[2] for r in c_recs}
     assert {"198.51.100.%d" % i for i in range(1, 200)} <= ours
     assert "2001:db8::5:63" in ours
