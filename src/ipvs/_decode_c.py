@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import struct
 from _operator import itemgetter as _pick  # operator.py only re-exports it
-from itertools import chain as _chain
+from itertools import chain as _chain, repeat as _repeat
 
 from ._base import DecodeError
 from ._decode_py import ERRORS
@@ -143,8 +143,10 @@ def decode_conns(chunk, final):
             for i in range(7):
                 items = str(text[col[2 * i]:col[2 * i + 1] - 1], "latin-1").split("\n")
                 if dicts >> i & 1:
-                    ix = index[i * cap:i * cap + k]
-                    items = _pick(*ix)(items) if k > 1 else (items[ix[0]],)
+                    if len(items) == 1:  # one value throughout: nothing to pick
+                        items = _repeat(items[0], k)
+                    else:
+                        items = _pick(*index[i * cap:i * cap + k])(items)
                 s.append(items)
             m = memoryview(ffi.buffer(nout)).cast("Q")
             batches.append(zip(s[0], m[:k].tolist(), s[1], m[cap:cap + k].tolist(), s[2],
