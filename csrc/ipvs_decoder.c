@@ -354,10 +354,11 @@ static size_t ipv4_text(const uint8_t *raw, char *o)
     return n;
 }
 
-/* inet_ntop(AF_INET6) as glibc writes it (RFC 5952 zero compression: the
- * first longest run of two or more zero words; "::a.b.c.d" and
- * "::ffff:a.b.c.d" for the IPv4-compatible and -mapped forms), without
- * its sprintf calls. */
+/* inet_ntop(AF_INET6) text (RFC 5952 zero compression: the first longest
+ * run of two or more zero words), without the C library's sprintf calls.
+ * Not for addresses whose first five words are zero: there the libraries
+ * write IPv4-compatible and -mapped forms, each its own way (glibc
+ * "::1.2.3.4", musl "::102:304"), and addr_text() asks the library. */
 static size_t ipv6_text(const uint8_t *raw, char *o)
 {
     static const char hex[] = "0123456789abcdef";
@@ -391,8 +392,6 @@ static size_t ipv6_text(const uint8_t *raw, char *o)
         }
         if (i)
             o[n++] = ':';
-        if (i == 6 && best == 0 && (bestlen == 6 || (bestlen == 5 && w[5] == 0xffff)))
-            return n + ipv4_text(raw + 12, o + n);
         if (w[i] >= 0x1000)
             o[n++] = hex[w[i] >> 12];
         if (w[i] >= 0x100)
@@ -451,7 +450,19 @@ static int addr_text(const struct tok *t, uint8_t **w)
         }
         af = AF_INET6;
     }
-    i = af == AF_INET ? ipv4_text(raw, (char *)*w) : ipv6_text(raw, (char *)*w);
+    if (af == AF_INET) {
+        i = ipv4_text(raw, (char *)*w);
+    } else if (memcmp(raw, "\0\0\0\0\0\0\0\0\0\0", 10) != 0) {
+        i = ipv6_text(raw, (char *)*w);
+    } else {
+        /* ::a.b.c.d and the like: C libraries differ here (musl writes
+         * ::102:304), and the twin prints what this one's inet_ntop does */
+        char out[64];
+        if (!inet_ntop(AF_INET6, raw, out, sizeof(out)))
+            return -1;
+        i = strlen(out);
+        memcpy(*w, out, i);
+    }
     (*w)[i] = '\n';
     *w += i + 1;
     return af;
