@@ -164,6 +164,24 @@ def test_conn_short_lines_agree(impl, final):
     assert (recs, used) == conns(_decode_py, text, final)
 
 
+@need_c
+@pytest.mark.parametrize("final", [False, True])
+def test_conn_input_in_slices_agrees(monkeypatch, final):
+    """C takes a large input a slice at a time (so that its output space
+    stays bounded); lines cut by a slice's end, a line too long for the
+    last slice and a chunk ending in a partial line come out as the twin
+    has them."""
+    monkeypatch.setattr(_decode_c, "_SLICE", 5000)
+    text = HEADER + (CONN_TEXT * 100)[len(HEADER):] + b"TCP 00000001 1 00000002 2 00000003 3 S 7"
+    assert len(text) > 8 * 5000
+    assert outcome(conns, _decode_c, text, final) == outcome(conns, _decode_py, text, final)
+    recs, used = conns(_decode_c, text, final)
+    assert len(recs) == 100 * len(CONN_RECORDS) + final
+    bad = text[:30000] + b"TCP " + b"9" * 4100 + b"\n" + text[30000:]
+    assert outcome(conns, _decode_c, bad, final) == outcome(conns, _decode_py, bad, final)
+    assert outcome(conns, _decode_c, bad, final)[0] == "error"
+
+
 @pytest.mark.parametrize("impl", IMPLS)
 def test_conn_many_distinct_values_agree(impl):
     """Columns whose values repeat are decoded through a dictionary of at

@@ -93,6 +93,10 @@ def decode_dests(buf, seq, pid, svc_af):
 _raw = ffi.new_allocator(should_clear_after_alloc=False)
 _ADDR_ROOM = 46  # longest inet_ntop text and its '\n'
 _LINE_GUESS = 64  # kernel lines are 67 bytes or more; shorter ones take another call
+# Input per C call: the output space asked for is about six times the input
+# (most of it never touched), so a caller decoding a whole 100 MB table in
+# one go must not turn into one 600 MB allocation.
+_SLICE = 1 << 20
 # Columns given a dictionary (C's bit k is string column k): protocol,
 # virtual and real address, state, PE name; the client address and the PE
 # data are mostly distinct.
@@ -120,6 +124,9 @@ def decode_conns(chunk, final):
     pos = 0
     while True:
         left = total - pos
+        last = left <= _SLICE
+        if not last:
+            left = _SLICE  # C stops at the slice's last complete line
         cap = left // _LINE_GUESS + 16
         a = _ADDR_ROOM * cap
         v = left + cap
@@ -130,8 +137,8 @@ def decode_conns(chunk, final):
         sout = _raw("uint8_t[]", scap)
         iout = _raw("uint8_t[]", 7 * cap)
         nout = _raw("uint64_t[]", 5 * cap)
-        rc = lib.ipvs_decode_conns(src + pos, left, 1 if final else 0, sout, scap, col,
-                                   dicts, iout, full, nout, cap, count, consumed)
+        rc = lib.ipvs_decode_conns(src + pos, left, 1 if final and last else 0, sout, scap,
+                                   col, dicts, iout, full, nout, cap, count, consumed)
         if rc:
             _raise(rc)
         k = count[0]
@@ -153,8 +160,8 @@ def decode_conns(chunk, final):
                                m[2 * cap:2 * cap + k].tolist(), s[3],
                                m[3 * cap:3 * cap + k].tolist(), s[4],
                                m[4 * cap:4 * cap + k].tolist(), s[5], s[6]))
-        if pos >= total or (k < cap and not full[0]):
-            break
+        if pos >= total or (last and k < cap and not full[0]) or not consumed[0]:
+            break  # (nothing consumed, no error: cannot happen, but never spin)
         dicts &= ~full[0]  # too many values: the rest of the chunk without it
     if len(batches) == 1:
         return batches[0], pos
