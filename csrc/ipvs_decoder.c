@@ -426,12 +426,10 @@ static int addr_text(const struct tok *t, uint8_t **w)
         if (i == 4)
             af = AF_INET;
     }
-    if (af == AF_INET) {
-        ;
-    } else if (!memchr(p, ':', t->n)) {
-        return -1;
-    } else {
+    if (af != AF_INET) {
         int full = t->n == 39;
+        if (!memchr(p, ':', t->n))
+            return -1;
         for (i = 0; full && i < 39; i++)
             full = (i % 5 == 4) ? p[i] == ':' : HEX1(p[i]) != 0;
         if (full) {

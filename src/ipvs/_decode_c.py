@@ -101,6 +101,8 @@ _SLICE = 1 << 20
 # virtual and real address, state, PE name; the client address and the PE
 # data are mostly distinct.
 _DICTS = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5
+# which of the string columns hold addresses (caddr, vaddr, daddr)
+_ADDR_COLUMNS = (False, True, True, True, False, False, False)
 
 
 def decode_conns(chunk, final):
@@ -128,12 +130,14 @@ def decode_conns(chunk, final):
         if not last:
             left = _SLICE  # C stops at the slice's last complete line
         cap = left // _LINE_GUESS + 16
-        a = _ADDR_ROOM * cap
-        v = left + cap
-        col = ffi.new("size_t[14]", (0, v, v, v + a, v + a, v + 2 * a, v + 2 * a, v + 3 * a,
-                                     v + 3 * a, 2 * v + 3 * a, 2 * v + 3 * a, 3 * v + 3 * a,
-                                     3 * v + 3 * a, 4 * v + 3 * a))
-        scap = 4 * v + 3 * a
+        # each string column's region: the bound ipvs_decoder.h gives
+        bounds = []
+        scap = 0
+        for is_addr in _ADDR_COLUMNS:
+            start = scap
+            scap += _ADDR_ROOM * cap if is_addr else left + cap
+            bounds += (start, scap)
+        col = ffi.new("size_t[14]", bounds)
         sout = _raw("uint8_t[]", scap)
         iout = _raw("uint8_t[]", 7 * cap)
         nout = _raw("uint64_t[]", 5 * cap)
