@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "DecodeError": "._base", "IPVSError": "._base",
     "Client": "._client",
-    "DECODER": "._decoder",
+    "DECODER": "._decoder", "DECODER_REASON": "._decoder",
     "KernelError": "._errors", "NotAvailableError": "._errors",
     "ProtocolError": "._errors", "ipvs_strerror": "._errors",
     "Operation": "._plan", "PlanError": "._plan", "ApplyError": "._plan",
@@ -33,7 +33,7 @@ del _name
 __all__ = [
     "Client", "Service", "Destination", "Stats", "Timeouts", "SyncDaemon", "Info",
     "Connection", "IPVSError", "KernelError", "NotAvailableError", "ProtocolError",
-    "DecodeError", "ipvs_strerror", "DECODER",
+    "DecodeError", "ipvs_strerror", "DECODER", "DECODER_REASON",
     "AF_INET", "AF_INET6", "IPPROTO_TCP", "IPPROTO_UDP", "IPPROTO_SCTP",
     "FWD_MASQ", "FWD_LOCAL", "FWD_TUNNEL", "FWD_ROUTE",
     "TUN_IPIP", "TUN_GUE", "TUN_GRE", "TUN_F_NOCSUM", "TUN_F_CSUM", "TUN_F_REMCSUM",

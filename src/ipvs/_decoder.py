@@ -11,6 +11,9 @@
 #   decode_conns(chunk, final)             -> (records, consumed)
 #     records here is an iterator (take it once, in order; no len()):
 #     C makes each tuple as it is taken
+#
+# DECODER_REASON is None when C is active, else why not, in words a user
+# can act on (read on first use: the note file is only looked at then).
 from __future__ import annotations
 
 import os
@@ -21,17 +24,52 @@ DECODER = "python"
 decode_services = _decode_py.decode_services
 decode_dests = _decode_py.decode_dests
 decode_conns = _decode_py.decode_conns
+_why = None  # why C is not active: a sentence, or (module name, error) of the import
 
-if os.environ.get("IPVS_PUREPYTHON", "") != "1":
+if os.environ.get("IPVS_PUREPYTHON", "") == "1":
+    _why = "IPVS_PUREPYTHON=1 is set"
+else:
     try:
         from . import _decode_c  # the cffi wrapper; fails if not built
-    except ImportError:
-        pass
+    except ImportError as e:
+        _why = (e.name or "", "%s: %s" % (type(e).__name__, e))
     else:
         DECODER = "c"
         decode_services = _decode_c.decode_services
         decode_dests = _decode_c.decode_dests
         decode_conns = _decode_c.decode_conns
+
+
+def _reason(why):
+    if why is None or isinstance(why, str):
+        return why
+    name, error = why
+    if name == "_cffi_backend":
+        return ("the cffi backend (_cffi_backend) is not installed: the C decoder needs "
+                "cffi at run time (pip install cffi)")
+    if name.endswith("_ipvs_cdecoder"):
+        note = _build_note()
+        return note or ("the C decoder is not part of this installation "
+                        "(built without a C compiler, or a pure-Python build)")
+    return "the C decoder could not be loaded (%s)" % error
+
+
+def _build_note():
+    # written by setup.py into the package when the C build failed or was
+    # switched off; read through the loader, so a zip archive works too
+    try:
+        path = os.path.join(os.path.dirname(__file__), "_cbuild.txt")
+        return __loader__.get_data(path).decode("utf-8", "replace").strip()
+    except Exception:
+        return None
+
+
+def __getattr__(name):
+    if name == "DECODER_REASON":
+        value = globals()["DECODER_REASON"] = _reason(_why)
+        return value
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
 
 DONE = _decode_py.DONE
 INTERRUPTED = _decode_py.INTERRUPTED

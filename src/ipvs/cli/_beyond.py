@@ -1,5 +1,5 @@
 # Options beyond ipvsadm 1.31: --json/-j [--pretty], --apply [FILE]
-# [--dry-run], -R --atomic, --netns NAME.
+# [--dry-run], -R --atomic, --netns NAME, --about.
 #
 # Rule: these words are taken out of the argument vector before ipvsadm's
 # own parser sees the rest, and only when one of them is there does this
@@ -11,7 +11,7 @@ from __future__ import annotations
 from . import _options as O
 from ._run import _ASCII_SPACE, CONN_FILE, Exit, Runner
 
-WORDS = ("--json", "-j", "--pretty", "--apply", "--dry-run", "--atomic", "--netns")
+WORDS = ("--json", "-j", "--pretty", "--apply", "--dry-run", "--atomic", "--netns", "--about")
 
 
 def wanted(argv) -> bool:
@@ -30,6 +30,7 @@ class Extras:
         self.dry_run = False
         self.atomic = False
         self.netns = None
+        self.about = False
 
 
 def _usage_error(msg):
@@ -57,6 +58,8 @@ def split(argv):
             x.dry_run = True
         elif a == "--atomic":
             x.atomic = True
+        elif a == "--about":
+            x.about = True
         elif a == "--netns" or a.startswith("--netns="):
             if a == "--netns":
                 i += 1
@@ -82,6 +85,8 @@ def split(argv):
         else:
             rest.append(a)
         i += 1
+    if x.about and len(args) > 1:
+        _usage_error("--about takes no other command or option")
     if x.pretty and not x.json:
         _usage_error("--pretty goes with --json")
     if x.dry_run and x.apply is None:
@@ -110,6 +115,9 @@ class BeyondRunner(Runner):
     # ----------------------------------------------------------- commands
 
     def run(self, argv):
+        if self.x.about:
+            self.out.write(about())
+            return 0
         if self.x.apply is not None:
             return self.apply_rules()
         if self.x.json and len(argv) > 1:
@@ -306,6 +314,24 @@ class BeyondRunner(Runner):
             raise Exit(1, "%s: line %d failed, nothing restored (%s): %s"
                        % (self.prog, n, state, line.strip()))
         return 0
+
+
+def about():
+    """What is running: this package, the interpreter, the decoder and,
+    when it is not the C one, why not (-v stays ipvsadm's line)."""
+    import sys
+    from .. import __version__
+    from .. import _decoder
+    from ._render import VERSION_LINE
+    lines = [
+        "ipvs %s, a Python rebuild of %s" % (__version__, VERSION_LINE.split(" (")[0]),
+        "python %d.%d.%d (%s) %s" % (sys.version_info[:3] + (sys.implementation.name,
+                                                            sys.executable or "?")),
+        "decoder: %s" % _decoder.DECODER,
+    ]
+    if _decoder.DECODER_REASON is not None:
+        lines.append("why not c: %s" % _decoder.DECODER_REASON)
+    return "\n".join(lines) + "\n"
 
 
 def make_runner(argv, out, err, inp):
