@@ -2,43 +2,94 @@
 #
 # The C decoder is optional: when it cannot be compiled (no compiler, no
 # headers) the install still succeeds and the package uses the pure-Python
-# twin (ipvs.DECODER == 'python'); we say so loudly instead of failing.
+# twin (ipvs.DECODER == 'python'). pip shows a build's output only with -v,
+# so the reason is also written into the package (ipvs/_cbuild.txt), where
+# ipvs.DECODER_REASON and `ipvsadm --about` report it.
+#
+# IPVS_BUILD_C=0 builds without the C decoder on purpose (a py3-none-any
+# wheel, for images of another architecture or without cffi).
+#
+# Wheel tags: the cffi module is built for the stable ABI (abi3, Python
+# 3.9+), so a wheel that holds it is cp39-abi3-<platform>; one that does
+# not is py3-none-any.
+import os
 import sys
 
 from setuptools import setup
+from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_ext import build_ext
 from setuptools.errors import BaseError, CCompilerError
 
 _FAILED = (CCompilerError, BaseError, OSError)
+NOTE = "_cbuild.txt"  # read by ipvs._decoder when the C module is missing
+BUILD_C = os.environ.get("IPVS_BUILD_C", "1") != "0"
 
 
-def _warn(exc):
-    msg = ("WARNING: the C decoder of ipvs could not be built (%s: %s); "
-           "installing without it: the pure-Python decoder will be used."
-           % (type(exc).__name__, exc))
-    print("\n" + "*" * 72 + "\n" + msg + "\n" + "*" * 72 + "\n", file=sys.stderr)
-    try:
-        import warnings
-        warnings.warn(msg)
-    except Exception:  # pragma: no cover
-        pass
+def _warn(msg):
+    print("\n" + "*" * 72 + "\nWARNING: " + msg + "\n" + "*" * 72 + "\n", file=sys.stderr)
 
 
 class optional_build_ext(build_ext):
+    c_failure = None  # why the C module was not built, or None
+
     def run(self):
         try:
             super().run()
         except _FAILED as e:
-            _warn(e)
+            self._failed(e)
 
     def build_extension(self, ext):
         try:
             super().build_extension(ext)
         except _FAILED as e:
-            _warn(e)
+            self._failed(e)
+
+    def _failed(self, exc):
+        text = str(exc)  # a failed compiler's message holds its whole command line
+        optional_build_ext.c_failure = "%s: %s" % (
+            type(exc).__name__, text if len(text) <= 160 else text[:157] + "...")
+        _warn("the C decoder of ipvs could not be built (%s); installing without it: "
+              "the pure-Python decoder will be used." % optional_build_ext.c_failure)
+
+
+class tagged_bdist_wheel(bdist_wheel):
+    def finalize_options(self):
+        if BUILD_C:
+            self.py_limited_api = "cp39"
+        super().finalize_options()
+
+    def run(self):
+        if not self.skip_build:
+            # Build first: whether the C module compiled decides the tag and
+            # whether the wheel is pure. The same settings as bdist_wheel's.
+            scripts = self.reinitialize_command("build_scripts")
+            scripts.executable = "python"
+            scripts.force = True
+            self.reinitialize_command("build_ext").inplace = False
+            self.run_command("build")
+            self.skip_build = True
+        failure = optional_build_ext.c_failure if BUILD_C else "built with IPVS_BUILD_C=0"
+        pkg = os.path.join(self.get_finalized_command("build").build_lib, "ipvs")
+        note = os.path.join(pkg, NOTE)
+        if failure is None:
+            if os.path.exists(note):  # left by an earlier build in the same folder
+                os.remove(note)
+        else:
+            for name in os.listdir(pkg):  # a module an earlier build left there
+                if name.startswith("_ipvs_cdecoder"):
+                    os.remove(os.path.join(pkg, name))
+            self.distribution.ext_modules = []
+            self.root_is_pure = True
+            self.py_limited_api = False
+            with open(note, "w") as f:
+                f.write("the C decoder was not built with this package (%s)\n" % failure)
+        super().run()
 
 
 setup(
-    cmdclass={"build_ext": optional_build_ext},
-    cffi_modules=["csrc/build_decoder.py:ffibuilder"],
+    cmdclass={"build_ext": optional_build_ext, "bdist_wheel": tagged_bdist_wheel},
+    cffi_modules=["csrc/build_decoder.py:ffibuilder"] if BUILD_C else [],
+    scripts=["bin/ipvsadm", "bin/ipvsadm-save", "bin/ipvsadm-restore"],
+    data_files=[("share/man/man8", ["man/ipvsadm.8", "man/ipvsadm-save.8",
+                                    "man/ipvsadm-restore.8"])],
 )
