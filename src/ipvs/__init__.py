@@ -45,6 +45,34 @@ __all__ = [
 ]
 
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
+    # tests/test_typing.py checks that it and _EXPORTS name the same things
+    from ._base import DecodeError as DecodeError, IPVSError as IPVSError
+    from ._client import Client as Client
+    from ._decoder import DECODER as DECODER, DECODER_REASON as DECODER_REASON
+    from ._errors import (KernelError as KernelError, NotAvailableError as NotAvailableError,
+                          ProtocolError as ProtocolError, ipvs_strerror as ipvs_strerror)
+    from ._json import dumps as dumps, to_json as to_json
+    from ._model import (
+        AF_INET as AF_INET, AF_INET6 as AF_INET6, DAEMON_BACKUP as DAEMON_BACKUP,
+        DAEMON_MASTER as DAEMON_MASTER, FWD_LOCAL as FWD_LOCAL, FWD_MASQ as FWD_MASQ,
+        FWD_ROUTE as FWD_ROUTE, FWD_TUNNEL as FWD_TUNNEL, IPPROTO_SCTP as IPPROTO_SCTP,
+        IPPROTO_TCP as IPPROTO_TCP, IPPROTO_UDP as IPPROTO_UDP, SVC_F_HASHED as SVC_F_HASHED,
+        SVC_F_ONEPACKET as SVC_F_ONEPACKET, SVC_F_PERSISTENT as SVC_F_PERSISTENT,
+        SVC_F_SCHED1 as SVC_F_SCHED1, SVC_F_SCHED2 as SVC_F_SCHED2,
+        SVC_F_SCHED3 as SVC_F_SCHED3, TUN_F_CSUM as TUN_F_CSUM, TUN_F_NOCSUM as TUN_F_NOCSUM,
+        TUN_F_REMCSUM as TUN_F_REMCSUM, TUN_GRE as TUN_GRE, TUN_GUE as TUN_GUE,
+        TUN_IPIP as TUN_IPIP, Connection as Connection, Destination as Destination,
+        Info as Info, Service as Service, Stats as Stats, SyncDaemon as SyncDaemon,
+        Timeouts as Timeouts)
+    from ._netns import NetnsError as NetnsError
+    from ._plan import (ApplyError as ApplyError, Operation as Operation,
+                        PlanError as PlanError, Snapshot as Snapshot, apply as apply,
+                        plan as plan, read_table as read_table,
+                        restore_snapshot as restore_snapshot, take_snapshot as take_snapshot)
+
+
 def __getattr__(name):
     module = _EXPORTS.get(name)
     if module is None:

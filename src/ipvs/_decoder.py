@@ -20,7 +20,12 @@ import os
 
 from . import _decode_py
 
-DECODER = "python"
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
+    DECODER_REASON: Optional[str]  # made by __getattr__ on first use
+
+DECODER: str = "python"
 decode_services = _decode_py.decode_services
 decode_dests = _decode_py.decode_dests
 decode_conns = _decode_py.decode_conns

@@ -8,7 +8,11 @@ import _socket as socket  # the C module: socket.py would import enum and select
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
-    from typing import Optional
+    from typing import Any, Callable, Optional, Type, TypeVar, Union
+
+    from typing_extensions import dataclass_transform
+
+    _T = TypeVar("_T")
 
 AF_INET = int(socket.AF_INET)
 AF_INET6 = int(socket.AF_INET6)
@@ -58,14 +62,16 @@ class FrozenInstanceError(AttributeError):
 _MISSING = object()
 
 
-def _value_class(positional=False):
-    """A class decorator: an immutable value object whose fields are the
+def _make_value_class(kw_only=True):
+    """_value_class: a class decorator: an immutable value object whose fields are the
     class's annotations (defaults from the class body), built with keyword
-    arguments (also positional ones where `positional`), checked by the
+    arguments (also positional ones unless `kw_only`), checked by the
     class's __post_init__; equality, hashing and repr by field values, and
     replace(**changes). What dataclasses(frozen=True, kw_only=True) gives,
     without importing dataclasses and inspect and generating the methods
     with exec at every start: a third of the CLI's import time."""
+    positional = not kw_only
+
     def make(cls):
         names = tuple(cls.__dict__.get("__annotations__", {}))
         defaults = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
@@ -129,7 +135,17 @@ def _value_class(positional=False):
     return make
 
 
-_frozen = _value_class()
+if TYPE_CHECKING:
+    # What type checkers see instead (the decorator behaves as a frozen,
+    # keyword-only dataclass), and the one method that adds. Never run.
+    @dataclass_transform(kw_only_default=True, frozen_default=True)
+    def _value_class(kw_only: bool = True) -> Callable[[Type[_T]], Type[_T]]: ...
+
+    class _Value:
+        def replace(self: _T, **changes: Any) -> _T: ...
+else:
+    _value_class = _make_value_class
+    _Value = object
 
 
 def _set(obj, name, value):
@@ -161,8 +177,8 @@ def unpack_address(af: int, raw: bytes) -> str:
     return socket.inet_ntop(AF_INET, raw[:4].ljust(4, b"\0"))
 
 
-@_value_class(positional=True)
-class Stats:
+@_value_class(kw_only=False)
+class Stats(_Value):
     """Counters and rates of a service, a destination or the whole table.
 
     Positional construction is allowed here (unlike the other models): the
@@ -188,8 +204,8 @@ def _proto_number(protocol) -> int:
     return int(protocol)
 
 
-@_frozen
-class Service:
+@_value_class()
+class Service(_Value):
     """A virtual service: (protocol, address, port) or a firewall mark.
 
     netmask: for IPv4 the persistence mask as dotted quad; for IPv6 the
@@ -207,6 +223,13 @@ class Service:
     netmask: Optional[str] = None
     pe_name: str = ""
     stats: Optional[Stats] = None
+
+    if TYPE_CHECKING:  # the protocol may be given by name; checked by tests/test_typing.py
+        def __init__(self, *, af: int = 0, protocol: Union[int, str] = 0,
+                     address: Optional[str] = None, port: int = 0, fwmark: int = 0,
+                     scheduler: str = "wlc", flags: int = 0, timeout: int = 0,
+                     netmask: Optional[str] = None, pe_name: str = "",
+                     stats: Optional[Stats] = None) -> None: ...
 
     def __post_init__(self):
         if self.fwmark:
@@ -259,8 +282,8 @@ class Service:
         return PROTOCOL_NAMES.get(self.protocol, str(self.protocol))
 
 
-@_frozen
-class Destination:
+@_value_class()
+class Destination(_Value):
     """A real server of a service."""
     address: str
     port: int = 0
@@ -276,6 +299,15 @@ class Destination:
     inactive_conns: int = 0
     persistent_conns: int = 0
     stats: Optional[Stats] = None
+
+    if TYPE_CHECKING:  # methods and tunnel types may be given by name
+        def __init__(self, *, address: str, port: int = 0, af: int = 0,
+                     fwd_method: Union[int, str] = FWD_ROUTE, weight: int = 1,
+                     u_threshold: int = 0, l_threshold: int = 0,
+                     tun_type: Union[int, str] = TUN_IPIP, tun_port: int = 0,
+                     tun_flags: int = TUN_F_NOCSUM, active_conns: int = 0,
+                     inactive_conns: int = 0, persistent_conns: int = 0,
+                     stats: Optional[Stats] = None) -> None: ...
 
     def __post_init__(self):
         af = self.af or family_of(self.address)
@@ -295,16 +327,16 @@ class Destination:
         return (self.af, self.address, self.port)
 
 
-@_frozen
-class Timeouts:
+@_value_class()
+class Timeouts(_Value):
     """Connection timeouts in seconds (0 in a set request: leave unchanged)."""
     tcp: int = 0
     tcp_fin: int = 0
     udp: int = 0
 
 
-@_frozen
-class SyncDaemon:
+@_value_class()
+class SyncDaemon(_Value):
     """A connection synchronisation daemon (master or backup)."""
     state: int = DAEMON_MASTER
     mcast_ifn: str = ""
@@ -313,6 +345,11 @@ class SyncDaemon:
     mcast_group: Optional[str] = None
     mcast_port: int = 0
     mcast_ttl: int = 0
+
+    if TYPE_CHECKING:  # the state may be given by name
+        def __init__(self, *, state: Union[int, str] = DAEMON_MASTER, mcast_ifn: str = "",
+                     syncid: int = 0, sync_maxlen: int = 0, mcast_group: Optional[str] = None,
+                     mcast_port: int = 0, mcast_ttl: int = 0) -> None: ...
 
     def __post_init__(self):
         if isinstance(self.state, str):
@@ -326,8 +363,8 @@ class SyncDaemon:
         return {DAEMON_MASTER: "master", DAEMON_BACKUP: "backup"}.get(self.state, str(self.state))
 
 
-@_frozen
-class Info:
+@_value_class()
+class Info(_Value):
     """IPVS version and connection hash table size."""
     version: int = 0
     conn_tab_size: int = 0
@@ -338,8 +375,8 @@ class Info:
         return "%d.%d.%d" % ((v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF)
 
 
-@_frozen
-class Connection:
+@_value_class()
+class Connection(_Value):
     """One entry of /proc/net/ip_vs_conn."""
     protocol: str
     af: int
