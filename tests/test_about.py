@@ -111,3 +111,17 @@ def test_reason_is_none_when_c_loads(tmp_path):
         pytest.skip("the C decoder is not built in this checkout")
     out = child("import ipvs; print(ipvs.DECODER, ipvs.DECODER_REASON)", str(tmp_path))
     assert out == "c None\n"
+
+
+def test_help_imports_no_more_than_the_cli():
+    # --about and the typing declarations must cost -h nothing: the same
+    # modules of ours, and none of the slow standard ones
+    code = ("import sys, io; from ipvs.cli import main\n"
+            "main(['ipvsadm', '-h'], io.StringIO(), io.StringIO())\n"
+            "print(' '.join(sorted(sys.modules)))")
+    loaded = set(child(code).split())
+    ours = {m for m in loaded if m == "ipvs" or m.startswith("ipvs.")}
+    assert ours == {"ipvs", "ipvs.cli", "ipvs.cli._beyond", "ipvs.cli._options",
+                    "ipvs.cli._render", "ipvs.cli._run"}
+    assert not loaded & {"typing", "typing_extensions", "dataclasses", "re", "enum",
+                         "socket", "platform", "ipvs._decoder", "ipvs._model"}
