@@ -42,7 +42,7 @@ ensure_venv() {
     fi
     local stamp="$VENV/.installed"
     if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] || [ "$ROOT/setup.py" -nt "$stamp" ] \
-        || [ -n "$(find "$ROOT/csrc" -newer "$stamp" -type f 2>/dev/null | head -1)" ]; then
+        || [ -n "$(find "$ROOT/csrc" "$ROOT/bin" -newer "$stamp" -type f 2>/dev/null | head -1)" ]; then
         log "installing the project into $VENV"
         "$VENV/bin/pip" install -q --upgrade pip >/dev/null 2>&1 || true
         # the build's own chatter goes to a log, shown only if it fails
