@@ -74,6 +74,8 @@ class tagged_bdist_wheel(bdist_wheel):
         if failure is None:
             if os.path.exists(note):  # left by an earlier build in the same folder
                 os.remove(note)
+            if not all(".abi3." in n for n in os.listdir(pkg) if n.startswith("_ipvs_cdecoder")):
+                self.py_limited_api = False  # cffi left the stable ABI (a debug build)
         else:
             for name in os.listdir(pkg):  # a module an earlier build left there
                 if name.startswith("_ipvs_cdecoder"):
