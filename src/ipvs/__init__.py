@@ -20,6 +20,7 @@ _EXPORTS = {
     "take_snapshot": "._plan", "restore_snapshot": "._plan",
     "NetnsError": "._netns",
     "to_json": "._json", "dumps": "._json",
+    "Status": "._status",
 }
 for _name in ("AF_INET", "AF_INET6", "DAEMON_BACKUP", "DAEMON_MASTER", "FWD_LOCAL",
               "FWD_MASQ", "FWD_ROUTE", "FWD_TUNNEL", "IPPROTO_SCTP", "IPPROTO_TCP",
@@ -41,7 +42,7 @@ __all__ = [
     "SVC_F_SCHED1", "SVC_F_SCHED2", "SVC_F_SCHED3",
     "DAEMON_MASTER", "DAEMON_BACKUP", "__version__",
     "Operation", "PlanError", "ApplyError", "Snapshot", "plan", "apply", "read_table",
-    "take_snapshot", "restore_snapshot", "NetnsError", "to_json", "dumps",
+    "take_snapshot", "restore_snapshot", "NetnsError", "to_json", "dumps", "Status",
 ]
 
 

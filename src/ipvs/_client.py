@@ -12,6 +12,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Iterable, Iterator, List, Optional
 
+    from ._status import Status
+
 from . import _netlink as nl
 from . import _spec as spec
 from ._decoder import DONE, INTERRUPTED, decode_dests, decode_services
@@ -390,6 +392,41 @@ class Client:
             return "/proc/net/" + name
         from ._netns import open_in_netns
         return open_in_netns(self.netns, "/proc/thread-self/net/" + name)
+
+    # -- kernel status (see _status)
+    def _sysctl_texts(self, names=None) -> dict:
+        from ._status import read_sysctls
+        if self.netns is None:
+            return read_sysctls(names)
+        from ._netns import run_in_netns
+        return run_in_netns(self.netns, lambda: read_sysctls(names))
+
+    def sysctls(self) -> dict:
+        """{name: value} of every net.ipv4.vs sysctl of this client's
+        namespace (numbers as int, lists such as est_cpulist as text)."""
+        from ._status import parse_sysctl
+        return {k: parse_sysctl(v) for k, v in sorted(self._sysctl_texts().items())}
+
+    def estimating(self) -> bool:
+        """Does the kernel estimate rates (sysctl run_estimation, 6.x)? When
+        not, every rate (cps, inpps, ...) reads 0 and means nothing."""
+        from ._status import make_status
+        return make_status(version="", conn_tab_size=0, status_text=None,
+                           sysctls=self._sysctl_texts(("run_estimation",))).estimating
+
+    def status(self) -> "Status":
+        """IPVS's state in this kernel beyond the rules: version, table
+        sizes and load factors (/proc/net/ip_vs_status, 7.x), estimator
+        state and every net.ipv4.vs sysctl (ipvs.Status)."""
+        from ._status import STATUS_FILE, make_status
+        info = self.info()
+        try:
+            with open(self.proc_file(STATUS_FILE), "rb") as f:
+                text = f.read().decode("ascii", "replace")
+        except OSError:  # kernels before 7.x have no such file
+            text = None
+        return make_status(version=info.version_string, conn_tab_size=info.conn_tab_size,
+                           status_text=text, sysctls=self._sysctl_texts())
 
     # -- whole tables (see _plan)
     def table(self) -> list:

@@ -1,5 +1,5 @@
 # Options beyond ipvsadm 1.31: --json/-j [--pretty], --apply [FILE]
-# [--dry-run], -R --atomic, --netns NAME.
+# [--dry-run], -R --atomic, --netns NAME, --status.
 #
 # Rule: these words are taken out of the argument vector before ipvsadm's
 # own parser sees the rest, and only when one of them is there does this
@@ -11,7 +11,7 @@ from __future__ import annotations
 from . import _options as O
 from ._run import _ASCII_SPACE, CONN_FILE, Exit, Runner
 
-WORDS = ("--json", "-j", "--pretty", "--apply", "--dry-run", "--atomic", "--netns")
+WORDS = ("--json", "-j", "--pretty", "--apply", "--dry-run", "--atomic", "--netns", "--status")
 
 
 def wanted(argv) -> bool:
@@ -30,6 +30,7 @@ class Extras:
         self.dry_run = False
         self.atomic = False
         self.netns = None
+        self.status = False
 
 
 def _usage_error(msg):
@@ -43,7 +44,8 @@ def split(argv):
     args = argv[1:]
     i = 0
     json_wanted = any(a in ("--json", "-j") for a in args)
-    pretty_p = json_wanted and any(a == "--apply" or a.startswith("--apply=") for a in args)
+    pretty_p = json_wanted and any(a in ("--apply", "--status") or a.startswith("--apply=")
+                                   for a in args)
     listing = json_wanted and any(a in ("-L", "-l", "--list", "-S", "--save") or
                   (a.startswith("-") and not a.startswith("--") and ("L" in a or "l" in a)
                    and len(a) > 1) for a in args)
@@ -57,6 +59,8 @@ def split(argv):
             x.dry_run = True
         elif a == "--atomic":
             x.atomic = True
+        elif a == "--status":
+            x.status = True
         elif a == "--netns" or a.startswith("--netns="):
             if a == "--netns":
                 i += 1
@@ -89,6 +93,9 @@ def split(argv):
     if x.apply is not None and len(rest) > 1:
         _usage_error("--apply takes no other command or option (only --dry-run, --json, "
                      "--netns)")
+    if x.status and (len(rest) > 1 or x.apply is not None):
+        _usage_error("--status takes no other command or option (only --json, --pretty, "
+                     "--netns)")
     if x.atomic and not any(a in ("-R", "--restore") for a in rest[1:]):
         _usage_error("--atomic goes with -R (--restore)")
     if x.json and x.apply is not None and not x.dry_run:
@@ -110,6 +117,8 @@ class BeyondRunner(Runner):
     # ----------------------------------------------------------- commands
 
     def run(self, argv):
+        if self.x.status:
+            return self.show_status()
         if self.x.apply is not None:
             return self.apply_rules()
         if self.x.json and len(argv) > 1:
@@ -127,7 +136,27 @@ class BeyondRunner(Runner):
         from .._json import dumps
         self.out.write(dumps(value, pretty=self.x.pretty))
 
+    # ------------------------------------------------------------ status
+
+    def show_status(self):
+        from .._errors import KernelError
+        try:
+            st = self.client.status()
+        except KernelError as e:
+            raise Exit(1, e.strerror) from None
+        if self.x.json:
+            from .._json import to_json
+            self._write_json([to_json(st)])
+        else:
+            from ._statusview import status_text
+            self.out.write(status_text(st))
+        return 0
+
     # -------------------------------------------------------------- JSON
+
+    def _estimating(self, fmt):
+        # rates only: a listing without them reads no sysctl
+        return self.client.estimating() if fmt & O.FMT_RATE else True
 
     def list_all(self, fmt):
         if not self.x.json:
@@ -144,7 +173,7 @@ class BeyondRunner(Runner):
             entries = sorted(((s, sorted(ds, key=R.dest_sort_key)) for s, ds in entries),
                              key=lambda e: R.service_sort_key(e[0]))
         self._write_json(to_json(entries, stats=bool(fmt & O.FMT_STATS),
-                                 rate=bool(fmt & O.FMT_RATE)))
+                                 rate=bool(fmt & O.FMT_RATE), estimating=self._estimating(fmt)))
 
     def list_service(self, ce):
         if not self.x.json:
@@ -162,7 +191,7 @@ class BeyondRunner(Runner):
             dests = sorted(dests, key=R.dest_sort_key)
         fmt = ce.format
         self._write_json([to_json((svc, dests), stats=bool(fmt & O.FMT_STATS),
-                                  rate=bool(fmt & O.FMT_RATE))])
+                                  rate=bool(fmt & O.FMT_RATE), estimating=self._estimating(fmt))])
 
     def list_timeouts(self):
         if not self.x.json:
