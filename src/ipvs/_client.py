@@ -403,9 +403,9 @@ class Client:
         from ._plan import plan, read_table
         return plan(read_table(self), target)
 
-    def apply(self, target, *, atomic: bool = True) -> list:
+    def apply(self, target, *, atomic: bool = True, checkpoint=None) -> list:
         """Make the table equal to `target` with the fewest operations,
-        batched, never a flush; returns the operations run. ApplyError on a
-        failure, after putting the table back as it was when atomic."""
+        never a flush; returns the operations run. ApplyError on a failure,
+        after undoing our own operations when atomic (see ipvs.apply)."""
         from ._plan import apply
-        return apply(self, target, atomic=atomic)
+        return apply(self, target, atomic=atomic, checkpoint=checkpoint)
