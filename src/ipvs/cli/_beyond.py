@@ -8,11 +8,12 @@
 # library (ipvs._json), plans from ipvs._plan.
 from __future__ import annotations
 
-import errno
 import os
 
 from . import _options as O
 from ._run import CONN_FILE, Exit, Runner, restore_words
+
+EBADF = 9  # errno's value; importing errno costs every start-up a module
 
 WORDS = ("--json", "-j", "--pretty", "--apply", "--dry-run", "--atomic", "--netns")
 
@@ -213,7 +214,7 @@ class BeyondRunner(Runner):
             if name == "-":
                 text = self.stdin.read()
                 if text is None:
-                    raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+                    raise OSError(EBADF, os.strerror(EBADF))
             else:
                 with open(name, encoding="utf-8", errors="surrogateescape") as f:
                     text = f.read()
@@ -308,7 +309,7 @@ class BeyondRunner(Runner):
             lines = self.stdin.read().splitlines()
         except (OSError, AttributeError) as e:
             raise Exit(1, "%s: cannot read standard input: %s"
-                       % (self.prog, os.strerror(getattr(e, "errno", None) or errno.EBADF))) \
+                       % (self.prog, os.strerror(getattr(e, "errno", None) or EBADF))) \
                 from None
         from .._plan import Interrupted, Journal
         c = self.client
