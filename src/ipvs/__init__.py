@@ -17,7 +17,8 @@ _EXPORTS = {
     "ProtocolError": "._errors", "ipvs_strerror": "._errors",
     "Operation": "._plan", "PlanError": "._plan", "ApplyError": "._plan",
     "Snapshot": "._plan", "plan": "._plan", "apply": "._plan", "read_table": "._plan",
-    "take_snapshot": "._plan", "restore_snapshot": "._plan",
+    "take_snapshot": "._plan", "restore_snapshot": "._plan", "Journal": "._plan",
+    "Interrupted": "._plan", "UndoFailure": "._plan",
     "NetnsError": "._netns",
     "to_json": "._json", "dumps": "._json",
     "Status": "._status",
@@ -42,7 +43,8 @@ __all__ = [
     "SVC_F_SCHED1", "SVC_F_SCHED2", "SVC_F_SCHED3",
     "DAEMON_MASTER", "DAEMON_BACKUP", "__version__",
     "Operation", "PlanError", "ApplyError", "Snapshot", "plan", "apply", "read_table",
-    "take_snapshot", "restore_snapshot", "NetnsError", "to_json", "dumps", "Status",
+    "take_snapshot", "restore_snapshot", "Journal", "Interrupted", "UndoFailure",
+    "NetnsError", "to_json", "dumps", "Status",
 ]
 
 

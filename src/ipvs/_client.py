@@ -128,10 +128,13 @@ def _trusted(cls, **fields):
 
 def daemon_from_attrs(a: dict) -> SyncDaemon:
     group = None
-    if "mcast_group6" in a:
-        group = socket.inet_ntop(AF_INET6, a["mcast_group6"][:16])
-    elif "mcast_group" in a:
-        group = socket.inet_ntop(AF_INET, a["mcast_group"][:4])
+    try:
+        if "mcast_group6" in a:
+            group = socket.inet_ntop(AF_INET6, a["mcast_group6"][:16])
+        elif "mcast_group" in a:
+            group = socket.inet_ntop(AF_INET, a["mcast_group"][:4])
+    except ValueError:  # shorter than an address
+        raise ProtocolError("short multicast group attribute") from None
     return SyncDaemon(state=a.get("state", 0), mcast_ifn=a.get("mcast_ifn", ""),
                       syncid=a.get("sync_id", 0), sync_maxlen=a.get("sync_maxlen", 0),
                       mcast_group=group, mcast_port=a.get("mcast_port", 0),
@@ -244,6 +247,7 @@ class Client:
         """A dump decoded buffer by buffer through the decoder seam."""
         conn = self._conn
         for _ in range(DUMP_RETRIES):
+            conn.begin()
             seq = conn.next_seq()
             conn.send(spec.encode_request(self.family, cmd, values, dump=True, seq=seq))
             records: list = []
@@ -255,9 +259,11 @@ class Client:
                 except nl.DecodeError as e:
                     raise ProtocolError(str(e)) from None
                 if err:
+                    conn.end()  # an error ends the reply
                     raise KernelError(err, operation)
                 records.extend(recs)
                 status |= st
+            conn.end()
             if not status & INTERRUPTED:
                 return records
         raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
@@ -313,7 +319,12 @@ class Client:
         m = msgs[0]
         # re-frame the single message so the seam decoder can read it
         raw = bytes(m.buf[m.start - 16:m.end])
-        recs, _, _ = decode_services(raw, m.seq, m.pid)
+        try:
+            recs, _, _ = decode_services(raw, m.seq, m.pid)
+        except nl.DecodeError as e:
+            raise ProtocolError(str(e)) from None
+        if not recs:
+            raise ProtocolError("GET_SERVICE reply without a service")
         return service_from_record(recs[0])
 
     def add_service(self, service: Service) -> None:
@@ -440,9 +451,9 @@ class Client:
         from ._plan import plan, read_table
         return plan(read_table(self), target)
 
-    def apply(self, target, *, atomic: bool = True) -> list:
+    def apply(self, target, *, atomic: bool = True, checkpoint=None) -> list:
         """Make the table equal to `target` with the fewest operations,
-        batched, never a flush; returns the operations run. ApplyError on a
-        failure, after putting the table back as it was when atomic."""
+        never a flush; returns the operations run. ApplyError on a failure,
+        after undoing our own operations when atomic (see ipvs.apply)."""
         from ._plan import apply
-        return apply(self, target, atomic=atomic)
+        return apply(self, target, atomic=atomic, checkpoint=checkpoint)
