@@ -66,6 +66,76 @@ ensure_vng() {
     fi
 }
 
+# The kernels the VM boots: "6.1" is Debian 12's own (linux-image-amd64 from
+# the machine's sources); "newest" is the newest Debian ships, from
+# trixie-backports, fetched with an apt configuration of its own so that the
+# machine's sources never offer trixie's packages to any other install.
+KERNELS="6.1 newest"
+NEWEST_DIR="$ROOT/.cache/kernel-newest"
+
+# the machine's Debian mirror: the URIs of the entry that carries the
+# release's own suite (not -security, -updates)
+debian_mirror() {
+    local f
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        awk '/^URIs:/{u=$2} /^Suites:/{for(i=2;i<=NF;i++) if($i ~ /^[a-z]+$/){print u; exit}}' "$f"
+    done | head -n 1
+    grep -hE '^deb (\[[^]]*\] )?[a-z]+://' /etc/apt/sources.list 2>/dev/null \
+        | grep -vE -- '-(security|updates|backports)' | awk '{for(i=2;i<=NF;i++) if($i ~ /:\/\//){print $i; exit}}' | head -n 1
+}
+
+# Fetch and unpack the newest kernel (vmlinuz + modules) once; its modules
+# go to /usr/lib/modules/VERSION (the VM shares this root file system, so
+# modprobe inside finds them there). Prints the vmlinuz path.
+ensure_newest_kernel() {
+    local version
+    version=$(cat "$NEWEST_DIR/version" 2>/dev/null || true)
+    if [ -n "$version" ] && [ -f "$NEWEST_DIR/root/usr/lib/modules/$version/vmlinuz" ] \
+            && [ -f "/usr/lib/modules/$version/modules.dep" ]; then
+        echo "$NEWEST_DIR/root/usr/lib/modules/$version/vmlinuz"
+        return 0
+    fi
+    ensure_apt kmod debian-archive-keyring
+    local mirror apt=() d="$NEWEST_DIR/apt"
+    mirror=$(debian_mirror)
+    [ -n "$mirror" ] || { log "no Debian mirror in this machine's apt sources"; return 1; }
+    log "fetching the newest Debian kernel (trixie-backports) into $NEWEST_DIR"
+    rm -rf "$NEWEST_DIR"
+    mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$NEWEST_DIR/debs"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie-backports main" \
+        > "$d/sources.list"
+    apt=(-o "Dir::Etc::SourceList=$d/sources.list" -o Dir::Etc::SourceParts=/dev/null
+         -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache" -o Dir::State::status=/dev/null
+         -o APT::Sandbox::User=root)
+    apt-get "${apt[@]}" update -qq >&2
+    # linux-image-amd64 -> linux-image-VERSION -> linux-binary-VERSION + linux-modules-VERSION
+    local image
+    image=$(apt-cache "${apt[@]}" depends linux-image-amd64 \
+        | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1)
+    version=${image#linux-image-}
+    [ -n "$version" ] && [ "$version" != "$image" ] || { log "no linux-image in trixie-backports"; return 1; }
+    (cd "$NEWEST_DIR/debs" && apt-get "${apt[@]}" download -qq \
+        "linux-binary-$version" "linux-modules-$version" >&2)
+    local deb
+    for deb in "$NEWEST_DIR"/debs/*.deb; do dpkg -x "$deb" "$NEWEST_DIR/root"; done
+    rm -rf "$NEWEST_DIR/debs"
+    [ -f "$NEWEST_DIR/root/usr/lib/modules/$version/vmlinuz" ] || { log "no vmlinuz in linux-binary-$version"; return 1; }
+    as_root mkdir -p /usr/lib/modules
+    as_root rm -rf "/usr/lib/modules/$version"
+    as_root cp -a "$NEWEST_DIR/root/usr/lib/modules/$version" /usr/lib/modules/
+    # the package carries no modules.dep (depmod's warnings about
+    # modules.order/modules.builtin are harmless)
+    as_root depmod -a "$version" 2>/dev/null
+    echo "$version" > "$NEWEST_DIR/version"
+    echo "$NEWEST_DIR/root/usr/lib/modules/$version/vmlinuz"
+}
+
+# vm_kernel [6.1|newest]: the vmlinuz to boot
 vm_kernel() {
-    ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1
+    case "${1:-6.1}" in
+        6.1) ls /boot/vmlinuz-6.1.* 2>/dev/null | sort -V | tail -n 1 ;;
+        newest) ensure_newest_kernel ;;
+        *) log "unknown kernel '$1' (known: $KERNELS)"; return 1 ;;
+    esac
 }

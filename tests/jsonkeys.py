@@ -5,7 +5,7 @@ import os
 import re
 
 DOC = os.path.join(os.path.dirname(__file__), "..", "docs", "json.md")
-_TYPES = {"string": str, "number": int, "array": list, "object": dict}
+_TYPES = {"string": str, "number": int, "array": list, "object": dict, "boolean": bool}
 # which documented object a nested key holds
 _NESTED = {("service", "stats"): "stats", ("service", "rate"): "rate",
            ("destination", "stats"): "stats", ("destination", "rate"): "rate",
@@ -40,7 +40,7 @@ def validate(value, kind, where="$"):
     for key, v in value.items():
         assert key in spec, "%s: undocumented key %r for %s" % (where, key, kind)
         typ = spec[key][0]
-        assert isinstance(v, typ) and not isinstance(v, bool), \
+        assert isinstance(v, typ) and (typ is bool or not isinstance(v, bool)), \
             "%s.%s: %r is not a %s" % (where, key, v, typ.__name__)
     for key, (_, always) in spec.items():
         if always and not (kind == "service" and key == "destinations" and where.endswith(".service")):

@@ -62,18 +62,63 @@ class MemKernel:
         return self._timeouts
 
     def set_timeouts(self, t):
-        self._timeouts = t
+        # as the kernel: a field of 0 leaves that timeout unchanged
+        old = self._timeouts
+        self._timeouts = Timeouts(tcp=t.tcp or old.tcp, tcp_fin=t.tcp_fin or old.tcp_fin,
+                                  udp=t.udp or old.udp)
 
     def daemons(self):
         return list(self._daemons)
 
     def stop_daemon(self, d):
-        self._daemons.remove(d)
+        # the kernel stops a daemon by its state (master/backup) alone
+        left = [x for x in self._daemons if x.state != d.state]
+        if len(left) == len(self._daemons):
+            raise KernelError(errno.ESRCH, "stop_daemon")
+        self._daemons = left
 
     def start_daemon(self, d):
         self._daemons.append(d)
 
-    # writes
+    def get_service(self, svc):
+        if svc.key not in self.svcs:
+            raise KernelError(errno.ESRCH, "get_service")
+        return self.svcs[svc.key][0]
+
+    # writes: one operation a call (what a Journal runs), or batch()
+    def _call(self, name, *args):
+        op = (name,) + args
+        self.log.append(op)
+        self.sends += 1
+        self._run(*op)
+        for f in self.observers:
+            f(self)
+
+    def flush(self):
+        self.log.append(("flush",))
+        self.svcs.clear()
+
+    def zero(self, s=None):
+        self.log.append(("zero", s))
+
+    def add_service(self, s):
+        self._call("add_service", s)
+
+    def edit_service(self, s):
+        self._call("edit_service", s)
+
+    def delete_service(self, s):
+        self._call("delete_service", s)
+
+    def add_destination(self, s, d):
+        self._call("add_destination", s, d)
+
+    def edit_destination(self, s, d):
+        self._call("edit_destination", s, d)
+
+    def delete_destination(self, s, d):
+        self._call("delete_destination", s, d)
+
     def _run(self, name, *args):
         if self.fail is not None:
             err = self.fail(name, args)

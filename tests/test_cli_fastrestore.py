@@ -15,7 +15,7 @@ class NoKernel(_run.Runner):
 
 def full(line):
     r = NoKernel("ipvsadm", io.StringIO(), io.StringIO(), None)
-    words = [w for w in line.translate(_run._ASCII_SPACE).split(" ") if w]
+    words = _run.restore_words(line)
     return r._batchable(["ipvsadm"] + words)
 
 

@@ -387,6 +387,11 @@ class FakeConn:
     def next_seq(self):
         return SEQ
 
+    def begin(self):  # an exchange starts / ends (the transport drains between)
+        pass
+
+    end = begin
+
     def send(self, data):
         self.sent.append(data)
 

@@ -1,5 +1,6 @@
 """Network namespaces by name (host: needs root and `ip netns`; skipped
 otherwise). The IPVS side is tested in the VM (tests/kernel/test_apply.py)."""
+import errno
 import os
 import shutil
 import subprocess
@@ -37,9 +38,12 @@ def test_missing_namespace_is_a_clear_error():
         netns_path("")
 
 
-def test_names_and_paths():
+def test_names_only_as_ip_n():
     assert netns_path("blue") == "/run/netns/blue"
-    assert netns_path("/proc/1/ns/net") == "/proc/1/ns/net"
+    for bad in ("/proc/1/ns/net", "../x", "a/b", ".", "..", "x\0y"):
+        with pytest.raises(NetnsError) as ei:
+            netns_path(bad)
+        assert ei.value.errno == errno.EINVAL and "Invalid argument" in str(ei.value)
 
 
 def test_runs_inside_and_the_caller_never_moves(netns):

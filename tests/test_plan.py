@@ -73,9 +73,12 @@ def test_apply_on_memory_kernel_converges_and_second_apply_is_empty(start, targe
     ops = ipvs.apply(k, target)
     assert len(ops) == min_operations(start, target)
     assert same_table(ipvs.read_table(k), target)
-    assert k.sends == (1 if ops else 0)  # one batch call
+    assert k.sends == len(ops)  # atomic: one operation a call
     assert ipvs.apply(k, target) == []
-    assert k.sends == (1 if ops else 0)
+    assert k.sends == len(ops)
+    k2 = MemKernel(start)
+    assert ipvs.apply(k2, target, atomic=False) == ops
+    assert k2.sends == (1 if ops else 0)  # not atomic: one batch call
 
 
 @settings(max_examples=150, deadline=None, database=None)
@@ -183,3 +186,141 @@ def test_client_plan_and_apply_methods_use_the_same_machinery():
                                                                   "delete_destination"]
     assert names(Client.apply(k, [(WEB, [R2])])) == ["add_destination", "delete_destination"]
     assert Client.table(k) == [(WEB, [R2])]
+
+
+# ------------------------------------------- undo: only our own operations
+
+def _other_writer(k, at, rng, ops):
+    """An observer that, after operation number `at` of ours, adds a
+    service of its own and changes a service it finds (as keepalived or a
+    controller would) that none of our operations still to come touches;
+    returns what it did, to check afterwards."""
+    theirs = {}
+    later = {op.service.key for op in ops[at:]}
+
+    def observe(kern):
+        if len(kern.log) != at or theirs:
+            return
+        mine = Service(protocol="tcp", address="10.200.0.%d" % rng.randrange(1, 250),
+                       port=rng.randrange(1, 65535), scheduler="sh")
+        if mine.key not in kern.svcs:
+            kern.svcs[mine.key] = (mine.replace(flags=mine.flags | ipvs.SVC_F_HASHED),
+                                   {R1.key: R1})
+            theirs[mine.key] = (mine, [R1])
+        for key, (svc, dests) in list(kern.svcs.items()):
+            if key not in theirs and key not in later and rng.random() < 0.5:
+                changed = svc.replace(scheduler="dh")
+                kern.svcs[key] = (changed, dests)
+                theirs[key] = (changed, list(dests.values()))
+                break
+    k.observers.append(observe)
+    return theirs
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(tables, tables, st.integers(min_value=0, max_value=10_000), st.randoms())
+def test_failed_apply_undoes_only_its_own_operations(start, target, where, rng):
+    """A second writer acts between our operations; the apply fails at a
+    random operation: nothing after it runs, the second writer's rules are
+    as it left them, every rule of ours is back as it was (or, where the
+    other writer changed the same rule, named in the report)."""
+    ops = plan(start, target)
+    if not ops:
+        return
+    where %= len(ops)
+    bad = ops[where].batch_args()
+    k = MemKernel(start, fail=lambda name, args: errno.ENOMEM
+                  if (name,) + tuple(args) == bad else None)
+    theirs = _other_writer(k, rng.randrange(0, where + 1), rng, ops)
+    with pytest.raises(ipvs.ApplyError) as ei:
+        ipvs.apply(k, target)
+    assert ei.value.index == where and ei.value.operation == ops[where]
+    # nothing after the failing operation ran: the log is the plan up to
+    # it, then only the undo, which never repeats an operation of the plan
+    assert [tuple(op) for op in k.log[:where + 1]] == [op.batch_args() for op in ops[:where + 1]]
+    now = {s.key: (service_settings(s), {d.key: dest_settings(d) for d in ds.values()})
+           for s, ds in k.svcs.values()}
+    for key, (svc, dests) in theirs.items():
+        assert now[key][0] == service_settings(svc)
+    reported = {f.command for f in ei.value.rollback_errors}
+    for s, ds in normalize_table(start):
+        if s.key in theirs:
+            continue
+        assert now[s.key] == (service_settings(s), {d.key: dest_settings(d) for d in ds})
+    for key in now:
+        assert key in theirs or any(s.key == key for s, _ in start), reported
+    assert ei.value.rolled_back == (not reported)
+
+
+def test_an_exception_mid_apply_is_undone_and_reported():
+    class Broken(Exception):
+        pass
+    k = MemKernel([(WEB, [R1])])
+
+    def fail(name, args):
+        if name == "add_service" and args[0] == DNS:
+            raise Broken("socket gone")
+    k.fail = fail
+    with pytest.raises(ipvs.ApplyError) as ei:
+        ipvs.apply(k, [(WEB.replace(scheduler="rr"), [R1, R2]), (DNS, [])])
+    assert isinstance(ei.value.error, Broken) and ei.value.rolled_back
+    assert same_table(ipvs.read_table(k), [(WEB, [R1])])
+
+
+def test_checkpoint_interrupts_then_undoes():
+    k = MemKernel([(WEB, [R1])])
+    calls = []
+
+    def checkpoint():
+        calls.append(1)
+        if len(calls) == 3:
+            raise ipvs.Interrupted(2)
+    with pytest.raises(ipvs.ApplyError) as ei:
+        ipvs.apply(k, [(WEB, [R1, R2]), (DNS, [R1, R2])], checkpoint=checkpoint)
+    assert isinstance(ei.value.error, ipvs.Interrupted) and ei.value.error.signum == 2
+    assert len(k.log) == 2 + 2  # two operations ran, two undone
+    assert same_table(ipvs.read_table(k), [(WEB, [R1])])
+
+
+def test_a_failed_undo_says_what_it_could_not_put_back():
+    k = MemKernel([(WEB, [R1]), (DNS, [])])
+    j = ipvs.Journal(k)
+    j.run(("delete_destination", WEB, R1))
+    j.run(("delete_service", DNS))
+    j.run(("add_service", WEB.replace(port=81)))
+    k.fail = lambda name, args: errno.ENOMEM if name in ("add_service", "delete_service") \
+        else None
+    failures = j.undo()
+    assert [str(f) for f in failures] == [
+        "-D -t 10.0.0.1:81: Memory allocation problem",
+        "-A -u 10.0.0.1:53 -s rr: Memory allocation problem"]
+    assert same_table(ipvs.read_table(k), [(WEB, [R1]), (WEB.replace(port=81), [])])
+
+
+def test_journal_undoes_flush_timeouts_and_daemons():
+    k = MemKernel([(WEB, [R1, R2])])
+    d = ipvs.SyncDaemon(state=ipvs.DAEMON_MASTER, mcast_ifn="lo", syncid=3)
+    k.start_daemon(d)
+    j = ipvs.Journal(k)
+    j.run(("flush",))
+    j.run(("set_timeouts", ipvs.Timeouts(tcp=5, tcp_fin=0, udp=7)))
+    j.run(("stop_daemon", ipvs.SyncDaemon(state=ipvs.DAEMON_MASTER)))
+    j.run(("start_daemon", ipvs.SyncDaemon(state=ipvs.DAEMON_BACKUP, mcast_ifn="lo")))
+    j.run(("add_service", DNS))
+    assert j.undo() == []
+    assert same_table(ipvs.read_table(k), [(WEB, [R1, R2])])
+    assert k.timeouts() == ipvs.Timeouts(tcp=900, tcp_fin=120, udp=300)
+    assert k.daemons() == [d]
+
+
+def test_undo_leaves_what_another_writer_changed_and_names_it():
+    k = MemKernel([(WEB, [R1])])
+    j = ipvs.Journal(k)
+    j.run(("edit_destination", WEB, R1.replace(weight=5)))
+    j.run(("add_service", DNS))
+    k.svcs[WEB.key][1][R1.key] = R1.replace(weight=9)  # the other writer
+    k.svcs[DNS.key][1][R2.key] = R2  # adds a real server to our new service
+    failures = j.undo()
+    assert [f.command for f in failures] == ["-D -u 10.0.0.1:53",
+                                             "-e -t 10.0.0.1:80 -r 192.168.0.1:80 -g -w 1"]
+    assert k.svcs[WEB.key][1][R1.key].weight == 9 and DNS.key in k.svcs

@@ -17,9 +17,11 @@ _EXPORTS = {
     "ProtocolError": "._errors", "ipvs_strerror": "._errors",
     "Operation": "._plan", "PlanError": "._plan", "ApplyError": "._plan",
     "Snapshot": "._plan", "plan": "._plan", "apply": "._plan", "read_table": "._plan",
-    "take_snapshot": "._plan", "restore_snapshot": "._plan",
+    "take_snapshot": "._plan", "restore_snapshot": "._plan", "Journal": "._plan",
+    "Interrupted": "._plan", "UndoFailure": "._plan",
     "NetnsError": "._netns",
     "to_json": "._json", "dumps": "._json",
+    "Status": "._status",
 }
 for _name in ("AF_INET", "AF_INET6", "DAEMON_BACKUP", "DAEMON_MASTER", "FWD_LOCAL",
               "FWD_MASQ", "FWD_ROUTE", "FWD_TUNNEL", "IPPROTO_SCTP", "IPPROTO_TCP",
@@ -41,7 +43,8 @@ __all__ = [
     "SVC_F_SCHED1", "SVC_F_SCHED2", "SVC_F_SCHED3",
     "DAEMON_MASTER", "DAEMON_BACKUP", "__version__",
     "Operation", "PlanError", "ApplyError", "Snapshot", "plan", "apply", "read_table",
-    "take_snapshot", "restore_snapshot", "NetnsError", "to_json", "dumps",
+    "take_snapshot", "restore_snapshot", "Journal", "Interrupted", "UndoFailure",
+    "NetnsError", "to_json", "dumps", "Status",
 ]
 
 
@@ -67,10 +70,12 @@ if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
         Info as Info, Service as Service, Stats as Stats, SyncDaemon as SyncDaemon,
         Timeouts as Timeouts)
     from ._netns import NetnsError as NetnsError
-    from ._plan import (ApplyError as ApplyError, Operation as Operation,
-                        PlanError as PlanError, Snapshot as Snapshot, apply as apply,
+    from ._plan import (ApplyError as ApplyError, Interrupted as Interrupted,
+                        Journal as Journal, Operation as Operation, PlanError as PlanError,
+                        Snapshot as Snapshot, UndoFailure as UndoFailure, apply as apply,
                         plan as plan, read_table as read_table,
                         restore_snapshot as restore_snapshot, take_snapshot as take_snapshot)
+    from ._status import Status as Status
 
 
 def __getattr__(name):

@@ -12,6 +12,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Iterable, Iterator, List, Optional
 
+    from ._status import Status
+
 from . import _netlink as nl
 from . import _spec as spec
 from ._decoder import DONE, INTERRUPTED, decode_dests, decode_services
@@ -126,10 +128,13 @@ def _trusted(cls, **fields):
 
 def daemon_from_attrs(a: dict) -> SyncDaemon:
     group = None
-    if "mcast_group6" in a:
-        group = socket.inet_ntop(AF_INET6, a["mcast_group6"][:16])
-    elif "mcast_group" in a:
-        group = socket.inet_ntop(AF_INET, a["mcast_group"][:4])
+    try:
+        if "mcast_group6" in a:
+            group = socket.inet_ntop(AF_INET6, a["mcast_group6"][:16])
+        elif "mcast_group" in a:
+            group = socket.inet_ntop(AF_INET, a["mcast_group"][:4])
+    except ValueError:  # shorter than an address
+        raise ProtocolError("short multicast group attribute") from None
     return SyncDaemon(state=a.get("state", 0), mcast_ifn=a.get("mcast_ifn", ""),
                       syncid=a.get("sync_id", 0), sync_maxlen=a.get("sync_maxlen", 0),
                       mcast_group=group, mcast_port=a.get("mcast_port", 0),
@@ -242,6 +247,7 @@ class Client:
         """A dump decoded buffer by buffer through the decoder seam."""
         conn = self._conn
         for _ in range(DUMP_RETRIES):
+            conn.begin()
             seq = conn.next_seq()
             conn.send(spec.encode_request(self.family, cmd, values, dump=True, seq=seq))
             records: list = []
@@ -253,9 +259,11 @@ class Client:
                 except nl.DecodeError as e:
                     raise ProtocolError(str(e)) from None
                 if err:
+                    conn.end()  # an error ends the reply
                     raise KernelError(err, operation)
                 records.extend(recs)
                 status |= st
+            conn.end()
             if not status & INTERRUPTED:
                 return records
         raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
@@ -311,7 +319,12 @@ class Client:
         m = msgs[0]
         # re-frame the single message so the seam decoder can read it
         raw = bytes(m.buf[m.start - 16:m.end])
-        recs, _, _ = decode_services(raw, m.seq, m.pid)
+        try:
+            recs, _, _ = decode_services(raw, m.seq, m.pid)
+        except nl.DecodeError as e:
+            raise ProtocolError(str(e)) from None
+        if not recs:
+            raise ProtocolError("GET_SERVICE reply without a service")
         return service_from_record(recs[0])
 
     def add_service(self, service: Service) -> None:
@@ -391,6 +404,41 @@ class Client:
         from ._netns import open_in_netns
         return open_in_netns(self.netns, "/proc/thread-self/net/" + name)
 
+    # -- kernel status (see _status)
+    def _sysctl_texts(self, names=None) -> dict:
+        from ._status import read_sysctls
+        if self.netns is None:
+            return read_sysctls(names)
+        from ._netns import run_in_netns
+        return run_in_netns(self.netns, lambda: read_sysctls(names))
+
+    def sysctls(self) -> dict:
+        """{name: value} of every net.ipv4.vs sysctl of this client's
+        namespace (numbers as int, lists such as est_cpulist as text)."""
+        from ._status import parse_sysctl
+        return {k: parse_sysctl(v) for k, v in sorted(self._sysctl_texts().items())}
+
+    def estimating(self) -> bool:
+        """Does the kernel estimate rates (sysctl run_estimation, 6.x)? When
+        not, every rate (cps, inpps, ...) reads 0 and means nothing."""
+        from ._status import make_status
+        return make_status(version="", conn_tab_size=0, status_text=None,
+                           sysctls=self._sysctl_texts(("run_estimation",))).estimating
+
+    def status(self) -> "Status":
+        """IPVS's state in this kernel beyond the rules: version, table
+        sizes and load factors (/proc/net/ip_vs_status, 7.x), estimator
+        state and every net.ipv4.vs sysctl (ipvs.Status)."""
+        from ._status import STATUS_FILE, make_status
+        info = self.info()
+        try:
+            with open(self.proc_file(STATUS_FILE), "rb") as f:
+                text = f.read().decode("ascii", "replace")
+        except OSError:  # kernels before 7.x have no such file
+            text = None
+        return make_status(version=info.version_string, conn_tab_size=info.conn_tab_size,
+                           status_text=text, sysctls=self._sysctl_texts())
+
     # -- whole tables (see _plan)
     def table(self) -> list:
         """The table as rules: [(Service, [Destination, ...]), ...]."""
@@ -403,9 +451,9 @@ class Client:
         from ._plan import plan, read_table
         return plan(read_table(self), target)
 
-    def apply(self, target, *, atomic: bool = True) -> list:
+    def apply(self, target, *, atomic: bool = True, checkpoint=None) -> list:
         """Make the table equal to `target` with the fewest operations,
-        batched, never a flush; returns the operations run. ApplyError on a
-        failure, after putting the table back as it was when atomic."""
+        never a flush; returns the operations run. ApplyError on a failure,
+        after undoing our own operations when atomic (see ipvs.apply)."""
         from ._plan import apply
-        return apply(self, target, atomic=atomic)
+        return apply(self, target, atomic=atomic, checkpoint=checkpoint)

@@ -42,7 +42,12 @@ _MESSAGES = {
 def ipvs_strerror(operation: Optional[str], err: int) -> str:
     """The message ipvsadm 1.31 prints for `err` after `operation`."""
     msg = _MESSAGES.get((operation, err)) or _MESSAGES.get((None, err))
-    return msg if msg is not None else os.strerror(err)
+    if msg is not None:
+        return msg
+    try:  # any int can come from the wire; strerror takes a C int only
+        return os.strerror(err)
+    except (OverflowError, ValueError):
+        return "Unknown error %d" % err
 
 
 class KernelError(IPVSError, OSError):

@@ -14,6 +14,7 @@ from typing import Iterable, Optional
 
 from ._model import (AF_INET6, FWD_MASK, SVC_F_ONEPACKET, SVC_F_PERSISTENT, Connection,
                      Destination, Info, Service, Stats, SyncDaemon, Timeouts)
+from ._status import Status
 
 _FAMILY = {2: "inet", 10: "inet6"}
 _PROTO = {6: "tcp", 17: "udp", 132: "sctp"}
@@ -35,7 +36,12 @@ def stats_json(st: Optional[Stats]) -> dict:
     return {k: getattr(st, k) for k in _STATS}
 
 
-def rate_json(st: Optional[Stats]) -> dict:
+def rate_json(st: Optional[Stats], estimating: bool = True) -> dict:
+    # With the kernel's estimation off (sysctl run_estimation = 0) every
+    # rate reads 0: not a rate of zero but no estimate at all, so the
+    # numbers are left out and the object says why.
+    if not estimating:
+        return {"estimating": False}
     st = st or Stats()
     return {k: getattr(st, k) for k in _RATE}
 
@@ -52,7 +58,7 @@ def service_flags(s: Service) -> list:
 
 
 def service_json(s: Service, dests: Optional[Iterable[Destination]] = None, *,
-                 stats: bool = False, rate: bool = False) -> dict:
+                 stats: bool = False, rate: bool = False, estimating: bool = True) -> dict:
     o: dict = {"family": _family(s.af)}
     if s.fwmark:
         o["fwmark"] = s.fwmark
@@ -72,13 +78,15 @@ def service_json(s: Service, dests: Optional[Iterable[Destination]] = None, *,
     if stats:
         o["stats"] = stats_json(s.stats)
     if rate:
-        o["rate"] = rate_json(s.stats)
+        o["rate"] = rate_json(s.stats, estimating)
     if dests is not None:
-        o["destinations"] = [dest_json(d, stats=stats, rate=rate) for d in dests]
+        o["destinations"] = [dest_json(d, stats=stats, rate=rate, estimating=estimating)
+                             for d in dests]
     return o
 
 
-def dest_json(d: Destination, *, stats: bool = False, rate: bool = False) -> dict:
+def dest_json(d: Destination, *, stats: bool = False, rate: bool = False,
+              estimating: bool = True) -> dict:
     fwd = d.fwd_method & FWD_MASK
     o: dict = {"family": _family(d.af), "address": d.address, "port": d.port,
                "forward": _FWD.get(fwd, str(fwd)), "weight": d.weight,
@@ -95,7 +103,7 @@ def dest_json(d: Destination, *, stats: bool = False, rate: bool = False) -> dic
     if stats:
         o["stats"] = stats_json(d.stats)
     if rate:
-        o["rate"] = rate_json(d.stats)
+        o["rate"] = rate_json(d.stats, estimating)
     return o
 
 
@@ -129,18 +137,20 @@ def info_json(i: Info) -> dict:
     return {"version": i.version_string, "conn_tab_size": i.conn_tab_size}
 
 
-def to_json(obj, *, stats: bool = False, rate: bool = False):
+def to_json(obj, *, stats: bool = False, rate: bool = False, estimating: bool = True):
     """A model object, a (Service, [Destination]) pair, or a list of them,
-    as JSON-ready values (dicts, lists, str, int) with the documented keys."""
+    as JSON-ready values (dicts, lists, str, int) with the documented keys.
+    estimating=False (Client.estimating() said so): each rate object is
+    {"estimating": false}, without the zeros the kernel reports then."""
     if isinstance(obj, (list, tuple)):
         if (len(obj) == 2 and isinstance(obj[0], Service)
                 and not isinstance(obj[1], (Service, Destination))):
-            return service_json(obj[0], obj[1], stats=stats, rate=rate)
-        return [to_json(x, stats=stats, rate=rate) for x in obj]
+            return service_json(obj[0], obj[1], stats=stats, rate=rate, estimating=estimating)
+        return [to_json(x, stats=stats, rate=rate, estimating=estimating) for x in obj]
     if isinstance(obj, Service):
-        return service_json(obj, stats=stats, rate=rate)
+        return service_json(obj, stats=stats, rate=rate, estimating=estimating)
     if isinstance(obj, Destination):
-        return dest_json(obj, stats=stats, rate=rate)
+        return dest_json(obj, stats=stats, rate=rate, estimating=estimating)
     if isinstance(obj, Connection):
         return connection_json(obj)
     if isinstance(obj, Timeouts):
@@ -149,11 +159,24 @@ def to_json(obj, *, stats: bool = False, rate: bool = False):
         return daemon_json(obj)
     if isinstance(obj, Info):
         return info_json(obj)
+    if isinstance(obj, Status):
+        return status_json(obj)
     if isinstance(obj, Stats):
         return dict(stats_json(obj), **rate_json(obj))
     if hasattr(obj, "batch_args"):  # a plan Operation
         return operation_json(obj)
     raise TypeError("no JSON form for %r" % (obj,))
+
+
+def status_json(st: Status) -> dict:
+    """An ipvs.Status (--status): tables (present where the kernel has
+    /proc/net/ip_vs_status) and sysctls hold what this kernel reports."""
+    o = {"version": st.version, "conn_tab_size": st.conn_tab_size,
+         "estimating": st.estimating}
+    if st.tables:
+        o["tables"] = dict(st.tables)
+    o["sysctls"] = dict(st.sysctls)
+    return o
 
 
 def operation_json(op) -> dict:
@@ -224,4 +247,4 @@ def dumps(value, *, pretty: bool = False) -> str:
 
 
 __all__ = ["to_json", "dumps", "service_json", "dest_json", "connection_json",
-           "timeouts_json", "daemon_json", "info_json", "operation_json"]
+           "timeouts_json", "daemon_json", "info_json", "operation_json", "status_json"]

@@ -187,7 +187,10 @@ class NetlinkError(OSError):
 
 def _strerror(err: int) -> str:
     import os
-    return os.strerror(err)
+    try:  # the wire holds any int (INT_MIN too); strerror takes a C int
+        return os.strerror(err)
+    except (OverflowError, ValueError):
+        return "Unknown error %d" % err
 
 
 class DumpInterrupted(Exception):

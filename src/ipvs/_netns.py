@@ -36,10 +36,13 @@ class NetnsError(IPVSError, OSError):
 
 
 def netns_path(name: str) -> str:
-    """/run/netns/NAME for a name; a path (with a slash) is used as given."""
-    if not name or name in (".", ".."):
+    """/run/netns/NAME, as `ip -n NAME` opens it. Only a name: one with a
+    "/" (a path relative to the working directory, a symlink elsewhere) is
+    refused, so that an ipvsadm delegated through sudo opens nothing but
+    the namespaces root made under /run/netns."""
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
         raise NetnsError(name, errno.EINVAL)
-    return name if "/" in name else os.path.join(NETNS_RUN_DIR, name)
+    return os.path.join(NETNS_RUN_DIR, name)
 
 
 _setns_fn = None
@@ -67,7 +70,8 @@ def run_in_netns(name: str, fn: Callable[[], T]) -> T:
     namespace cannot be opened or entered)."""
     path = netns_path(name)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        # O_NONBLOCK: a FIFO put there must not hang us (setns then refuses it)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as e:
         raise NetnsError(name, e.errno or errno.ENOENT) from None
     box: dict = {}

@@ -1,8 +1,9 @@
 # Plans: the fewest kernel operations that turn one table into another.
 #
 # Rule: planning is a pure function over model objects (no I/O), so it is
-# tested against an in-memory table on the host; only apply() and the
-# snapshot helpers talk to a Client. What the kernel lets us change in place
+# tested against an in-memory table on the host; only apply(), the Journal
+# (which undoes our own operations, see "undoing") and the snapshot helpers
+# talk to a Client. What the kernel lets us change in place
 # is edited in place (SET_SERVICE: scheduler, flags, timeout, netmask, pe;
 # SET_DEST: forwarding, weight, thresholds, tunnel); a changed key is a new
 # object (add, then delete). Never a flush.
@@ -15,7 +16,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 from ._base import IPVSError
 from ._model import (AF_INET6, FWD_MASK, PROTOCOL_NAMES, SVC_F_HASHED, Destination,
@@ -54,9 +55,11 @@ class PlanError(IPVSError, ValueError):
 
 class ApplyError(IPVSError):
     """An operation of an apply failed. `operation` is the Operation,
-    `error` the KernelError, `index` its position in the plan;
-    `rolled_back` tells whether the table was put back as it was
-    (False: `rollback_errors` lists what could not be undone)."""
+    `error` what stopped it (the KernelError, or any other exception met
+    before or while it ran: a ProtocolError, an Interrupted), `index` its
+    position in the plan; `rolled_back` tells whether our own operations
+    were all undone (False: `rollback_errors` lists what could not be put
+    back, UndoFailure objects for an atomic apply)."""
 
     def __init__(self, operation: Operation, error: Exception, index: int,
                  rolled_back: bool, rollback_errors=()):
@@ -224,8 +227,11 @@ def take_snapshot(client) -> Snapshot:
 
 
 def restore_snapshot(client, snap: Snapshot) -> list:
-    """Put the kernel back to `snap` with the fewest operations; returns
-    the errors of what could not be undone (empty: exact)."""
+    """Reset the kernel to `snap` with the fewest operations; returns the
+    errors of what could not be reset (empty: exact). This is a reset: it
+    also removes what another writer added since the snapshot. apply() and
+    `ipvsadm -R --atomic` do not use it; they undo only their own
+    operations (Journal)."""
     errors = []
     ops = plan(read_table(client), snap.table)
     for op, err in zip(ops, client.batch(op.batch_args() for op in ops) if ops else []):
@@ -252,33 +258,325 @@ def restore_snapshot(client, snap: Snapshot) -> list:
     return errors
 
 
-def apply(client, target: Iterable, *, atomic: bool = True) -> List[Operation]:
-    """Make the kernel's table equal to `target` (pairs of Service and
-    Destinations) with the fewest operations, batched; returns the plan
-    that ran (empty: nothing to do).
+# ----------------------------------------------------------------- undoing
+# A Journal runs operations one at a time and remembers, for each that the
+# kernel accepted, what it replaced. Its undo walks them back in reverse and
+# puts back only what is still as we left it: a rule another writer added,
+# changed or removed meanwhile is theirs and stays as it is (and is named
+# in the report when it stops us from putting ours back). One operation a
+# system call, so nothing after a failing operation reaches the kernel.
+# What no operation can put back: the counters of a deleted service or
+# destination (they start again from zero), its connections, zeroed
+# counters (-Z is not undone).
 
-    On a failed operation raises ApplyError; with atomic (the default) the
-    table is first put back to what it was before the call."""
+_READ = object()  # Journal.run: read the state the operation replaces first
+
+
+class Interrupted(IPVSError):
+    """A checkpoint asked a journaled run to stop (a signal arrived):
+    raised by the caller's checkpoint, answered with the undo."""
+
+    def __init__(self, signum: int):
+        IPVSError.__init__(self, "interrupted by signal %d" % signum)
+        self.signum = signum
+
+
+@dataclasses.dataclass(frozen=True)
+class UndoFailure:
+    """What an undo could not put back: `command` the ipvsadm command that
+    would have (numeric, without the program name), `reason` why not."""
+    command: str
+    reason: str
+
+    def __str__(self) -> str:
+        return "%s: %s" % (self.command, self.reason)
+
+
+def _find_dest(client, svc: Service, dest: Destination):
+    """The kernel's destination with dest's key, or None (also when the
+    service is gone)."""
+    from ._errors import KernelError
+    try:
+        for d in client.destinations(svc):
+            if d.key == dest.key:
+                return d
+    except KernelError as e:
+        if e.errno in (3, 2):  # ESRCH, ENOENT: no such service
+            return None
+        raise
+    return None
+
+
+def _find_service(client, svc: Service):
+    from ._errors import KernelError
+    try:
+        return client.get_service(svc)
+    except KernelError as e:
+        if e.errno in (3, 2):
+            return None
+        raise
+
+
+def timeouts_command(t: Timeouts) -> str:
+    return "--set %d %d %d" % (t.tcp, t.tcp_fin, t.udp)
+
+
+def daemon_command(d: SyncDaemon, start: bool = True) -> str:
+    state = {1: "master", 2: "backup"}.get(d.state, str(d.state))
+    if not start:
+        return "--stop-daemon %s" % state
+    out = "--start-daemon %s --mcast-interface %s --syncid %d" % (state, d.mcast_ifn,
+                                                                  d.syncid)
+    if d.sync_maxlen:
+        out += " --sync-maxlen %d" % d.sync_maxlen
+    if d.mcast_group:
+        out += " --mcast-group %s" % d.mcast_group
+    if d.mcast_port:
+        out += " --mcast-port %d" % d.mcast_port
+    if d.mcast_ttl:
+        out += " --mcast-ttl %d" % d.mcast_ttl
+    return out
+
+
+class Journal:
+    """Operations (tuples as Client.batch takes them) run one at a time
+    through `client`, each remembered with what it replaced, so undo()
+    can walk back exactly our own changes."""
+
+    def __init__(self, client):
+        self.client = client
+        self.done: list = []  # (operation tuple, what it replaced)
+
+    def run(self, op: tuple, before=_READ) -> None:
+        """Run one operation; KernelError if the kernel refuses it (then
+        nothing is recorded). `before`: what it replaces (the old Service,
+        (Service, [Destination]), Destination, Timeouts, SyncDaemon, table),
+        read from the kernel first when not given."""
+        name = op[0]
+        c = self.client
+        if before is _READ:
+            before = None
+            if name == "edit_service":
+                before = _find_service(c, op[1])
+            elif name == "delete_service":
+                old = _find_service(c, op[1])
+                before = None if old is None else (old, c.destinations(old))
+            elif name in ("edit_destination", "delete_destination"):
+                before = _find_dest(c, op[1], op[2])
+            elif name == "flush":
+                before = read_table(c)
+            elif name == "set_timeouts":
+                before = c.timeouts()
+            elif name == "stop_daemon":
+                before = next((d for d in c.daemons() if d.state == op[1].state), None)
+        getattr(c, name)(*op[1:])
+        if name != "zero":  # zeroed counters cannot be put back
+            self.done.append((op, before))
+
+    def undo(self) -> List[UndoFailure]:
+        """Undo every recorded operation, last first, where the kernel
+        still holds what we left; returns what could not be put back."""
+        from ._errors import KernelError
+        failures: List[UndoFailure] = []
+        while self.done:
+            op, before = self.done.pop()
+            try:
+                self._undo_one(op, before, failures)
+            except KernelError as e:
+                failures.append(UndoFailure(_undo_command(op, before), e.strerror))
+            except IPVSError as e:  # ProtocolError: the next step may still work
+                failures.append(UndoFailure(_undo_command(op, before), str(e)))
+        return failures
+
+    def _undo_one(self, op, before, failures) -> None:
+        c = self.client
+        name = op[0]
+        theirs = "changed by another writer meanwhile, left as it is"
+        if name == "add_service":
+            s = op[1]
+            now = _find_service(c, s)
+            if now is None:
+                return  # already gone
+            if service_settings(now) != service_settings(s):
+                failures.append(UndoFailure("-D " + service_spec(s), theirs))
+            elif c.destinations(now):
+                failures.append(UndoFailure("-D " + service_spec(s), "another writer added "
+                                            "real servers to it meanwhile, left as it is"))
+            else:
+                c.delete_service(s)
+        elif name == "edit_service":
+            s = op[1]
+            now = _find_service(c, s)
+            if before is None or now is None or service_settings(now) != service_settings(s):
+                failures.append(UndoFailure(_undo_command(op, before), theirs))
+            else:
+                c.edit_service(clean_service(before))
+        elif name == "delete_service":
+            if before is None:
+                return
+            s, dests = before
+            if _find_service(c, s) is not None:
+                failures.append(UndoFailure(_undo_command(op, before), "another writer added "
+                                            "the service again meanwhile, left as it is"))
+                return
+            self._readd(s, dests, failures)
+        elif name == "add_destination":
+            s, d = op[1], op[2]
+            now = _find_dest(c, s, d)
+            if now is None:
+                return
+            if dest_settings(now) != dest_settings(d):
+                failures.append(UndoFailure(_undo_command(op, before), theirs))
+            else:
+                c.delete_destination(s, d)
+        elif name == "edit_destination":
+            s, d = op[1], op[2]
+            now = _find_dest(c, s, d)
+            if before is None or now is None or dest_settings(now) != dest_settings(d):
+                failures.append(UndoFailure(_undo_command(op, before), theirs))
+            else:
+                c.edit_destination(s, clean_destination(before))
+        elif name == "delete_destination":
+            s = op[1]
+            if before is None:
+                return
+            if _find_dest(c, s, before) is not None:
+                failures.append(UndoFailure(_undo_command(op, before), "another writer added "
+                                            "it again meanwhile, left as it is"))
+            else:
+                c.add_destination(s, clean_destination(before))
+        elif name == "flush":
+            for s, dests in before or ():
+                if _find_service(c, s) is not None:
+                    failures.append(UndoFailure("-A " + service_spec(s) + _service_options(s),
+                                                "another writer added the service again "
+                                                "meanwhile, left as it is"))
+                    continue
+                self._readd(s, dests, failures)
+        elif name == "set_timeouts":
+            t = op[1]
+            now = c.timeouts()
+            fields = [f for f in ("tcp", "tcp_fin", "udp") if getattr(t, f)]
+            if before is None or any(getattr(now, f) != getattr(t, f) for f in fields):
+                failures.append(UndoFailure(_undo_command(op, before), theirs))
+            else:
+                c.set_timeouts(Timeouts(**{f: getattr(before, f) if f in fields else 0
+                                           for f in ("tcp", "tcp_fin", "udp")}))
+        elif name == "start_daemon":
+            d = op[1]
+            now = [x for x in c.daemons() if x.state == d.state]
+            if not now:
+                return
+            if (now[0].mcast_ifn, now[0].syncid) != (d.mcast_ifn, d.syncid):
+                failures.append(UndoFailure(daemon_command(d, start=False), theirs))
+            else:
+                c.stop_daemon(d)
+        elif name == "stop_daemon":
+            if before is None:
+                return
+            if any(x.state == before.state for x in c.daemons()):
+                failures.append(UndoFailure(daemon_command(before), "another writer started "
+                                            "a daemon meanwhile, left as it is"))
+            else:
+                c.start_daemon(before)
+
+    def _readd(self, s, dests, failures) -> None:
+        from ._errors import KernelError
+        s = clean_service(s)
+        try:
+            self.client.add_service(s)
+        except KernelError as e:
+            failures.append(UndoFailure("-A " + service_spec(s) + _service_options(s),
+                                        e.strerror))
+            return
+        for d in dests:
+            d = clean_destination(d)
+            try:
+                self.client.add_destination(s, d)
+            except KernelError as e:
+                failures.append(UndoFailure(operation_command(
+                    Operation("add_destination", s, d)), e.strerror))
+
+
+def _undo_command(op, before) -> str:
+    """The ipvsadm command that undoes `op` (for reports)."""
+    name = op[0]
+    if name == "add_service":
+        return "-D " + service_spec(op[1])
+    if name == "edit_service":
+        return operation_command(Operation("edit_service", before or op[1]))
+    if name == "delete_service":
+        return "-A " + service_spec(op[1]) + _service_options(before[0] if before else op[1])
+    if name == "add_destination":
+        return operation_command(Operation("delete_destination", op[1], op[2]))
+    if name == "edit_destination":
+        return operation_command(Operation("edit_destination", op[1], before or op[2]))
+    if name == "delete_destination":
+        return operation_command(Operation("add_destination", op[1], before or op[2]))
+    if name == "set_timeouts":
+        return timeouts_command(before or op[1])
+    if name == "start_daemon":
+        return daemon_command(op[1], start=False)
+    if name == "stop_daemon":
+        return daemon_command(before or op[1])
+    return name
+
+
+def apply(client, target: Iterable, *, atomic: bool = True,
+          checkpoint: Optional[Callable[[], None]] = None) -> List[Operation]:
+    """Make the kernel's table equal to `target` (pairs of Service and
+    Destinations) with the fewest operations; returns the plan that ran
+    (empty: nothing to do).
+
+    atomic (the default): the operations run one a system call; at the
+    first that fails, or any exception (a socket error, an Interrupted
+    from `checkpoint`, which is called before each operation), nothing
+    after it runs and our own operations are undone in reverse (Journal),
+    leaving what another writer did meanwhile alone; then ApplyError
+    (`rolled_back` False and `rollback_errors` the UndoFailures when
+    something could not be put back). A BaseException (KeyboardInterrupt)
+    is undone too and raised again.
+    Not atomic: batched, a failure does not stop the rest; ApplyError
+    for the first failure."""
     tgt = normalize_table(target)
     before = read_table(client)
     ops = plan(before, tgt)
     if not ops:
         return ops
-    results = client.batch(op.batch_args() for op in ops)
-    failed = [(i, e) for i, e in enumerate(results) if e is not None]
-    if not failed:
-        return ops
-    i, err = failed[0]
     if not atomic:
-        raise ApplyError(ops[i], err, i, rolled_back=False)
-    undo = plan(read_table(client), before)
-    undo_errs = [(op, e) for op, e in
-                 zip(undo, client.batch(op.batch_args() for op in undo) if undo else [])
-                 if e is not None]
-    if undo_errs:
-        undo_errs = restore_snapshot(client, Snapshot(before, client.timeouts(),
-                                                      tuple(client.daemons())))
-    raise ApplyError(ops[i], err, i, rolled_back=not undo_errs, rollback_errors=undo_errs)
+        results = client.batch(op.batch_args() for op in ops)
+        failed = [(i, e) for i, e in enumerate(results) if e is not None]
+        if failed:
+            i, err = failed[0]
+            raise ApplyError(ops[i], err, i, rolled_back=False)
+        return ops
+    old = {s.key: (s, ds) for s, ds in before}
+    journal = Journal(client)
+    for i, op in enumerate(ops):
+        try:
+            if checkpoint is not None:
+                checkpoint()
+            journal.run(op.batch_args(), before=_replaced(op, old))
+        except Exception as e:
+            failures = journal.undo()
+            raise ApplyError(op, e, i, rolled_back=not failures,
+                             rollback_errors=failures) from None
+        except BaseException:
+            journal.undo()
+            raise
+    return ops
+
+
+def _replaced(op: Operation, old: dict):
+    """What `op` replaces, from the table the plan was made from."""
+    entry = old.get(op.service.key)
+    if op.name == "edit_service":
+        return entry[0] if entry else None
+    if op.name == "delete_service":
+        return entry
+    if op.name in ("edit_destination", "delete_destination") and entry:
+        return next((d for d in entry[1] if d.key == op.destination.key), None)
+    return None
 
 
 # ------------------------------------------------------- ipvsadm commands
@@ -360,6 +658,7 @@ def operation_command(op: Operation) -> str:
     raise ValueError("not a plan operation: %s" % op.name)
 
 
-__all__ = ["Operation", "PlanError", "ApplyError", "Snapshot", "plan", "apply",
+__all__ = ["Operation", "PlanError", "ApplyError", "Snapshot", "plan", "apply", "Journal",
+           "Interrupted", "UndoFailure",
            "read_table", "take_snapshot", "restore_snapshot", "simulate", "same_table",
            "normalize_table", "operation_command"]

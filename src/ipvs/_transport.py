@@ -3,6 +3,11 @@
 # One NETLINK_GENERIC socket per client, reused for every request; the
 # family id resolved once; each reply checked against the request's sequence
 # number and our port id (the codec's Exchange does the checking).
+#
+# An exchange cut short (an exception, KeyboardInterrupt, a bad reply) leaves
+# its rest queued on the socket; the next exchange first drains the socket
+# (non-blocking reads until none is left; reading also runs a dump the
+# kernel still has to finish), so a Client stays usable after any error.
 from __future__ import annotations
 
 import errno
@@ -43,6 +48,7 @@ class Conn:
             except OSError as e:
                 raise KernelError(e.errno or errno.EPROTONOSUPPORT) from None
         self.sock = sock
+        self._dirty = False  # an exchange began and did not end
         self._buf = bytearray(RECV_CHUNK)
         self._view = memoryview(self._buf)
         try:
@@ -68,6 +74,29 @@ class Conn:
         s.bind((0, 0))
         self.pid = s.getsockname()[0]
         self._seq = int.from_bytes(os.urandom(2), "little") + 1
+
+    def begin(self) -> None:
+        """Start an exchange: drain what an exchange cut short left."""
+        if self._dirty:
+            self._drain()
+        self._dirty = True
+
+    def end(self) -> None:
+        """The exchange read its whole reply."""
+        self._dirty = False
+
+    def _drain(self) -> None:
+        for _ in range(1 << 20):  # bounded: a broken socket must not spin forever
+            try:
+                self.sock.recv_into(self._buf, 0, socket.MSG_DONTWAIT | socket.MSG_TRUNC)
+            except InterruptedError:
+                continue
+            except BlockingIOError:
+                return  # nothing left
+            except OSError as e:
+                if e.errno == errno.ENOBUFS:
+                    continue  # an overrun is reported once; go on draining
+                return
 
     def next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFFFFFFFF or 1
@@ -119,6 +148,7 @@ class Conn:
         Kernel errors become KernelError with ipvsadm's text for `operation`;
         an interrupted dump is restarted a bounded number of times."""
         for _ in range(DUMP_RETRIES):
+            self.begin()
             seq = self.next_seq()
             ex = nl.Exchange(seq, self.pid, dump)
             out: List[nl.Message] = []
@@ -126,11 +156,13 @@ class Conn:
                 for buf in self.buffers(build(seq), ex):
                     out.extend(ex.feed(buf))
             except nl.NetlinkError as e:
+                self.end()  # an error ends the reply
                 raise KernelError(e.errno, operation, e.ext_msg) from None
             except nl.DumpInterrupted:
-                continue
+                continue  # the rest of the dump is drained by begin()
             except nl.DecodeError as e:
                 raise ProtocolError(str(e)) from None
+            self.end()
             return out
         raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
 
@@ -147,6 +179,7 @@ class Conn:
         arrived before it. Answers are matched to requests by sequence
         number. (Tens of thousands of acks nobody reads cost the kernel an
         allocation each and us a decode each.)"""
+        self.begin()
         results: List[Optional[nl.ErrorInfo]] = [None] * len(requests)
         encode = nl.encode_genl
         quiet, asking = nl.NLM_F_REQUEST, nl.NLM_F_REQUEST | nl.NLM_F_ACK
@@ -181,6 +214,7 @@ class Conn:
             except nl.DecodeError as e:
                 raise ProtocolError(str(e)) from None
             i = j
+        self.end()
         return results
 
     def _resolve(self, name: str) -> int:

@@ -24,29 +24,18 @@ def _program(argv0):
 
 def main(argv=None, stdout=None, stderr=None, stdin=None):
     """Run ipvsadm with argv (program name first); return the exit status."""
-    standalone = argv is None
     if argv is None:
-        argv = sys.argv
+        return _standalone(lambda out, err, inp: main(sys.argv, out, err, inp))
     argv = [_program(argv[0] if argv else "")] + list(argv[1:])
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
     inp = stdin if stdin is not None else sys.stdin
-    if standalone:
-        _standalone_streams()
     try:
         return _main(argv, out, err, inp)
-    except BrokenPipeError:
-        _silence_stdout(out)
-        return 141
     except KeyboardInterrupt:
+        if isinstance(out, _FdWriter):
+            raise  # standalone: the process dies of SIGINT, as C would
         return 130
-    finally:
-        try:
-            out.flush()
-        except BrokenPipeError:
-            _silence_stdout(out)
-        except Exception:
-            pass
 
 
 def _main(argv, out, err, inp):
@@ -67,9 +56,9 @@ def _main(argv, out, err, inp):
     except Exit as e:
         if e.message is not None:
             err.write(e.message + "\n")
+        if e.signum and isinstance(out, _FdWriter):
+            raise _Killed(e.signum) from None  # standalone: die of it, as C would
         return e.status
-    except (BrokenPipeError, KeyboardInterrupt):
-        raise
     except Exception as e:  # never a traceback
         from .._base import IPVSError
         if isinstance(e, IPVSError):
@@ -92,18 +81,6 @@ def _parse_exit(e, prog, out, err):
     return e.status
 
 
-def _silence_stdout(out):
-    # A closed pipe ends the program quietly, as it does the C tool; keep
-    # the interpreter's final flush from complaining about it.
-    try:
-        fd = out.fileno()
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, fd)
-        os.close(devnull)
-    except (AttributeError, ValueError, OSError):
-        pass
-
-
 def save_main(argv=None, stdout=None, stderr=None):
     """ipvsadm-save [-n]: the table as ipvsadm commands."""
     if argv is None:
@@ -120,7 +97,7 @@ def save_main(argv=None, stdout=None, stderr=None):
             return 1
     args = ["ipvsadm", "-S"] + (["-n"] if numeric else [])
     if argv is sys.argv:
-        _standalone_streams()
+        return _standalone(lambda out, err, inp: main(args, out, err))
     return main(args, stdout, stderr)
 
 
@@ -129,16 +106,25 @@ def restore_main(argv=None, stdin=None, stdout=None, stderr=None):
 
     Unlike Debian's script, the input is checked before the table is
     flushed: a syntax error leaves the current rules in place."""
+    if argv is None:
+        return _standalone(lambda out, err, inp: restore_main([], inp, out, err))
     inp = stdin if stdin is not None else sys.stdin
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
-    if argv is None:
-        _standalone_streams()
-    lines = [line for line in inp.read().splitlines() if not line.startswith("#")]
+    try:
+        lines = [line for line in inp.read().splitlines() if not line.startswith("#")]
+    except KeyboardInterrupt:
+        if isinstance(out, _FdWriter):
+            raise
+        return 130
+    except (OSError, AttributeError) as e:  # stdin closed, unreadable: flush nothing
+        err.write("ipvsadm-restore: cannot read standard input: %s\n"
+                  % os.strerror(getattr(e, "errno", None) or 9))
+        return 1
     from ._options import ParseExit, PoptFailure, check_command, parse_options, CMD_RESTORE
-    from ._run import _ASCII_SPACE
+    from ._run import restore_words
     for line in lines:
-        words = [w for w in line.translate(_ASCII_SPACE).split(" ") if w]
+        words = restore_words(line)
         if not words:
             continue
         try:
@@ -157,10 +143,165 @@ def restore_main(argv=None, stdin=None, stdout=None, stderr=None):
     return main(["ipvsadm", "-R"], out, err, io.StringIO("\n".join(lines) + "\n"))
 
 
-def _standalone_streams():
-    # arguments and input may hold any bytes: pass them through, as C does
-    for stream in (sys.stdin, sys.stdout, sys.stderr):
+# ----------------------------------------------------- the process's streams
+# A standalone run does not write through sys.stdout: a TextIOWrapper over
+# an unbuffered file (PYTHONUNBUFFERED=1) drops the rest of a short write,
+# and its errors surface as "Exception ignored" at exit. Every byte goes
+# through os.write here, each count checked; a failure ends the program
+# with ipvsadm-style text on stderr and status 1, EPIPE as SIGPIPE ends the
+# C tool (killed by it, silently), Ctrl-C and the signals an atomic change
+# held off likewise by the signal. Closed descriptors 0-2 are held by
+# /dev/null (so no socket takes their number and receives our output) and
+# behave as closed: reading fails, writing fails.
+
+EBADF, EPIPE, SIGINT, SIGPIPE = 9, 32, 2, 13
+OUT_BUFFER = 64 << 10
+
+
+class _WriteFailed(BaseException):
+    """A write to stdout failed (a BaseException: nothing on the way may
+    swallow it; the atomic paths undo on it as on any other)."""
+
+    def __init__(self, errno):
+        BaseException.__init__(self, errno)
+        self.errno = errno
+
+
+class _Killed(BaseException):
+    """End the process by this signal."""
+
+    def __init__(self, signum):
+        BaseException.__init__(self, signum)
+        self.signum = signum
+
+
+class _FdWriter:
+    """Text to a file descriptor: buffered (unless a terminal), encoded as
+    the arguments were decoded, written with os.write until every byte is
+    out. stdout raises _WriteFailed; stderr (where there is nowhere left to
+    complain) notes the failure in `failed` and goes on, except EPIPE."""
+
+    def __init__(self, fd, is_stderr, closed):
+        self.fd = fd
+        self.is_stderr = is_stderr
+        self.closed_fd = closed
+        self.failed = 0
+        self.parts = []
+        self.size = 0
         try:
-            stream.reconfigure(errors="surrogateescape")
+            self.tty = not closed and os.isatty(fd)
+        except OSError:
+            self.tty = False
+
+    def fileno(self):
+        return self.fd
+
+    def write(self, text):
+        self.parts.append(text)
+        self.size += len(text)
+        if self.size >= OUT_BUFFER or self.tty or self.is_stderr:
+            self.flush()
+        return len(text)
+
+    def flush(self):
+        if not self.parts:
+            return
+        data = "".join(self.parts).encode("utf-8", "surrogateescape")
+        self.parts = []
+        self.size = 0
+        view = memoryview(data)
+        while view:
+            try:
+                if self.closed_fd:
+                    raise OSError(EBADF, "closed")
+                n = os.write(self.fd, view)
+            except InterruptedError:
+                continue
+            except OSError as e:
+                if self.is_stderr and e.errno != EPIPE:
+                    self.failed = e.errno or EBADF
+                    return
+                raise _WriteFailed(e.errno or EBADF) from None
+            view = view[n:]
+
+
+class _ClosedInput:
+    """Standard input when descriptor 0 was closed: reading fails (EBADF)."""
+
+    def read(self, *a):
+        raise OSError(EBADF, os.strerror(EBADF))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self.read()
+
+    def readline(self, *a):
+        self.read()
+
+
+def _closed(fd):
+    """Was descriptor fd closed when we started? Then hold its number with
+    /dev/null."""
+    try:
+        os.fstat(fd)
+        return False
+    except OSError:
+        pass
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+    except OSError:
+        pass
+    return True
+
+
+def _standalone(run):
+    """run(out, err, inp) with the process's own streams; the exit status,
+    or the process ends by a signal."""
+    closed = [_closed(fd) for fd in (0, 1, 2)]
+    out, err = _FdWriter(1, False, closed[1]), _FdWriter(2, True, closed[2])
+    inp = sys.stdin
+    if closed[0] or inp is None:
+        inp = _ClosedInput()
+    else:
+        # arguments and input may hold any bytes: pass them through, as C
+        # does; lines end at \n only (\r separates words, as in config_stream)
+        try:
+            inp.reconfigure(encoding="utf-8", errors="surrogateescape", newline="\n")
         except (AttributeError, ValueError, OSError):
             pass
+    signum = 0
+    try:
+        try:
+            status = run(out, err, inp)
+        finally:
+            if not closed[1] or out.parts:
+                out.flush()
+    except KeyboardInterrupt:
+        signum = SIGINT
+    except _Killed as e:
+        signum = e.signum
+    except _WriteFailed as e:
+        if e.errno == EPIPE:
+            signum = SIGPIPE
+        else:
+            prog = _program(sys.argv[0] if sys.argv else "")
+            out.parts = []
+            err.write("%s: write error: %s\n" % (prog, os.strerror(e.errno)))
+            status = 1
+    if signum:
+        try:
+            err.flush()
+        except BaseException:
+            pass
+        import _signal  # loaded by the interpreter at start-up already
+        _signal.signal(signum, _signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        os._exit(128 + signum)  # not reached
+    if err.failed and not status:
+        status = 1
+    return status

@@ -1,5 +1,5 @@
 # Options beyond ipvsadm 1.31: --json/-j [--pretty], --apply [FILE]
-# [--dry-run], -R --atomic, --netns NAME, --about.
+# [--dry-run], -R --atomic, --netns NAME, --status, --about.
 #
 # Rule: these words are taken out of the argument vector before ipvsadm's
 # own parser sees the rest, and only when one of them is there does this
@@ -8,10 +8,15 @@
 # library (ipvs._json), plans from ipvs._plan.
 from __future__ import annotations
 
-from . import _options as O
-from ._run import _ASCII_SPACE, CONN_FILE, Exit, Runner
+import os
 
-WORDS = ("--json", "-j", "--pretty", "--apply", "--dry-run", "--atomic", "--netns", "--about")
+from . import _options as O
+from ._run import CONN_FILE, Exit, Runner, restore_words
+
+EBADF = 9  # errno's value; importing errno costs every start-up a module
+
+WORDS = ("--json", "-j", "--pretty", "--apply", "--dry-run", "--atomic", "--netns", "--status",
+         "--about")
 
 
 def wanted(argv) -> bool:
@@ -30,6 +35,7 @@ class Extras:
         self.dry_run = False
         self.atomic = False
         self.netns = None
+        self.status = False
         self.about = False
 
 
@@ -44,7 +50,8 @@ def split(argv):
     args = argv[1:]
     i = 0
     json_wanted = any(a in ("--json", "-j") for a in args)
-    pretty_p = json_wanted and any(a == "--apply" or a.startswith("--apply=") for a in args)
+    pretty_p = json_wanted and any(a in ("--apply", "--status") or a.startswith("--apply=")
+                                   for a in args)
     listing = json_wanted and any(a in ("-L", "-l", "--list", "-S", "--save") or
                   (a.startswith("-") and not a.startswith("--") and ("L" in a or "l" in a)
                    and len(a) > 1) for a in args)
@@ -58,6 +65,8 @@ def split(argv):
             x.dry_run = True
         elif a == "--atomic":
             x.atomic = True
+        elif a == "--status":
+            x.status = True
         elif a == "--about":
             x.about = True
         elif a == "--netns" or a.startswith("--netns="):
@@ -94,6 +103,9 @@ def split(argv):
     if x.apply is not None and len(rest) > 1:
         _usage_error("--apply takes no other command or option (only --dry-run, --json, "
                      "--netns)")
+    if x.status and (len(rest) > 1 or x.apply is not None):
+        _usage_error("--status takes no other command or option (only --json, --pretty, "
+                     "--netns)")
     if x.atomic and not any(a in ("-R", "--restore") for a in rest[1:]):
         _usage_error("--atomic goes with -R (--restore)")
     if x.json and x.apply is not None and not x.dry_run:
@@ -118,6 +130,8 @@ class BeyondRunner(Runner):
         if self.x.about:
             self.out.write(about())
             return 0
+        if self.x.status:
+            return self.show_status()
         if self.x.apply is not None:
             return self.apply_rules()
         if self.x.json and len(argv) > 1:
@@ -135,7 +149,27 @@ class BeyondRunner(Runner):
         from .._json import dumps
         self.out.write(dumps(value, pretty=self.x.pretty))
 
+    # ------------------------------------------------------------ status
+
+    def show_status(self):
+        from .._errors import KernelError
+        try:
+            st = self.client.status()
+        except KernelError as e:
+            raise Exit(1, e.strerror) from None
+        if self.x.json:
+            from .._json import to_json
+            self._write_json([to_json(st)])
+        else:
+            from ._statusview import status_text
+            self.out.write(status_text(st))
+        return 0
+
     # -------------------------------------------------------------- JSON
+
+    def _estimating(self, fmt):
+        # rates only: a listing without them reads no sysctl
+        return self.client.estimating() if fmt & O.FMT_RATE else True
 
     def list_all(self, fmt):
         if not self.x.json:
@@ -152,7 +186,7 @@ class BeyondRunner(Runner):
             entries = sorted(((s, sorted(ds, key=R.dest_sort_key)) for s, ds in entries),
                              key=lambda e: R.service_sort_key(e[0]))
         self._write_json(to_json(entries, stats=bool(fmt & O.FMT_STATS),
-                                 rate=bool(fmt & O.FMT_RATE)))
+                                 rate=bool(fmt & O.FMT_RATE), estimating=self._estimating(fmt)))
 
     def list_service(self, ce):
         if not self.x.json:
@@ -170,7 +204,7 @@ class BeyondRunner(Runner):
             dests = sorted(dests, key=R.dest_sort_key)
         fmt = ce.format
         self._write_json([to_json((svc, dests), stats=bool(fmt & O.FMT_STATS),
-                                  rate=bool(fmt & O.FMT_RATE))])
+                                  rate=bool(fmt & O.FMT_RATE), estimating=self._estimating(fmt))])
 
     def list_timeouts(self):
         if not self.x.json:
@@ -217,6 +251,8 @@ class BeyondRunner(Runner):
         try:
             if name == "-":
                 text = self.stdin.read()
+                if text is None:
+                    raise OSError(EBADF, os.strerror(EBADF))
             else:
                 with open(name, encoding="utf-8", errors="surrogateescape") as f:
                     text = f.read()
@@ -226,7 +262,7 @@ class BeyondRunner(Runner):
         table = {}
         order = []
         for n, line in enumerate(text.splitlines(), 1):
-            words = [w for w in line.translate(_ASCII_SPACE).split(" ") if w]
+            words = restore_words(line)
             if not words or words[0].startswith("#"):
                 continue
             where = "%s: line %d" % (self.prog, n)
@@ -263,7 +299,7 @@ class BeyondRunner(Runner):
     def apply_rules(self):
         target = self.read_rules()
         c = self.client
-        from .._plan import ApplyError
+        from .._plan import ApplyError, Interrupted
         if self.x.dry_run:
             ops = c.plan(target)
             if self.x.json:
@@ -273,47 +309,151 @@ class BeyondRunner(Runner):
                 for op in ops:
                     self.out.write("%s %s\n" % (self.prog, op.command()))
             return 0
-        try:
-            c.apply(target, atomic=True)
-        except ApplyError as e:
-            state = "the table is as it was" if e.rolled_back else "COULD NOT RESTORE THE TABLE"
-            raise Exit(1, "%s: %s %s: %s; %s" % (self.prog, self.prog, e.operation.command(),
-                                                  e.error.strerror, state)) from None
+        with HeldSignals() as held:
+            try:
+                c.apply(target, atomic=True, checkpoint=held.checkpoint)
+            except ApplyError as e:
+                self._report_undo(e.rollback_errors)
+                if isinstance(e.error, Interrupted):
+                    msg = "%s: interrupted before %s %s; %s" % (
+                        self.prog, self.prog, e.operation.command(), _state(e.rolled_back))
+                    raise Exit(128 + e.error.signum, msg, signum=e.error.signum) from None
+                raise Exit(1, "%s: %s %s: %s; %s" % (self.prog, self.prog, e.operation.command(),
+                                                      _error_text(e.error),
+                                                      _state(e.rolled_back))) from None
+        held.act()  # a signal during the last operation: the apply is whole
         return 0
+
+    def _report_undo(self, failures):
+        for f in failures:
+            self.err.write("%s: could not put back: %s %s: %s\n"
+                           % (self.prog, self.prog, f.command, f.reason))
 
     # ---------------------------------------------------- atomic restore
 
     def atomic_restore(self, argv):
-        """-R --atomic: every line takes effect, or none (the table, the
-        timeouts and the daemons are put back) and the failing line is named."""
+        """-R --atomic: every line takes effect, or none: at the first
+        failing line (or a signal, or any error) our own operations are
+        undone in reverse (ipvs.Journal: the table, the timeouts and the
+        daemons; what another writer did meanwhile stays) and the failing
+        line is named."""
         if len(argv) != 2:
-            O.check_command(O.parse_options(argv))  # ipvsadm's own complaints first
-        lines = self.stdin.read().splitlines()
-        from .._plan import restore_snapshot, take_snapshot
+            try:  # ipvsadm's own complaints first
+                O.check_command(O.parse_options(argv))
+            except O.PoptFailure as e:
+                self.err.write(e.text + "\n")
+                return 0xFF  # process_options() returns -1
+        try:
+            lines = self.stdin.read().splitlines()
+        except (OSError, AttributeError) as e:
+            raise Exit(1, "%s: cannot read standard input: %s"
+                       % (self.prog, os.strerror(getattr(e, "errno", None) or EBADF))) \
+                from None
+        from .._plan import Interrupted, Journal
         c = self.client
-        snap = take_snapshot(c)
-        for n, line in enumerate(lines, 1):
-            words = [w for w in line.translate(_ASCII_SPACE).split(" ") if w]
-            if not words:
-                continue
-            failure = None
+        self.journal = Journal(c)
+        with HeldSignals() as held:
+            n, line = 0, ""
             try:
-                if self.process([self.prog] + words, True) != 0:
-                    failure = Exit(1)
-            except (O.ParseExit, Exit) as e:
-                failure = e
-            if failure is None:
-                continue
-            errors = restore_snapshot(c, snap)
-            if isinstance(failure, O.ParseExit):
-                from . import _parse_exit
-                _parse_exit(failure, self.prog, self.out, self.err)
-            elif failure.message:
-                self.err.write(failure.message + "\n")
-            state = "the table is as it was" if not errors else "COULD NOT RESTORE THE TABLE"
-            raise Exit(1, "%s: line %d failed, nothing restored (%s): %s"
-                       % (self.prog, n, state, line.strip()))
+                for n, line in enumerate(lines, 1):
+                    words = restore_words(line)
+                    if not words:
+                        continue
+                    held.checkpoint()
+                    failure = None
+                    try:
+                        if self.process([self.prog] + words, True) != 0:
+                            failure = Exit(1)
+                    except (O.ParseExit, Exit) as e:
+                        failure = e
+                    if failure is None:
+                        continue
+                    failures = self.journal.undo()
+                    self._report_undo(failures)
+                    if isinstance(failure, O.ParseExit):
+                        from . import _parse_exit
+                        _parse_exit(failure, self.prog, self.out, self.err)
+                    elif failure.message:
+                        self.err.write(failure.message + "\n")
+                    raise Exit(1, "%s: line %d failed, nothing restored (%s): %s"
+                               % (self.prog, n, _state(not failures), line.strip()))
+            except Interrupted as e:
+                failures = self.journal.undo()
+                self._report_undo(failures)
+                raise Exit(128 + e.signum, "%s: interrupted at line %d, nothing restored (%s)"
+                           % (self.prog, n, _state(not failures)), signum=e.signum) \
+                    from None
+            except Exit:
+                raise
+            except Exception as e:  # a socket error, a bug: undone all the same
+                failures = self.journal.undo()
+                self._report_undo(failures)
+                raise Exit(1, "%s: line %d failed, nothing restored (%s): %s: %s"
+                           % (self.prog, n, _state(not failures), line.strip(),
+                              _error_text(e))) from None
+            except BaseException:
+                self.journal.undo()
+                raise
+        held.act()
         return 0
+
+    def execute(self, ce):
+        if not self.x.atomic:
+            return Runner.execute(self, ce)
+        self.journal.run(self.operation(ce))
+
+
+def _error_text(e):
+    return getattr(e, "strerror", None) or str(e) or type(e).__name__
+
+
+def _state(rolled_back):
+    return "the table is as it was" if rolled_back else "COULD NOT RESTORE THE TABLE"
+
+
+class HeldSignals:
+    """SIGINT, SIGTERM and SIGHUP held off while an atomic change and its
+    undo run: the handler only notes the signal; checkpoint() turns it into
+    ipvs.Interrupted between operations, act() (after the work is whole or
+    undone) ends the program by that signal as the C tool would end."""
+
+    SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+    def __init__(self):
+        self.signum = 0
+        self._old = {}
+
+    def __enter__(self):
+        import signal
+        self._signal = signal
+        for name in self.SIGNALS:
+            num = getattr(signal, name)
+            try:
+                self._old[num] = signal.signal(num, self._note)
+            except (ValueError, OSError):  # not the main thread
+                pass
+        return self
+
+    def _note(self, signum, frame):
+        if not self.signum:
+            self.signum = signum
+
+    def checkpoint(self):
+        if self.signum:
+            from .._plan import Interrupted
+            raise Interrupted(self.signum)
+
+    def __exit__(self, *exc):
+        for num, old in self._old.items():
+            try:
+                self._signal.signal(num, old)
+            except (ValueError, OSError, TypeError):
+                pass
+        return False
+
+    def act(self):
+        if self.signum:
+            raise Exit(128 + self.signum, signum=self.signum)
 
 
 def about():

@@ -69,7 +69,7 @@ class FastRestore:
         return enc
 
     def operation(self, line: str):
-        line = line.strip(" \t\n\r\v\f")
+        line = line.strip(" \t\n\r")  # config_stream's separators
         if line.startswith("-a "):
             m = _DEST.match(line)
             if m is None:

@@ -296,6 +296,12 @@ def _strtol_prefix(s):
         k += 1
     if k == j:
         return None, s
+    # Bounded before conversion (Python refuses int() of more than 4300
+    # digits): past 19 significant digits strtol saturates with ERANGE;
+    # +-2**63 stands for that, outside every range ipvsadm accepts.
+    digits = s[j:k].lstrip("0")
+    if len(digits) > 19:
+        return (-(2 ** 63) - 1 if s[i] == "-" else 2 ** 63), s[k:]
     return int(s[i:k]), s[k:]
 
 

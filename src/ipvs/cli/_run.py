@@ -14,17 +14,49 @@ CONN_FILE = "/proc/net/ip_vs_conn"
 RESTORE_BATCH = 2000  # restore lines queued before they are sent
 
 
-# the C locale's isspace(): what separates words in ipvsadm -R input
-_ASCII_SPACE = str.maketrans("\t\n\v\f\r", "     ")
+# What separates words in ipvsadm -R input: config_stream_read()'s fscanf
+# format "%4096[^ \t\n\r]" (so \v and \f are part of a word).
+_ASCII_SPACE = str.maketrans("\t\n\r", "   ")
+MAX_WORD = 4096  # config_stream's MAX_LINE_LENGTH: fscanf cuts longer words there
+
+
+def restore_words(line):
+    """The words ipvsadm 1.31's config_stream_read() makes of one input
+    line: a word longer than 4096 bytes is cut into pieces of 4096, a NUL
+    ends its word as C strings end (the rest of that word is lost), and
+    the word "ipvsadm" is dropped wherever it stands."""
+    words = []
+    for w in line.translate(_ASCII_SPACE).split(" "):
+        if not w:
+            continue
+        if len(w) > MAX_WORD // 4:
+            b = w.encode("utf-8", "surrogateescape")
+            if len(b) > MAX_WORD:
+                pieces = [b[i:i + MAX_WORD].decode("utf-8", "surrogateescape")
+                          for i in range(0, len(b), MAX_WORD)]
+                words.extend(p for p in map(_c_string, pieces) if p != "ipvsadm")
+                continue
+        w = _c_string(w)
+        if w != "ipvsadm":
+            words.append(w)
+    return words
+
+
+def _c_string(w):
+    nul = w.find("\0")
+    return w if nul < 0 else w[:nul]
 
 
 class Exit(Exception):
-    """Stop the program now with this status (after printing `message`)."""
+    """Stop the program now with this status (after printing `message`).
+    signum: end by that signal instead (a standalone run kills itself with
+    it, as the C tool dies of it; in-process, the status is 128 + signum)."""
 
-    def __init__(self, status, message=None):
+    def __init__(self, status, message=None, signum=0):
         Exception.__init__(self, message)
         self.status = status
         self.message = message
+        self.signum = signum
 
 
 class Runner:
@@ -336,28 +368,35 @@ class Runner:
         fast = FastRestore().operation
         result = 0
         pending = []
-        for line in self.stdin:
-            op = fast(line)
-            if op is not None:
-                if not pending:
-                    self.client  # the kernel connection, as process() opens it
-                pending.append(op)
-                if len(pending) >= RESTORE_BATCH:
-                    result = self._run_batch(pending)
-                continue
-            words = [w for w in line.translate(_ASCII_SPACE).split(" ") if w]
-            if not words:
-                continue
-            argv = [self.prog] + words
-            op = self._batchable(argv)
-            if op is not None:
-                pending.append(op)
-                if len(pending) >= RESTORE_BATCH:
-                    result = self._run_batch(pending)
-                continue
+        try:
+            for line in _input_lines(self.stdin):
+                op = fast(line)
+                if op is not None:
+                    if not pending:
+                        self.client  # the kernel connection, as process() opens it
+                    pending.append(op)
+                    if len(pending) >= RESTORE_BATCH:
+                        result = self._run_batch(pending)
+                    continue
+                words = restore_words(line)
+                if not words:
+                    continue
+                argv = [self.prog] + words
+                op = self._batchable(argv)
+                if op is not None:
+                    pending.append(op)
+                    if len(pending) >= RESTORE_BATCH:
+                        result = self._run_batch(pending)
+                    continue
+                if pending:
+                    self._run_batch(pending)
+                result = self.process(argv, True)
+        except Exception:
+            # whatever stops us here, the lines before it are sent, as
+            # ipvsadm 1.31 had run each of them already
             if pending:
                 self._run_batch(pending)
-            result = self.process(argv, True)
+            raise
         if pending:
             result = self._run_batch(pending)
         return result
@@ -390,3 +429,15 @@ class Runner:
             if r is not None:
                 self.err.write(r.strerror + "\n")
         return -1 if results and results[-1] is not None else 0
+
+
+def _input_lines(stdin):
+    """The lines of standard input; a read error ends them, as fscanf's
+    EOF ends ipvsadm -R (a closed stdin is an empty one)."""
+    it = iter(stdin)
+    while True:
+        try:
+            line = next(it)
+        except (StopIteration, OSError, ValueError):
+            return
+        yield line
