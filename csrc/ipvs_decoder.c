@@ -407,15 +407,12 @@ static size_t ipv6_text(const uint8_t *raw, char *o)
 
 /* An address as the kernel prints it: IPv4 as 8 hex digits (host order of
  * ntohl), IPv6 in any form inet_pton takes (the kernel's %pI6 is the full
- * form, parsed here without inet_pton). Writes its inet_ntop text and a
- * '\n' to *w (room for ADDR_MAX bytes is the caller's to check) and
+ * form, parsed here without inet_pton). Fills raw (network order) and
  * returns its family, or -1. */
-static int addr_text(const struct tok *t, uint8_t **w)
+static int addr_parse(const struct tok *t, uint8_t raw[16])
 {
-    uint8_t raw[16];
     size_t i;
     const uint8_t *p = t->p;
-    int af = -1;
     if (t->n == 8) {
         for (i = 0; i < 4; i++) {
             unsigned hi = HEX1(p[2 * i]), lo = HEX1(p[2 * i + 1]);
@@ -424,9 +421,9 @@ static int addr_text(const struct tok *t, uint8_t **w)
             raw[i] = (uint8_t)((hi - 1) * 16 + (lo - 1));
         }
         if (i == 4)
-            af = AF_INET;
+            return AF_INET;
     }
-    if (af != AF_INET) {
+    {
         int full = t->n == 39;
         if (!memchr(p, ':', t->n))
             return -1;
@@ -446,23 +443,44 @@ static int addr_text(const struct tok *t, uint8_t **w)
             if (inet_pton(AF_INET6, text, raw) != 1)
                 return -1;
         }
-        af = AF_INET6;
     }
-    if (af == AF_INET) {
-        i = ipv4_text(raw, (char *)*w);
-    } else if (memcmp(raw, "\0\0\0\0\0\0\0\0\0\0", 10) != 0) {
-        i = ipv6_text(raw, (char *)*w);
-    } else {
+    return AF_INET6;
+}
+
+/* The inet_ntop text of a parsed address (at most ADDR_MAX - 1 bytes) to
+ * o, without a terminator; returns its length, or -1. */
+static int addr_format(int af, const uint8_t raw[16], char *o)
+{
+    if (af == AF_INET)
+        return (int)ipv4_text(raw, o);
+    if (memcmp(raw, "\0\0\0\0\0\0\0\0\0\0", 10) != 0)
+        return (int)ipv6_text(raw, o);
+    {
         /* ::a.b.c.d and the like: C libraries differ here (musl writes
          * ::102:304), and the twin prints what this one's inet_ntop does */
         char out[64];
+        size_t n;
         if (!inet_ntop(AF_INET6, raw, out, sizeof(out)))
             return -1;
-        i = strlen(out);
-        memcpy(*w, out, i);
+        n = strlen(out);
+        memcpy(o, out, n);
+        return (int)n;
     }
-    (*w)[i] = '\n';
-    *w += i + 1;
+}
+
+/* An address token's inet_ntop text and a '\n' to *w (room for ADDR_MAX
+ * bytes is the caller's to check); returns its family, or -1. */
+static int addr_text(const struct tok *t, uint8_t **w)
+{
+    uint8_t raw[16];
+    int af = addr_parse(t, raw), n;
+    if (af < 0)
+        return -1;
+    n = addr_format(af, raw, (char *)*w);
+    if (n < 0)
+        return -1;
+    (*w)[n] = '\n';
+    *w += (size_t)n + 1;
     return af;
 }
 
@@ -553,19 +571,32 @@ static int column_item(struct conn_out *o, int k, const struct tok *t, int addre
     return af;
 }
 
-/* One line (without its '\n'). Returns 0 with *emitted 0 or 1, or an
- * error code. Mirrors _conn_line() in the twin. Room for the line's items
- * in every column was checked by the caller. */
-static int conn_line(const uint8_t *p, size_t n, struct conn_out *o, int *emitted)
-{
-    static const struct tok none = { (const uint8_t *)"", 0 };
+/* One line of the table, tokenized and checked: what the column decoder
+ * and the -Lnc renderer both start from, so that they accept and refuse
+ * exactly the same lines. */
+struct conn_fields {
     struct tok t[NTOK];
-    size_t i = 0, k = 0, j;
-    uint64_t cport, vport, dport, expires = 0;
-    uint64_t *nums = o->num + o->rec;
-    int af, vaf, daf;
+    size_t k;             /* tokens; 0: not a connection (blank or header) */
+    int af, daf;          /* of caddr and vaddr; of daddr */
+    uint64_t cport, vport, dport, expires;
+};
 
-    *emitted = 0;
+/* What a caller does with address token t of column col (C_CADDR,
+ * C_VADDR, C_DADDR): its family, or -1 when it is not an address. Called
+ * in column order, between the checks, so the first bad field decides the
+ * error as it does in the twin. */
+typedef int (*conn_addr_fn)(void *ctx, int col, const struct tok *t);
+
+/* One line (without its '\n') -> f. Returns 0 (f->k is 0 when the line is
+ * no connection) or an error code. Mirrors _conn_line() in the twin. */
+static int conn_fields(const uint8_t *p, size_t n, struct conn_fields *f,
+                       conn_addr_fn addr, void *ctx)
+{
+    struct tok *t = f->t;
+    size_t i = 0, k = 0, j;
+    uint64_t expires = 0;
+
+    f->k = 0;
     if (n > MAX_LINE)
         return IPVS_E_LINE_LONG;
     /* up to 10 tokens, then the rest of the line (trailing space removed) */
@@ -596,16 +627,13 @@ static int conn_line(const uint8_t *p, size_t n, struct conn_out *o, int *emitte
         return 0; /* the header line */
     if (k < 9)
         return IPVS_E_CONN_SHORT;
-    /* items are written before the line is known to be good: a bad line
-     * ends the call with an error, so nothing reads them */
-    af = column_item(o, C_CADDR, &t[1], 1);
-    if (af < 0 || port(&t[2], &cport))
+    f->af = addr(ctx, C_CADDR, &t[1]);
+    if (f->af < 0 || port(&t[2], &f->cport))
         return IPVS_E_CONN_FIELD;
-    vaf = column_item(o, C_VADDR, &t[3], 1);
-    if (vaf != af || port(&t[4], &vport))
+    if (addr(ctx, C_VADDR, &t[3]) != f->af || port(&t[4], &f->vport))
         return IPVS_E_CONN_FIELD;
-    daf = column_item(o, C_DADDR, &t[5], 1);
-    if (daf < 0 || port(&t[6], &dport))
+    f->daf = addr(ctx, C_DADDR, &t[5]);
+    if (f->daf < 0 || port(&t[6], &f->dport))
         return IPVS_E_CONN_FIELD;
     if (t[8].n < 1 || t[8].n > 20)
         return IPVS_E_CONN_FIELD;
@@ -617,15 +645,42 @@ static int conn_line(const uint8_t *p, size_t n, struct conn_out *o, int *emitte
             return IPVS_E_CONN_FIELD;
         expires = expires * 10 + (uint64_t)(c - '0');
     }
-    column_item(o, C_PROTO, &t[0], 0);
-    column_item(o, C_STATE, &t[7], 0);
-    column_item(o, C_PE_NAME, k > 9 ? &t[9] : &none, 0);
-    column_item(o, C_PE_DATA, k > 10 ? &t[10] : &none, 0);
-    nums[0] = (uint64_t)af;
-    nums[o->cap] = cport;
-    nums[2 * o->cap] = vport;
-    nums[3 * o->cap] = dport;
-    nums[4 * o->cap] = expires;
+    f->expires = expires;
+    f->k = k;
+    return 0;
+}
+
+/* the column decoder's addresses: formatted into their columns (or found
+ * in a column's dictionary) */
+static int column_addr(void *o, int col, const struct tok *t)
+{
+    return column_item(o, col, t, 1);
+}
+
+/* One line (without its '\n') to the columns. Returns 0 with *emitted 0
+ * or 1, or an error code. Room for the line's items in every column was
+ * checked by the caller. */
+static int conn_line(const uint8_t *p, size_t n, struct conn_out *o, int *emitted)
+{
+    static const struct tok none = { (const uint8_t *)"", 0 };
+    struct conn_fields f;
+    uint64_t *nums = o->num + o->rec;
+    /* address items are written before the line is known to be good: a
+     * bad line ends the call with an error, so nothing reads them */
+    int rc = conn_fields(p, n, &f, column_addr, o);
+
+    *emitted = 0;
+    if (rc || !f.k)
+        return rc;
+    column_item(o, C_PROTO, &f.t[0], 0);
+    column_item(o, C_STATE, &f.t[7], 0);
+    column_item(o, C_PE_NAME, f.k > 9 ? &f.t[9] : &none, 0);
+    column_item(o, C_PE_DATA, f.k > 10 ? &f.t[10] : &none, 0);
+    nums[0] = (uint64_t)f.af;
+    nums[o->cap] = f.cport;
+    nums[2 * o->cap] = f.vport;
+    nums[3 * o->cap] = f.dport;
+    nums[4 * o->cap] = f.expires;
     *emitted = 1;
     return 0;
 }
