@@ -11,6 +11,9 @@
 #   decode_conns(chunk, final)             -> (records, consumed)
 #     records here is an iterator (take it once, in order; no len()):
 #     C makes each tuple as it is taken
+#   render_conns_numeric(chunk, final)     -> (text bytes, consumed)
+#     the `ipvsadm -Lnc` lines of the connections decode_conns would give
+#     (same lines taken, same DecodeError), C writing them itself
 from __future__ import annotations
 
 import os
@@ -21,6 +24,7 @@ DECODER = "python"
 decode_services = _decode_py.decode_services
 decode_dests = _decode_py.decode_dests
 decode_conns = _decode_py.decode_conns
+render_conns_numeric = _decode_py.render_conns_numeric
 
 if os.environ.get("IPVS_PUREPYTHON", "") != "1":
     try:
@@ -32,6 +36,7 @@ if os.environ.get("IPVS_PUREPYTHON", "") != "1":
         decode_services = _decode_c.decode_services
         decode_dests = _decode_c.decode_dests
         decode_conns = _decode_c.decode_conns
+        render_conns_numeric = _decode_c.render_conns_numeric
 
 DONE = _decode_py.DONE
 INTERRUPTED = _decode_py.INTERRUPTED
