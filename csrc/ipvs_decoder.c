@@ -571,6 +571,28 @@ static int column_item(struct conn_out *o, int k, const struct tok *t, int addre
     return af;
 }
 
+/* Where the line at pos ends: 0 with *got 1, [pos, *lend) the line without
+ * its '\n' and *next where the one after it starts; 0 with *got 0 at a
+ * last line without '\n' when the input is not final (the caller keeps
+ * it for its next call); IPVS_E_LINE_LONG when that partial line is
+ * already longer than any line may be. */
+static int next_line(const uint8_t *buf, size_t len, size_t pos, int final, int *got,
+                     size_t *lend, size_t *next)
+{
+    const uint8_t *nl = memchr(buf + pos, '\n', len - pos);
+    *got = 0;
+    if (nl) {
+        *lend = (size_t)(nl - buf);
+        *next = *lend + 1;
+    } else {
+        if (!final)
+            return len - pos > MAX_LINE ? IPVS_E_LINE_LONG : 0;
+        *lend = *next = len;
+    }
+    *got = 1;
+    return 0;
+}
+
 /* One line of the table, tokenized and checked: what the column decoder
  * and the -Lnc renderer both start from, so that they accept and refuse
  * exactly the same lines. */
@@ -714,18 +736,13 @@ int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
         }
     }
     while (pos < len && o.rec < cap) {
-        const uint8_t *nl = memchr(buf + pos, '\n', len - pos);
-        size_t lend;
-        if (nl) {
-            lend = (size_t)(nl - buf);
-        } else {
-            if (!final) {
-                if (len - pos > MAX_LINE)
-                    return IPVS_E_LINE_LONG;
-                break;
-            }
-            lend = len;
-        }
+        size_t lend, next;
+        int got;
+        rc = next_line(buf, len, pos, final, &got, &lend, &next);
+        if (rc)
+            return rc;
+        if (!got)
+            break;
         /* room for this line's items in every column: an address takes at
          * most ADDR_MAX, a copied token at most the line; a full
          * dictionary ends the call here (the caller goes on without it) */
@@ -742,7 +759,7 @@ int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
         if (rc)
             return rc;
         o.rec += (size_t)emitted;
-        pos = nl ? lend + 1 : lend;
+        pos = next;
     }
     for (k = 0; k < NCOL; k++)
         col[2 * k + 1] = (size_t)(o.w[k] - sout);
@@ -876,18 +893,13 @@ int ipvs_render_conns_numeric(const uint8_t *buf, size_t len, int final,
     *full = 0;
     *consumed = 0;
     while (pos < len) {
-        const uint8_t *nl = memchr(buf + pos, '\n', len - pos);
-        size_t lend;
-        if (nl) {
-            lend = (size_t)(nl - buf);
-        } else {
-            if (!final) {
-                if (len - pos > MAX_LINE)
-                    return IPVS_E_LINE_LONG;
-                break;
-            }
-            lend = len;
-        }
+        size_t lend, next;
+        int got;
+        rc = next_line(buf, len, pos, final, &got, &lend, &next);
+        if (rc)
+            return rc;
+        if (!got)
+            break;
         /* a line too long is refused before it asks for room, so that a
          * fresh buffer of MAX_LINE + IPVS_RENDER_ROOM always makes progress */
         if (lend - pos > MAX_LINE)
@@ -899,7 +911,7 @@ int ipvs_render_conns_numeric(const uint8_t *buf, size_t len, int final,
         rc = render_line(buf + pos, lend - pos, &w);
         if (rc)
             return rc;
-        pos = nl ? lend + 1 : lend;
+        pos = next;
     }
     *written = (size_t)(w - out);
     *consumed = pos;

@@ -105,6 +105,14 @@ _DICTS = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5
 _ADDR_COLUMNS = (False, True, True, True, False, False, False)
 
 
+def _next_slice(total, pos):
+    """(length, last) of the input C is given next: at most _SLICE bytes
+    (C stops at the slice's last complete line; the next call starts
+    there)."""
+    left = total - pos
+    return (left, True) if left <= _SLICE else (_SLICE, False)
+
+
 def decode_conns(chunk, final):
     """Complete lines of a /proc/net/ip_vs_conn chunk -> (records, consumed).
 
@@ -125,10 +133,7 @@ def decode_conns(chunk, final):
     batches = []
     pos = 0
     while True:
-        left = total - pos
-        last = left <= _SLICE
-        if not last:
-            left = _SLICE  # C stops at the slice's last complete line
+        left, last = _next_slice(total, pos)
         cap = left // _LINE_GUESS + 16
         # each string column's region: the bound ipvs_decoder.h gives
         bounds = []
@@ -192,10 +197,7 @@ def render_conns_numeric(chunk, final):
     pieces = []
     pos = 0
     while True:
-        left = total - pos
-        last = left <= _SLICE
-        if not last:
-            left = _SLICE  # C stops at the slice's last complete line
+        left, last = _next_slice(total, pos)
         cap = 2 * left + MAX_LINE + _RENDER_ROOM
         out = _raw("uint8_t[]", cap)
         rc = lib.ipvs_render_conns_numeric(src + pos, left, 1 if final and last else 0,
