@@ -11,7 +11,9 @@ alternate (one C pass is about 10 ms).
 Inputs as benchmarks/test_bench_decoder.py: the 1,000,000-line
 ip_vs_conn snapshot streamed in 256 KiB pieces, and the 20,000-destination
 dump's receive buffers. Prints each pass's ratio and the ratio of the
-totals.
+totals. Then the snapshot as `ipvsadm -Lnc` text, piece by piece: a raw
+read of the same bytes from a file, the decoders' render_conns_numeric
+and the decode+format path the listing took before it.
 """
 import argparse
 import os
@@ -76,6 +78,66 @@ def dump_pass():
     return t1 - t0, t2 - t1
 
 
+def lnc_pass(ps, path, twin):
+    """`ipvsadm -Lnc`'s text, piece by piece: a raw read of the piece's
+    bytes from the snapshot file (the floor), then C's
+    render_conns_numeric (the listing now), then C's decode_conns and the
+    Python formatter (the listing before), then the same two with the twin
+    when twin is set. Returns each one's total time."""
+    import io
+    from itertools import islice
+    from ipvs._conntext import numeric_lines
+
+    def old(impl, p):
+        recs = impl.decode_conns(p, True)[0]
+        n = 0
+        while True:
+            out = numeric_lines(islice(recs, 4096))
+            if not out:
+                return n
+            text.write(out)
+            n += 1
+
+    clock = time.perf_counter
+    impls = (_decode_c, _decode_py) if twin else (_decode_c,)
+    times = [0.0] * (1 + 2 * len(impls))
+    with open(path, "rb", buffering=0) as f, open(os.devnull, "wb") as binary:
+        text = io.TextIOWrapper(binary, encoding="utf-8")
+        for p in ps:
+            t = [clock()]
+            assert len(f.read(len(p))) == len(p)
+            t.append(clock())
+            for impl in impls:
+                binary.write(impl.render_conns_numeric(p, True)[0])
+                t.append(clock())
+                old(impl, p)
+                text.flush()
+                t.append(clock())
+            for i in range(len(times)):
+                times[i] += t[i + 1] - t[i]
+        text.detach()
+    return times
+
+
+def report_lnc(runs):
+    names = ["raw read of the bytes", "C render (now)", "C decode+format (before)",
+             "twin render (now)", "twin decode+format (before)"]
+    print("-Lnc text of %d connections (the twin in the first pass only):" % B.N_CONNS)
+    cols = max(len(r) for r in runs)
+    # each column over the passes that have it, against the raw read of those passes
+    best = [min(r[i] for r in runs if len(r) > i) for i in range(cols)]
+    tot = [sum(r[i] for r in runs if len(r) > i) for i in range(cols)]
+    raw = [sum(r[0] for r in runs if len(r) > i) for i in range(cols)]
+    for i in range(cols):
+        print("  %-28s best pass %.3f s (%.3f us/conn)%s" % (
+            names[i], best[i], best[i] / B.N_CONNS * 1e6,
+            "" if i == 0 else ", %.1fx the raw read" % (tot[i] / raw[i])))
+    print("  C: before/now %.1fx%s" % (tot[2] / tot[1], "; twin: before/now %.1fx; twin render "
+                                       "/ C render %.1fx" % (runs[0][4] / runs[0][3],
+                                                             runs[0][3] / runs[0][1])
+                                       if cols > 3 else ""), flush=True)
+
+
 def report(what, runs, target):
     for i, (tc, tp) in enumerate(runs):
         print("  %s pass %d: C %.3f s, twin %.3f s, %.1fx" % (what, i + 1, tc, tp, tp / tc))
@@ -88,6 +150,8 @@ def report(what, runs, target):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--lnc-passes", type=int, default=3,
+                    help="passes of the -Lnc comparison (the twin's in the first only)")
     a = ap.parse_args()
     print("load average: %s" % " ".join(open("/proc/loadavg").read().split()[:3]))
     report("20k-destination dump", [dump_pass() for _ in range(5 * a.passes)], 20)
@@ -96,6 +160,11 @@ def main():
     # a caller that keeps every record of a piece (a list) pays for one
     # tuple a record in C too
     report("1M-line ip_vs_conn, records kept", [conns_pass(ps, list)], 10)
+    import tempfile
+    with tempfile.NamedTemporaryFile(suffix=".ip_vs_conn") as f:
+        f.write(B.conns_text())
+        f.flush()
+        report_lnc([lnc_pass(ps, f.name, i == 0) for i in range(a.lnc_passes)])
 
 
 if __name__ == "__main__":

@@ -11,7 +11,10 @@ Inputs:
 - a /proc/net/ip_vs_conn snapshot of 1,000,000 lines (IPv4 and IPv6, some
   with persistence-engine columns, like the captured table), streamed in
   256 KiB chunks the way ipvs._conns reads it; each record is taken and
-  let go (counted), as the CLI's listing does, so memory stays flat.
+  let go (counted), as the CLI's listing does, so memory stays flat. The
+  same snapshot as `ipvsadm -Lnc` text: the decoders' render_conns_numeric
+  (what the listing uses) against decode_conns + the Python formatter
+  (what it used before), and a raw read of the same bytes from a file.
 """
 import os
 import socket
@@ -119,16 +122,52 @@ def decode_dump(impl):
     return n
 
 
-def stream_conns(impl, text, chunk=1 << 18):
-    n, pos, rest = 0, 0, b""
-    decode = impl.decode_conns
+def pieces_of(decode, text, chunk=1 << 18):
+    """decode(data, final) over text as ipvs._conns feeds the decoders (a
+    chunk at a time, the unconsumed rest carried over): each result."""
+    pos, rest = 0, b""
     while pos < len(text):
         data = rest + text[pos:pos + chunk]
         pos += chunk
-        recs, used = decode(data, pos >= len(text))
+        out, used = decode(data, pos >= len(text))
+        yield out
+        rest = data[used:]
+
+
+def stream_conns(impl, text, chunk=1 << 18):
+    n = 0
+    for recs in pieces_of(impl.decode_conns, text, chunk):
         for _ in recs:  # each record taken, then let go, as the CLI's listing does
             n += 1
-        rest = data[used:]
+    assert n == N_CONNS
+    return n
+
+
+def lnc_render(impl, text, sink):
+    """`ipvsadm -Lnc`'s lines as the listing makes them: the decoder's
+    render_conns_numeric text, written to a binary sink."""
+    n = 0
+    for out in pieces_of(impl.render_conns_numeric, text):
+        sink.write(out)
+        n += out.count(b"\n")
+    assert n == N_CONNS
+    return n
+
+
+def lnc_decode_format(impl, text, sink):
+    """The same lines as the listing made them before render_conns_numeric:
+    decode_conns' records, formatted 4096 at a time by the Python formatter
+    (now ipvs._conntext.numeric_lines), written to a text sink."""
+    from itertools import islice
+    from ipvs._conntext import numeric_lines
+    n = 0
+    for recs in pieces_of(impl.decode_conns, text):
+        while True:
+            out = numeric_lines(islice(recs, 4096))
+            if not out:
+                break
+            sink.write(out)
+            n += out.count("\n")
     assert n == N_CONNS
     return n
 
@@ -196,6 +235,50 @@ def test_conns1m_python(benchmark):
 
 
 @need_c
+def test_lnc1m_c_render(benchmark):
+    text = conns_text()
+    benchmark.extra_info.update(entries=N_CONNS, bytes=len(text))
+    with open(os.devnull, "wb") as sink:
+        benchmark.pedantic(lnc_render, args=(_decode_c, text, sink), rounds=5, warmup_rounds=1)
+
+
+@need_c
+def test_lnc1m_c_decode_format(benchmark):
+    text = conns_text()
+    benchmark.extra_info.update(entries=N_CONNS, bytes=len(text))
+    with open(os.devnull, "w") as sink:
+        benchmark.pedantic(lnc_decode_format, args=(_decode_c, text, sink), rounds=3,
+                           warmup_rounds=1)
+
+
+def test_lnc1m_python_render(benchmark):
+    text = conns_text()
+    benchmark.extra_info.update(entries=N_CONNS, bytes=len(text))
+    with open(os.devnull, "wb") as sink:
+        benchmark.pedantic(lnc_render, args=(_decode_py, text, sink), rounds=2, warmup_rounds=0)
+
+
+def test_lnc1m_raw_read(benchmark, tmp_path):
+    """The floor: the same bytes read from a file (in the page cache) in
+    the reads ipvs._conns makes, nothing done with them."""
+    from ipvs._conns import READ_SIZE
+    text = conns_text()
+    path = tmp_path / "ip_vs_conn"
+    path.write_bytes(text)
+
+    def read():
+        n = 0
+        with open(path, "rb", buffering=0) as f:
+            while True:
+                b = f.read(READ_SIZE)
+                if not b:
+                    return n
+                n += len(b)
+    benchmark.extra_info.update(entries=N_CONNS, bytes=len(text))
+    assert benchmark.pedantic(read, rounds=10, warmup_rounds=1) == len(text)
+
+
+@need_c
 def test_same_records():
     """The benchmarked decoders agree on these inputs (a benchmark of
     wrong answers would be worthless)."""
@@ -205,3 +288,5 @@ def test_same_records():
     c, c_used = _decode_c.decode_conns(text, False)
     p, p_used = _decode_py.decode_conns(text, False)
     assert list(c) == list(p) and c_used == p_used
+    assert _decode_c.render_conns_numeric(text, False) == \
+        _decode_py.render_conns_numeric(text, False)

@@ -407,15 +407,12 @@ static size_t ipv6_text(const uint8_t *raw, char *o)
 
 /* An address as the kernel prints it: IPv4 as 8 hex digits (host order of
  * ntohl), IPv6 in any form inet_pton takes (the kernel's %pI6 is the full
- * form, parsed here without inet_pton). Writes its inet_ntop text and a
- * '\n' to *w (room for ADDR_MAX bytes is the caller's to check) and
+ * form, parsed here without inet_pton). Fills raw (network order) and
  * returns its family, or -1. */
-static int addr_text(const struct tok *t, uint8_t **w)
+static int addr_parse(const struct tok *t, uint8_t raw[16])
 {
-    uint8_t raw[16];
     size_t i;
     const uint8_t *p = t->p;
-    int af = -1;
     if (t->n == 8) {
         for (i = 0; i < 4; i++) {
             unsigned hi = HEX1(p[2 * i]), lo = HEX1(p[2 * i + 1]);
@@ -424,9 +421,9 @@ static int addr_text(const struct tok *t, uint8_t **w)
             raw[i] = (uint8_t)((hi - 1) * 16 + (lo - 1));
         }
         if (i == 4)
-            af = AF_INET;
+            return AF_INET;
     }
-    if (af != AF_INET) {
+    {
         int full = t->n == 39;
         if (!memchr(p, ':', t->n))
             return -1;
@@ -446,23 +443,44 @@ static int addr_text(const struct tok *t, uint8_t **w)
             if (inet_pton(AF_INET6, text, raw) != 1)
                 return -1;
         }
-        af = AF_INET6;
     }
-    if (af == AF_INET) {
-        i = ipv4_text(raw, (char *)*w);
-    } else if (memcmp(raw, "\0\0\0\0\0\0\0\0\0\0", 10) != 0) {
-        i = ipv6_text(raw, (char *)*w);
-    } else {
+    return AF_INET6;
+}
+
+/* The inet_ntop text of a parsed address (at most ADDR_MAX - 1 bytes) to
+ * o, without a terminator; returns its length, or -1. */
+static int addr_format(int af, const uint8_t raw[16], char *o)
+{
+    if (af == AF_INET)
+        return (int)ipv4_text(raw, o);
+    if (memcmp(raw, "\0\0\0\0\0\0\0\0\0\0", 10) != 0)
+        return (int)ipv6_text(raw, o);
+    {
         /* ::a.b.c.d and the like: C libraries differ here (musl writes
          * ::102:304), and the twin prints what this one's inet_ntop does */
         char out[64];
+        size_t n;
         if (!inet_ntop(AF_INET6, raw, out, sizeof(out)))
             return -1;
-        i = strlen(out);
-        memcpy(*w, out, i);
+        n = strlen(out);
+        memcpy(o, out, n);
+        return (int)n;
     }
-    (*w)[i] = '\n';
-    *w += i + 1;
+}
+
+/* An address token's inet_ntop text and a '\n' to *w (room for ADDR_MAX
+ * bytes is the caller's to check); returns its family, or -1. */
+static int addr_text(const struct tok *t, uint8_t **w)
+{
+    uint8_t raw[16];
+    int af = addr_parse(t, raw), n;
+    if (af < 0)
+        return -1;
+    n = addr_format(af, raw, (char *)*w);
+    if (n < 0)
+        return -1;
+    (*w)[n] = '\n';
+    *w += (size_t)n + 1;
     return af;
 }
 
@@ -553,19 +571,54 @@ static int column_item(struct conn_out *o, int k, const struct tok *t, int addre
     return af;
 }
 
-/* One line (without its '\n'). Returns 0 with *emitted 0 or 1, or an
- * error code. Mirrors _conn_line() in the twin. Room for the line's items
- * in every column was checked by the caller. */
-static int conn_line(const uint8_t *p, size_t n, struct conn_out *o, int *emitted)
+/* Where the line at pos ends: 0 with *got 1, [pos, *lend) the line without
+ * its '\n' and *next where the one after it starts; 0 with *got 0 at a
+ * last line without '\n' when the input is not final (the caller keeps
+ * it for its next call); IPVS_E_LINE_LONG when that partial line is
+ * already longer than any line may be. */
+static int next_line(const uint8_t *buf, size_t len, size_t pos, int final, int *got,
+                     size_t *lend, size_t *next)
 {
-    static const struct tok none = { (const uint8_t *)"", 0 };
-    struct tok t[NTOK];
-    size_t i = 0, k = 0, j;
-    uint64_t cport, vport, dport, expires = 0;
-    uint64_t *nums = o->num + o->rec;
-    int af, vaf, daf;
+    const uint8_t *nl = memchr(buf + pos, '\n', len - pos);
+    *got = 0;
+    if (nl) {
+        *lend = (size_t)(nl - buf);
+        *next = *lend + 1;
+    } else {
+        if (!final)
+            return len - pos > MAX_LINE ? IPVS_E_LINE_LONG : 0;
+        *lend = *next = len;
+    }
+    *got = 1;
+    return 0;
+}
 
-    *emitted = 0;
+/* One line of the table, tokenized and checked: what the column decoder
+ * and the -Lnc renderer both start from, so that they accept and refuse
+ * exactly the same lines. */
+struct conn_fields {
+    struct tok t[NTOK];
+    size_t k;             /* tokens; 0: not a connection (blank or header) */
+    int af, daf;          /* of caddr and vaddr; of daddr */
+    uint64_t cport, vport, dport, expires;
+};
+
+/* What a caller does with address token t of column col (C_CADDR,
+ * C_VADDR, C_DADDR): its family, or -1 when it is not an address. Called
+ * in column order, between the checks, so the first bad field decides the
+ * error as it does in the twin. */
+typedef int (*conn_addr_fn)(void *ctx, int col, const struct tok *t);
+
+/* One line (without its '\n') -> f. Returns 0 (f->k is 0 when the line is
+ * no connection) or an error code. Mirrors _conn_line() in the twin. */
+static int conn_fields(const uint8_t *p, size_t n, struct conn_fields *f,
+                       conn_addr_fn addr, void *ctx)
+{
+    struct tok *t = f->t;
+    size_t i = 0, k = 0, j;
+    uint64_t expires = 0;
+
+    f->k = 0;
     if (n > MAX_LINE)
         return IPVS_E_LINE_LONG;
     /* up to 10 tokens, then the rest of the line (trailing space removed) */
@@ -596,16 +649,13 @@ static int conn_line(const uint8_t *p, size_t n, struct conn_out *o, int *emitte
         return 0; /* the header line */
     if (k < 9)
         return IPVS_E_CONN_SHORT;
-    /* items are written before the line is known to be good: a bad line
-     * ends the call with an error, so nothing reads them */
-    af = column_item(o, C_CADDR, &t[1], 1);
-    if (af < 0 || port(&t[2], &cport))
+    f->af = addr(ctx, C_CADDR, &t[1]);
+    if (f->af < 0 || port(&t[2], &f->cport))
         return IPVS_E_CONN_FIELD;
-    vaf = column_item(o, C_VADDR, &t[3], 1);
-    if (vaf != af || port(&t[4], &vport))
+    if (addr(ctx, C_VADDR, &t[3]) != f->af || port(&t[4], &f->vport))
         return IPVS_E_CONN_FIELD;
-    daf = column_item(o, C_DADDR, &t[5], 1);
-    if (daf < 0 || port(&t[6], &dport))
+    f->daf = addr(ctx, C_DADDR, &t[5]);
+    if (f->daf < 0 || port(&t[6], &f->dport))
         return IPVS_E_CONN_FIELD;
     if (t[8].n < 1 || t[8].n > 20)
         return IPVS_E_CONN_FIELD;
@@ -617,15 +667,42 @@ static int conn_line(const uint8_t *p, size_t n, struct conn_out *o, int *emitte
             return IPVS_E_CONN_FIELD;
         expires = expires * 10 + (uint64_t)(c - '0');
     }
-    column_item(o, C_PROTO, &t[0], 0);
-    column_item(o, C_STATE, &t[7], 0);
-    column_item(o, C_PE_NAME, k > 9 ? &t[9] : &none, 0);
-    column_item(o, C_PE_DATA, k > 10 ? &t[10] : &none, 0);
-    nums[0] = (uint64_t)af;
-    nums[o->cap] = cport;
-    nums[2 * o->cap] = vport;
-    nums[3 * o->cap] = dport;
-    nums[4 * o->cap] = expires;
+    f->expires = expires;
+    f->k = k;
+    return 0;
+}
+
+/* the column decoder's addresses: formatted into their columns (or found
+ * in a column's dictionary) */
+static int column_addr(void *o, int col, const struct tok *t)
+{
+    return column_item(o, col, t, 1);
+}
+
+/* One line (without its '\n') to the columns. Returns 0 with *emitted 0
+ * or 1, or an error code. Room for the line's items in every column was
+ * checked by the caller. */
+static int conn_line(const uint8_t *p, size_t n, struct conn_out *o, int *emitted)
+{
+    static const struct tok none = { (const uint8_t *)"", 0 };
+    struct conn_fields f;
+    uint64_t *nums = o->num + o->rec;
+    /* address items are written before the line is known to be good: a
+     * bad line ends the call with an error, so nothing reads them */
+    int rc = conn_fields(p, n, &f, column_addr, o);
+
+    *emitted = 0;
+    if (rc || !f.k)
+        return rc;
+    column_item(o, C_PROTO, &f.t[0], 0);
+    column_item(o, C_STATE, &f.t[7], 0);
+    column_item(o, C_PE_NAME, f.k > 9 ? &f.t[9] : &none, 0);
+    column_item(o, C_PE_DATA, f.k > 10 ? &f.t[10] : &none, 0);
+    nums[0] = (uint64_t)f.af;
+    nums[o->cap] = f.cport;
+    nums[2 * o->cap] = f.vport;
+    nums[3 * o->cap] = f.dport;
+    nums[4 * o->cap] = f.expires;
     *emitted = 1;
     return 0;
 }
@@ -659,18 +736,13 @@ int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
         }
     }
     while (pos < len && o.rec < cap) {
-        const uint8_t *nl = memchr(buf + pos, '\n', len - pos);
-        size_t lend;
-        if (nl) {
-            lend = (size_t)(nl - buf);
-        } else {
-            if (!final) {
-                if (len - pos > MAX_LINE)
-                    return IPVS_E_LINE_LONG;
-                break;
-            }
-            lend = len;
-        }
+        size_t lend, next;
+        int got;
+        rc = next_line(buf, len, pos, final, &got, &lend, &next);
+        if (rc)
+            return rc;
+        if (!got)
+            break;
         /* room for this line's items in every column: an address takes at
          * most ADDR_MAX, a copied token at most the line; a full
          * dictionary ends the call here (the caller goes on without it) */
@@ -687,11 +759,161 @@ int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
         if (rc)
             return rc;
         o.rec += (size_t)emitted;
-        pos = nl ? lend + 1 : lend;
+        pos = next;
     }
     for (k = 0; k < NCOL; k++)
         col[2 * k + 1] = (size_t)(o.w[k] - sout);
     *count = o.rec;
+    *consumed = pos;
+    return 0;
+}
+
+/* ------------------------------------------------ -Lnc lines, rendered here */
+
+/* A line's output is at most the protocol and state tokens (both within
+ * the line) plus 200 bytes: their padding (3, 11), the expiry (18 digits
+ * of minutes, ':', 2), three endpoints of at most 53 bytes ('[', 45, ']',
+ * ':', 5) and six separators. */
+_Static_assert(IPVS_RENDER_ROOM >= 3 + 11 + 21 + 3 * (ADDR_MAX - 1 + 8) + 6, "render room");
+
+/* the renderer's addresses: each one's text, kept for the line's end */
+struct render_addrs {
+    char text[3][ADDR_MAX];
+    size_t n[3];
+};
+
+static int render_addr(void *ctx, int col, const struct tok *t)
+{
+    struct render_addrs *r = ctx;
+    uint8_t raw[16];
+    int af = addr_parse(t, raw), n;
+    if (af < 0)
+        return -1;
+    n = addr_format(af, raw, r->text[col - C_CADDR]);
+    if (n < 0)
+        return -1;
+    r->n[col - C_CADDR] = (size_t)n;
+    return af;
+}
+
+static size_t dec64(uint64_t v, uint8_t *o)
+{
+    uint8_t tmp[20];
+    size_t n = 0, i;
+    do {
+        tmp[n++] = (uint8_t)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++)
+        o[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* spaces from column `have` up to `width` (printf's %-*s) */
+static uint8_t *pad(uint8_t *w, size_t have, size_t width)
+{
+    while (have < width) {
+        *w++ = ' ';
+        have++;
+    }
+    return w;
+}
+
+static uint8_t *padded(uint8_t *w, const struct tok *t, size_t width)
+{
+    memcpy(w, t->p, t->n);
+    return pad(w + t->n, t->n, width);
+}
+
+/* ipvsadm's addrport_to_anyname with -n: "host:port", IPv6 in brackets */
+static uint8_t *endpoint(uint8_t *w, int af, const char *host, size_t n, uint64_t port,
+                         size_t width)
+{
+    uint8_t *s = w;
+    if (af != AF_INET)
+        *w++ = '[';
+    memcpy(w, host, n);
+    w += n;
+    if (af != AF_INET)
+        *w++ = ']';
+    *w++ = ':';
+    w += dec64(port, w);
+    return pad(w, (size_t)(w - s), width);
+}
+
+/* One line (without its '\n') to *w as
+ * "%-3s %02d:%02d(padded to 6) %-11s %-18s %-18s %s\n", nothing for a
+ * blank or header line; room for IPVS_RENDER_ROOM + n bytes was checked
+ * by the caller. */
+static int render_line(const uint8_t *p, size_t n, uint8_t **w)
+{
+    struct conn_fields f;
+    struct render_addrs a;
+    uint8_t *o = *w, *s;
+    uint64_t minutes;
+    unsigned seconds;
+    int rc = conn_fields(p, n, &f, render_addr, &a);
+
+    if (rc || !f.k)
+        return rc;
+    o = padded(o, &f.t[0], 3);
+    *o++ = ' ';
+    s = o;
+    minutes = f.expires / 60;
+    seconds = (unsigned)(f.expires % 60);
+    if (minutes < 10)
+        *o++ = '0';
+    o += dec64(minutes, o);
+    *o++ = ':';
+    *o++ = (uint8_t)('0' + seconds / 10);
+    *o++ = (uint8_t)('0' + seconds % 10);
+    o = pad(o, (size_t)(o - s), 6);
+    *o++ = ' ';
+    o = padded(o, &f.t[7], 11);
+    *o++ = ' ';
+    o = endpoint(o, f.af, a.text[0], a.n[0], f.cport, 18);
+    *o++ = ' ';
+    o = endpoint(o, f.af, a.text[1], a.n[1], f.vport, 18);
+    *o++ = ' ';
+    o = endpoint(o, f.daf, a.text[2], a.n[2], f.dport, 0);
+    *o++ = '\n';
+    *w = o;
+    return 0;
+}
+
+int ipvs_render_conns_numeric(const uint8_t *buf, size_t len, int final,
+                              uint8_t *out, size_t cap, size_t *written,
+                              int *full, size_t *consumed)
+{
+    size_t pos = 0;
+    uint8_t *w = out;
+    int rc;
+
+    *written = 0;
+    *full = 0;
+    *consumed = 0;
+    while (pos < len) {
+        size_t lend, next;
+        int got;
+        rc = next_line(buf, len, pos, final, &got, &lend, &next);
+        if (rc)
+            return rc;
+        if (!got)
+            break;
+        /* a line too long is refused before it asks for room, so that a
+         * fresh buffer of MAX_LINE + IPVS_RENDER_ROOM always makes progress */
+        if (lend - pos > MAX_LINE)
+            return IPVS_E_LINE_LONG;
+        if ((size_t)(out + cap - w) < lend - pos + IPVS_RENDER_ROOM) {
+            *full = 1;
+            break;
+        }
+        rc = render_line(buf + pos, lend - pos, &w);
+        if (rc)
+            return rc;
+        pos = next;
+    }
+    *written = (size_t)(w - out);
     *consumed = pos;
     return 0;
 }

@@ -93,3 +93,20 @@ int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
                       uint8_t *sout, size_t scap, size_t *col,
                       unsigned dicts, uint8_t *iout, unsigned *full,
                       uint64_t *nout, size_t cap, size_t *count, size_t *consumed);
+
+/* /proc/net/ip_vs_conn text, one chunk, to the lines `ipvsadm -Lnc`
+ * prints (no --persistent-conn; the persistence-engine columns are
+ * ignored): protocol, expiry as minutes:seconds, state, and the client,
+ * virtual and real endpoints as "a.b.c.d:port" or "[v6]:port", padded as
+ * ipvsadm 1.31 pads them. The lines accepted and the error codes are
+ * those of ipvs_decode_conns (one line parser serves both). Renders until
+ * the input ends (complete lines only unless final) or out may not hold
+ * the next line: a line of n bytes is rendered only while n +
+ * IPVS_RENDER_ROOM bytes of out are left, otherwise *full is set (call
+ * again from *consumed with room; a fresh out of MAX_LINE (4096) +
+ * IPVS_RENDER_ROOM bytes always takes a line). The text is out[0 :
+ * *written], no terminator. */
+#define IPVS_RENDER_ROOM 256
+int ipvs_render_conns_numeric(const uint8_t *buf, size_t len, int final,
+                              uint8_t *out, size_t cap, size_t *written,
+                              int *full, size_t *consumed);

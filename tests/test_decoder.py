@@ -42,6 +42,7 @@ def test_decoder_matches_environment():
         assert ipvs.DECODER == "c"
         assert _decoder.decode_dests is _decode_c.decode_dests
         assert _decoder.decode_conns is _decode_c.decode_conns
+        assert _decoder.render_conns_numeric is _decode_c.render_conns_numeric
 
 
 def test_purepython_forces_twin():
@@ -55,7 +56,7 @@ def test_same_signatures():
     import inspect
     if _decode_c is None:
         pytest.skip("C decoder not built")
-    for name in ("decode_services", "decode_dests", "decode_conns"):
+    for name in ("decode_services", "decode_dests", "decode_conns", "render_conns_numeric"):
         assert inspect.signature(getattr(_decode_c, name)) == \
             inspect.signature(getattr(_decode_py, name))
 

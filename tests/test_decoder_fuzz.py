@@ -1,6 +1,7 @@
 """Fuzz invariant: any bytes either decode identically in C and Python or
 raise the same DecodeError from both; never another exception, never a
-crash. Two parts:
+crash. Connection text goes through both decode_conns and the -Lnc
+renderer (render_conns_numeric). Two parts:
 
 - a deterministic corpus (seeded mutations of every vector and of the
   captured kernel replies), the part scripts/sanitize runs under ASan;
@@ -73,8 +74,12 @@ def check_dump(buf, pid=PID, svc_af=2):
 
 def check_conns(buf):
     for final in (False, True):
-        assert outcome(conns, _decode_c, buf, final) == \
-            outcome(conns, _decode_py, buf, final)
+        decoded = outcome(conns, _decode_c, buf, final)
+        assert decoded == outcome(conns, _decode_py, buf, final)
+        # the -Lnc renderer takes and refuses the same lines
+        rendered = outcome(_decode_c.render_conns_numeric, buf, final)
+        assert rendered == outcome(_decode_py.render_conns_numeric, buf, final)
+        assert rendered[0] == decoded[0]
 
 
 def mutate(rng, data, text=False):

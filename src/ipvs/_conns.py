@@ -1,9 +1,10 @@
 # The connection table, streamed from /proc/net/ip_vs_conn.
 #
 # Rule: constant memory in the table size: the file is read in large reads,
-# decoded through the decoder seam a batch at a time, and records are
-# yielded as they are decoded, never collected. At most BATCH + READ_SIZE +
-# MAX_LINE bytes are held (the decoders refuse a longer partial line).
+# decoded through the decoder seam a batch at a time, and records (or the
+# -Lnc text of a batch) are yielded as they are decoded, never collected.
+# At most BATCH + READ_SIZE + MAX_LINE bytes of input are held (the
+# decoders refuse a longer partial line), and one batch's text.
 from __future__ import annotations
 
 TYPE_CHECKING = False
@@ -11,7 +12,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Iterator
 
 from ._base import DecodeError
-from ._decoder import decode_conns
+from ._decoder import decode_conns, render_conns_numeric
 from ._model import Connection
 
 READ_SIZE = 1 << 18  # each read() of the proc file returns at most a page or so
@@ -45,6 +46,23 @@ def iter_connection_records(path: str = "/proc/net/ip_vs_conn") -> Iterator[tupl
 def iter_records_from(f) -> Iterator[tuple]:
     """Records from an open binary file of the table's text (from where it
     stands: a caller that has read the header line already may pass it on)."""
+    for records in _batches(f, decode_conns):
+        yield from records
+
+
+def iter_numeric_text_from(f) -> Iterator[bytes]:
+    """The `ipvsadm -Lnc` lines of the connections in an open binary file
+    of the table's text (as iter_records_from takes it), a batch of lines
+    at a time: the decoder writes them, no record is made."""
+    for text in _batches(f, render_conns_numeric):
+        if text:
+            yield text
+
+
+def _batches(f, decode):
+    """decode(buffered, final) -> (result, consumed) over the file, BATCH
+    bytes at a time: each call's result, the rest of a partial line kept
+    for the next call."""
     buf = bytearray()
     while True:
         chunk = f.read(READ_SIZE)
@@ -52,9 +70,9 @@ def iter_records_from(f) -> Iterator[tuple]:
             buf += chunk
             if len(buf) < BATCH:
                 continue
-        recs, used = decode_conns(buf, not chunk)
+        out, used = decode(buf, not chunk)
         del buf[:used]
-        yield from recs
+        yield out
         if not chunk:
             return
 

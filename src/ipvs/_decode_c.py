@@ -13,7 +13,7 @@ from _operator import itemgetter as _pick  # operator.py only re-exports it
 from itertools import chain as _chain, repeat as _repeat
 
 from ._base import DecodeError
-from ._decode_py import ERRORS
+from ._decode_py import ERRORS, MAX_LINE
 from ._ipvs_cdecoder import ffi, lib  # ImportError when not built
 
 _SVC = struct.Struct("=HH16sH2xI16sIII16s10Q")
@@ -105,6 +105,14 @@ _DICTS = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5
 _ADDR_COLUMNS = (False, True, True, True, False, False, False)
 
 
+def _next_slice(total, pos):
+    """(length, last) of the input C is given next: at most _SLICE bytes
+    (C stops at the slice's last complete line; the next call starts
+    there)."""
+    left = total - pos
+    return (left, True) if left <= _SLICE else (_SLICE, False)
+
+
 def decode_conns(chunk, final):
     """Complete lines of a /proc/net/ip_vs_conn chunk -> (records, consumed).
 
@@ -125,10 +133,7 @@ def decode_conns(chunk, final):
     batches = []
     pos = 0
     while True:
-        left = total - pos
-        last = left <= _SLICE
-        if not last:
-            left = _SLICE  # C stops at the slice's last complete line
+        left, last = _next_slice(total, pos)
         cap = left // _LINE_GUESS + 16
         # each string column's region: the bound ipvs_decoder.h gives
         bounds = []
@@ -170,3 +175,40 @@ def decode_conns(chunk, final):
     if len(batches) == 1:
         return batches[0], pos
     return _chain(*batches), pos
+
+
+_RENDER_ROOM = lib.IPVS_RENDER_ROOM
+
+
+def render_conns_numeric(chunk, final):
+    """Complete lines of a /proc/net/ip_vs_conn chunk -> (the `ipvsadm
+    -Lnc` lines of their connections as bytes, consumed).
+
+    C parses each line (with the column decoder's parser) and writes its
+    output line, so no Python object is made per connection. Input goes
+    to C in slices of at most _SLICE bytes, each with an output buffer of
+    twice its size (kernel lines come out at most about 1.3 times as
+    long); C stops before a line that might not fit and is called again."""
+    total = len(chunk)
+    src = ffi.from_buffer("uint8_t[]", chunk)
+    written = ffi.new("size_t *")
+    full = ffi.new("int *")
+    consumed = ffi.new("size_t *")
+    pieces = []
+    pos = 0
+    while True:
+        left, last = _next_slice(total, pos)
+        cap = 2 * left + MAX_LINE + _RENDER_ROOM
+        out = _raw("uint8_t[]", cap)
+        rc = lib.ipvs_render_conns_numeric(src + pos, left, 1 if final and last else 0,
+                                           out, cap, written, full, consumed)
+        if rc:
+            _raise(rc)
+        if written[0]:
+            pieces.append(ffi.buffer(out, written[0])[:])
+        pos += consumed[0]
+        if pos >= total or (last and not full[0]) or not consumed[0]:
+            break  # (nothing consumed, no error: cannot happen, but never spin)
+    if len(pieces) == 1:
+        return pieces[0], pos
+    return b"".join(pieces), pos

@@ -13,13 +13,14 @@
 #   conn:    (protocol, af, caddr, cport, vaddr, vport, daddr, dport, state,
 #             expires, pe_name, pe_data)  -- the fields of model.Connection
 # The dump functions return (records, status, errno); the connection
-# decoder returns (records, consumed).
+# decoder returns (records, consumed), its -Lnc renderer (text, consumed).
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py would import enum and selectors
 import struct
 
 from ._base import DecodeError
+from ._conntext import numeric_lines
 
 _HDR = struct.Struct("=IHHII").unpack_from
 _NLA = struct.Struct("=HH").unpack_from
@@ -316,3 +317,14 @@ def decode_conns(chunk, final):
         if r is not None:
             append(r)
     return iter(records), last  # an iterator, as C's: callers must not len() it
+
+
+def render_conns_numeric(chunk, final):
+    """Complete lines of a /proc/net/ip_vs_conn chunk -> (the `ipvsadm
+    -Lnc` lines of their connections as bytes, consumed).
+
+    Takes the lines decode_conns takes and fails where it fails; the text
+    is _conntext.numeric_lines' (tokens are latin-1, so each input byte of
+    the protocol and state comes out as itself)."""
+    records, used = decode_conns(chunk, final)
+    return numeric_lines(records).encode("latin-1"), used

@@ -11,6 +11,9 @@
 #   decode_conns(chunk, final)             -> (records, consumed)
 #     records here is an iterator (take it once, in order; no len()):
 #     C makes each tuple as it is taken
+#   render_conns_numeric(chunk, final)     -> (text bytes, consumed)
+#     the `ipvsadm -Lnc` lines of the connections decode_conns would give
+#     (same lines taken, same DecodeError), C writing them itself
 #
 # DECODER_REASON is None when C is active, else why not, in words a user
 # can act on (read on first use: the note file is only looked at then).
@@ -29,6 +32,7 @@ DECODER: str = "python"
 decode_services = _decode_py.decode_services
 decode_dests = _decode_py.decode_dests
 decode_conns = _decode_py.decode_conns
+render_conns_numeric = _decode_py.render_conns_numeric
 _why = None  # why C is not active: a sentence, or (module name, error) of the import
 
 if os.environ.get("IPVS_PUREPYTHON", "") == "1":
@@ -43,6 +47,7 @@ else:
         decode_services = _decode_c.decode_services
         decode_dests = _decode_c.decode_dests
         decode_conns = _decode_c.decode_conns
+        render_conns_numeric = _decode_c.render_conns_numeric
 
 
 def _reason(why):

@@ -203,12 +203,26 @@ class _FdWriter:
             self.flush()
         return len(text)
 
+    @property
+    def buffer(self):
+        """The binary layer, as sys.stdout.buffer is one: bytes written
+        through it go out after the text written before them."""
+        return _Bytes(self)
+
+    def write_bytes(self, data):
+        self.flush()
+        self._emit(data)
+        return len(data)
+
     def flush(self):
         if not self.parts:
             return
         data = "".join(self.parts).encode("utf-8", "surrogateescape")
         self.parts = []
         self.size = 0
+        self._emit(data)
+
+    def _emit(self, data):
         view = memoryview(data)
         while view:
             try:
@@ -223,6 +237,14 @@ class _FdWriter:
                     return
                 raise _WriteFailed(e.errno or EBADF) from None
             view = view[n:]
+
+
+class _Bytes:
+    """_FdWriter's binary layer (what code that writes bytes looks for)."""
+
+    def __init__(self, writer):
+        self.write = writer.write_bytes
+        self.flush = writer.flush
 
 
 class _ClosedInput:

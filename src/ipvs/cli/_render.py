@@ -7,6 +7,7 @@
 
 import struct
 
+from .. import _conntext
 from ._options import (FMT_EXACT, FMT_NOSORT, FMT_NUMERIC, FMT_PERSISTENTCONN,
                        FMT_RATE, FMT_RULE, FMT_STATS, FMT_THRESHOLDS, FMT_TUN_INFO)
 
@@ -76,11 +77,7 @@ def addrport(af, address, port, protocol, fmt, names):
     else:
         host = names.host(af, address) or address
         pname = names.port(port, protocol) or str(port)
-    if af == AF_INET:
-        s = "%s:%s" % (host, pname)
-    else:
-        s = "[%s]:%s" % (host, pname)
-    return s[:59]
+    return _conntext.endpoint(af, host, pname)[:59]
 
 
 def largenum(i, fmt):
@@ -494,25 +491,6 @@ def connection(c, fmt, names):
                              fmt, names)
 
 
-def connection_lines_numeric(records):
-    """-Lnc lines of many records at once: the same text as
-    connection_record with -n and no --persistent-conn, in fewer Python
-    operations per line (a table of millions is listed this way)."""
-    out = []
-    append = out.append
-    for protocol, caf, caddr, cport, vaddr, vport, daddr, dport, state, expires, _, _ in records:
-        if caf == AF_INET and ":" not in daddr:
-            append("%-3s %02d:%02d  %-11s %-18s %-18s %s:%d\n" % (
-                protocol, expires // 60, expires % 60, state, "%s:%d" % (caddr, cport),
-                "%s:%d" % (vaddr, vport), daddr, dport) if expires < 6000 else
-                connection_record((protocol, caf, caddr, cport, vaddr, vport, daddr, dport,
-                                   state, expires, "", ""), FMT_NUMERIC, None))
-        else:
-            append(connection_record((protocol, caf, caddr, cport, vaddr, vport, daddr, dport,
-                                      state, expires, "", ""), FMT_NUMERIC, None))
-    return "".join(out)
-
-
 def connection_record(r, fmt, names):
     """One -Lc line from a connection record (the decoders' tuple layout,
     _conns.FIELDS): the listing of a large table builds no model objects."""
@@ -523,11 +501,11 @@ def connection_record(r, fmt, names):
     cname = addrport(caf, caddr, cport, proto, fmt, names)
     vname = addrport(caf, vaddr, vport, proto, fmt, names)
     dname = addrport(daf, daddr, dport, proto, fmt, names)
-    expire = "%02d:%02d" % (expires // 60, expires % 60)
+    expire = _conntext.expire(expires)
     if fmt & FMT_PERSISTENTCONN and pe_data:
         return "%-3s %-6s %-11s %-18s %-18s %-16s %-18s %s\n" % (
             protocol, expire, state, cname, vname, dname, pe_name, pe_data)
-    return "%-3s %-6s %-11s %-18s %-18s %s\n" % (protocol, expire, state, cname, vname, dname)
+    return _conntext.LINE % (protocol, expire, state, cname, vname, dname)
 
 
 def usage(program):

@@ -341,20 +341,30 @@ class Runner:
             if not first:
                 raise Exit(1, "unexpected input from %s" % CONN_FILE)
             self.out.write(R.connections_title(fmt))
-            write = self.out.write
-            records = iter_records_from(f)
             if fmt & O.FMT_NUMERIC and not fmt & O.FMT_PERSISTENTCONN:
-                # the fast path, in slices so memory stays flat
-                from itertools import islice
-                while True:
-                    text = R.connection_lines_numeric(islice(records, 4096))
-                    if not text:
-                        break
-                    write(text)
+                # the fast path: the decoder writes the lines, a batch of
+                # the file at a time, so memory stays flat
+                from .._conns import iter_numeric_text_from
+                self._write_bytes(iter_numeric_text_from(f))
             else:
+                write = self.out.write
                 line = R.connection_record
-                for r in records:
+                for r in iter_records_from(f):
                     write(line(r, fmt, names))
+
+    def _write_bytes(self, pieces):
+        """Text that comes as bytes, to the output: into its binary buffer
+        when it has one (after what its text layer holds), as a C program
+        writes the bytes it has; else as str, each byte as itself (latin-1,
+        how the decoders make str of the table's tokens)."""
+        buf = getattr(self.out, "buffer", None)
+        if buf is None:
+            for p in pieces:
+                self.out.write(p.decode("latin-1"))
+            return
+        self.out.flush()
+        for p in pieces:
+            buf.write(p)
 
     # ------------------------------------------------------------- restore
 
