@@ -115,13 +115,15 @@ def test_reason_is_none_when_c_loads(tmp_path):
 
 def test_help_imports_no_more_than_the_cli():
     # --about and the typing declarations must cost -h nothing: the same
-    # modules of ours, and none of the slow standard ones
+    # modules of ours, and none of the slow standard ones (_conntext, the
+    # connection-line layout the renderer shares with the decoder twin,
+    # imports nothing: 0.08 ms native)
     code = ("import sys, io; from ipvs.cli import main\n"
             "main(['ipvsadm', '-h'], io.StringIO(), io.StringIO())\n"
             "print(' '.join(sorted(sys.modules)))")
     loaded = set(child(code).split())
     ours = {m for m in loaded if m == "ipvs" or m.startswith("ipvs.")}
     assert ours == {"ipvs", "ipvs.cli", "ipvs.cli._beyond", "ipvs.cli._options",
-                    "ipvs.cli._render", "ipvs.cli._run"}
+                    "ipvs.cli._render", "ipvs.cli._run", "ipvs._conntext"}
     assert not loaded & {"typing", "typing_extensions", "dataclasses", "re", "enum",
                          "socket", "platform", "ipvs._decoder", "ipvs._model"}
