@@ -58,7 +58,12 @@ def run_reference_batch(commands):
                 f.write(stdin or "")
             lines.append("%s %s <%s/%d.in >%s/%d.out 2>%s/%d.err; echo $? >%s/%d.rc" % (
                 REFERENCE, " ".join(shlex.quote(a) for a in args), d, i, d, i, d, i, d, i))
-        subprocess.run(["sh", "-c", "\n".join(lines)], timeout=600, env=_env(),
+        # the script as a file: one `sh -c` argument may not exceed
+        # MAX_ARG_STRLEN (128 KiB), and hostile command lines are long
+        script = os.path.join(d, "run.sh")
+        with open(script, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write("\n".join(lines) + "\n")
+        subprocess.run(["sh", script], timeout=600, env=_env(),
                        stdin=subprocess.DEVNULL, capture_output=True)
         out = []
         for i in range(len(commands)):

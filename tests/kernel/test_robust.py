@@ -110,10 +110,13 @@ def _kernel_lines():
 
 
 def _run_and_signal(args, stdin_text, sig, delay):
-    p = subprocess.Popen([OURS] + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=_env())
-    p.stdin.write(stdin_text.encode())
-    p.stdin.close()
+    # the input from a file, all of it there from the start (a pipe written
+    # and closed here would leave communicate() a closed stdin to flush)
+    with tempfile.TemporaryFile() as f:
+        f.write(stdin_text.encode())
+        f.seek(0)
+        p = subprocess.Popen([OURS] + args, stdin=f, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=_env())
     time.sleep(delay)
     try:
         p.send_signal(sig)
