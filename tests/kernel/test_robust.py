@@ -280,7 +280,7 @@ def test_hostile_argv_and_restore_lines_against_the_reference(k):
     fast_failing_dns()
     rng = random.Random(1414)
     cases = []
-    for i in range(300):
+    for i in range(200):
         argv = _hostile(rng)
         if rng.random() < 0.25:
             line = " ".join(argv).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
