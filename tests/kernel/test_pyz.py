@@ -66,10 +66,27 @@ def table(client):
     reset()
 
 
+def without_expiry(result):
+    """A -Lnc result without its expiry column: connections other tests
+    left behind tick down between the two runs."""
+    rc, out, err = result
+    lines = []
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) > 2 and f[0] in ("TCP", "UDP", "SCTP", "IP"):
+            del f[1]
+        lines.append(" ".join(f))
+    return rc, lines, err
+
+
 def test_pyz_lists_as_the_console_script(pyz, table):
     rc, out, _ = run_pyz(pyz, ["-Ln"])
     assert rc == 0 and "10.20.0.1:80 wrr" in out and "[2001:db8::21]:53" in out, out
     for args in LISTINGS:
+        if args == ["-Lnc"]:
+            assert without_expiry(run_pyz(pyz, args)) == without_expiry(
+                run_script("ipvsadm", args)), args
+            continue
         assert run_pyz(pyz, args) == run_script("ipvsadm", args), args
 
 
