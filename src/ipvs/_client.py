@@ -421,9 +421,8 @@ class Client:
     def estimating(self) -> bool:
         """Does the kernel estimate rates (sysctl run_estimation, 6.x)? When
         not, every rate (cps, inpps, ...) reads 0 and means nothing."""
-        from ._status import make_status
-        return make_status(version="", conn_tab_size=0, status_text=None,
-                           sysctls=self._sysctl_texts(("run_estimation",))).estimating
+        from ._status import estimating
+        return estimating(self._sysctl_texts(("run_estimation",)))
 
     def status(self) -> "Status":
         """IPVS's state in this kernel beyond the rules: version, table

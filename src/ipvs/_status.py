@@ -106,14 +106,19 @@ def parse_sysctl(text: str) -> Union[int, str]:
     return n if n is not None else value
 
 
+def estimating(sysctls: Dict[str, str]) -> bool:
+    """Does the kernel estimate rates, by its sysctl texts? run_estimation 0
+    says no; kernels without that sysctl always estimate."""
+    run = parse_sysctl(sysctls["run_estimation"]) if "run_estimation" in sysctls else None
+    return run != 0 if isinstance(run, int) else True
+
+
 def make_status(*, version: str, conn_tab_size: int, status_text: Optional[str],
                 sysctls: Dict[str, str]) -> Status:
     """A Status from what the kernel reported: the GET_INFO fields, the
     status file's text (None where there is none) and {sysctl name: text}."""
     values = {name: parse_sysctl(text) for name, text in sorted(sysctls.items())}
-    run = values.get("run_estimation")
-    return Status(version=version, conn_tab_size=conn_tab_size,
-                  estimating=run != 0 if isinstance(run, int) else True,
+    return Status(version=version, conn_tab_size=conn_tab_size, estimating=estimating(sysctls),
                   tables=parse_status(status_text or ""), status_text=status_text or "",
                   sysctls=values)
 
@@ -138,4 +143,5 @@ def read_sysctls(names=None, directory: str = SYSCTL_DIR) -> Dict[str, str]:
     return out
 
 
-__all__ = ["Status", "parse_status", "parse_sysctl", "make_status", "read_sysctls"]
+__all__ = ["Status", "parse_status", "parse_sysctl", "estimating", "make_status",
+           "read_sysctls"]

@@ -368,8 +368,7 @@ class BeyondRunner(Runner):
                         failure = e
                     if failure is None:
                         continue
-                    failures = self.journal.undo()
-                    self._report_undo(failures)
+                    failures = self._undo()
                     if isinstance(failure, O.ParseExit):
                         from . import _parse_exit
                         _parse_exit(failure, self.prog, self.out, self.err)
@@ -378,16 +377,14 @@ class BeyondRunner(Runner):
                     raise Exit(1, "%s: line %d failed, nothing restored (%s): %s"
                                % (self.prog, n, _state(not failures), line.strip()))
             except Interrupted as e:
-                failures = self.journal.undo()
-                self._report_undo(failures)
+                failures = self._undo()
                 raise Exit(128 + e.signum, "%s: interrupted at line %d, nothing restored (%s)"
                            % (self.prog, n, _state(not failures)), signum=e.signum) \
                     from None
             except Exit:
                 raise
             except Exception as e:  # a socket error, a bug: undone all the same
-                failures = self.journal.undo()
-                self._report_undo(failures)
+                failures = self._undo()
                 raise Exit(1, "%s: line %d failed, nothing restored (%s): %s: %s"
                            % (self.prog, n, _state(not failures), line.strip(),
                               _error_text(e))) from None
@@ -396,6 +393,12 @@ class BeyondRunner(Runner):
                 raise
         held.act()
         return 0
+
+    def _undo(self):
+        """Undo this restore's own operations; say what could not be put back."""
+        failures = self.journal.undo()
+        self._report_undo(failures)
+        return failures
 
     def execute(self, ce):
         if not self.x.atomic:
