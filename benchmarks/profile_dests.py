@@ -1,0 +1,149 @@
+"""Where a per-service listing's time goes (run inside the VM).
+
+On a table of N services x D real servers: the reference's and our
+`ipvsadm -Ln --stats --exact` (outputs compared), the floors of one
+GET_DEST dump per service measured by two minimal clients that share no
+code with the project (benchmarks/floor_dests.c, compiled by the wrapper,
+and a raw-socket Python loop with pre-encoded requests), and a cProfile of
+our command in-process: the functions that take the time, by own time.
+
+    python benchmarks/profile_dests.py --services 1000 --dests 4 --floor-bin PATH
+"""
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fill  # noqa: E402
+from vs_reference import OURS, REF, flush, run, timed  # noqa: E402
+
+LISTING = ["-Ln", "--stats", "--exact"]
+
+
+def raw_python_floor(rounds=3):
+    """Seconds of the fastest pass of one GET_DEST dump per service by a
+    raw socket: requests encoded before the clock starts, the replies only
+    scanned for DONE/ERROR."""
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 16)  # NETLINK_GENERIC
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    hdr = struct.Struct("=IHHII")
+
+    def request(family, flags, cmd, attrs=b""):
+        body = struct.pack("=BBH", cmd, 1, 0) + attrs
+        return bytearray(hdr.pack(16 + len(body), family, 1 | flags, 0, 0) + body)
+
+    def attr(t, payload):
+        pad = b"\0" * (-(4 + len(payload)) % 4)
+        return struct.pack("=HH", 4 + len(payload), t) + payload + pad
+
+    def exchange(msg, seq, keep):
+        struct.pack_into("=I", msg, 8, seq)
+        s.send(msg)
+        out = []
+        while True:
+            buf = s.recv(1 << 20)
+            pos = 0
+            while pos + 16 <= len(buf):
+                ln, typ = struct.unpack_from("=IH", buf, pos)
+                if typ in (2, 3):  # ERROR, DONE
+                    return out
+                if keep:
+                    out.append(bytes(buf[pos + 20:pos + ln]))
+                pos += (ln + 3) & ~3
+
+    def find(payload, t):
+        pos = 0
+        while pos + 4 <= len(payload):
+            ln, typ = struct.unpack_from("=HH", payload, pos)
+            if typ & 0x3FFF == t:
+                return payload[pos + 4:pos + ln]
+            pos += (ln + 3) & ~3
+        return None
+
+    fam = exchange(request(16, 4, 3, attr(2, b"IPVS\0")), 1, True)  # GENL_ID_CTRL, ACK, GETFAMILY
+    family = struct.unpack("=H", find(fam[0], 1))[0]
+    services = exchange(request(family, 0x300 | 4, 4), 2, True)  # DUMP|ACK, GET_SERVICE
+    reqs = [request(family, 0x300 | 4, 8, attr(1 | 0x8000, find(p, 1))) for p in services]
+    best = None
+    seq = 3
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for r in reqs:
+            exchange(r, seq, False)
+            seq += 1
+        dt = time.perf_counter() - t0
+        best = dt if best is None else min(best, dt)
+    s.close()
+    return len(reqs), best
+
+
+def profile_ours(top):
+    """Our listing in this process under cProfile, output to /dev/null;
+    the top functions by own time, as text."""
+    from ipvs import cli
+    prof = cProfile.Profile()
+    saved = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    try:
+        t0 = time.perf_counter()
+        prof.enable()
+        try:
+            cli.main(LISTING)
+        except SystemExit:
+            pass
+        prof.disable()
+        dt = time.perf_counter() - t0
+        sys.stdout.flush()
+    finally:
+        os.dup2(saved, 1)
+        os.close(null)
+        os.close(saved)
+    text = io.StringIO()
+    st = pstats.Stats(prof, stream=text)
+    st.sort_stats("tottime").print_stats(top)
+    return dt, text.getvalue()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--services", type=int, default=1000)
+    ap.add_argument("--dests", type=int, default=4)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--floor-bin", default=None)
+    ap.add_argument("--top", type=int, default=25)
+    a = ap.parse_args()
+    n, d = a.services, a.dests
+    flush()
+    run([REF, "-R"], stdin=fill.rules(n, d))
+    m_ref, _, o_ref = timed([REF] + LISTING, a.repeat)
+    m_c, _, o_c = timed([OURS] + LISTING, a.repeat)
+    m_py, _, o_py = timed([OURS] + LISTING, a.repeat, env={"IPVS_PUREPYTHON": "1"})
+    same = o_ref == o_c == o_py
+    print("%dx%d %s: reference %.3f s, ours (C) %.3f s, ours (twin) %.3f s; outputs %s"
+          % (n, d, " ".join(LISTING), m_ref, m_c, m_py, "identical" if same else "DIFFER"))
+    if a.floor_bin:
+        out = subprocess.run([a.floor_bin, str(a.repeat)], capture_output=True, text=True,
+                             check=True).stdout.split()
+        print("floor, C client: %s GET_DEST dumps (%s dest messages) in %.3f s: %.1f us each"
+              % (out[0], out[1], float(out[2]), float(out[2]) / int(out[0]) * 1e6))
+    k, t = raw_python_floor(a.repeat)
+    print("floor, raw Python socket loop: %d GET_DEST dumps in %.3f s: %.1f us each"
+          % (k, t, t / k * 1e6))
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    print("python -c pass: %.3f s" % (time.perf_counter() - t0))
+    dt, text = profile_ours(a.top)
+    print("in-process, under cProfile: %.3f s\n%s" % (dt, text))
+    flush()
+
+
+if __name__ == "__main__":
+    main()
