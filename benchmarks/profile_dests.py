@@ -89,23 +89,13 @@ def profile_ours(top):
     the top functions by own time, as text."""
     from ipvs import cli
     prof = cProfile.Profile()
-    saved = os.dup(1)
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1)
-    try:
+    with open(os.devnull, "w") as null:
         t0 = time.perf_counter()
         prof.enable()
-        try:
-            cli.main(LISTING)
-        except SystemExit:
-            pass
+        status = cli.main(["ipvsadm"] + LISTING, stdout=null)
         prof.disable()
         dt = time.perf_counter() - t0
-        sys.stdout.flush()
-    finally:
-        os.dup2(saved, 1)
-        os.close(null)
-        os.close(saved)
+    assert status == 0, status
     text = io.StringIO()
     st = pstats.Stats(prof, stream=text)
     st.sort_stats("tottime").print_stats(top)

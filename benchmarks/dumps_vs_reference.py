@@ -1,0 +1,178 @@
+"""Every large-table command, ours against the reference ipvsadm 1.31, at
+several table sizes, in one VM boot (benchmarks/dumps_vs_reference wraps it
+with scripts/vm, once per kernel).
+
+At each size (N services x D NAT real servers, fill.py's rules):
+- `-R` from an empty table: the reference, ours (C), ours (twin), and the
+  kernel's floor (the same rules encoded by rawnl.py, which shares no code
+  with the project, before the clock starts, sent in 32 KiB batches); the
+  tables compared through the reference's `-Sn`.
+- the listings (`-Ln`, `-Ln --stats --exact`, `--rate`, `--thresholds`,
+  `-Sn`, and our `--json`, which has no reference counterpart and is set
+  beside `-Ln --stats --exact`): reference, ours with C, ours with the
+  twin, interleaved rounds, medians; outputs compared; our peak RSS.
+- floors: one GET_SERVICE dump, one GET_DEST dump per service
+  (floor_dests.c), a raw read of /proc/net/ip_vs.
+Ratios are ours/reference; across the first two sizes also the ratio of
+the per-item slopes ((ours at b - ours at a) / (ref at b - ref at a)),
+which takes start-up out.
+
+    python benchmarks/dumps_vs_reference.py --sizes 1000x4,5000x4,20000x1 \
+        [--floor-bin PATH] [--json F]
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fill  # noqa: E402
+import rawnl  # noqa: E402
+from vs_reference import OURS, REF, flush, peak_rss_kib, run  # noqa: E402
+
+TWIN = {"IPVS_PUREPYTHON": "1"}
+LISTINGS = [
+    ("-Ln", ["-Ln"], ["-Ln"]),
+    ("-Ln --stats --exact", ["-Ln", "--stats", "--exact"], ["-Ln", "--stats", "--exact"]),
+    ("-Ln --rate", ["-Ln", "--rate"], ["-Ln", "--rate"]),
+    ("-Ln --thresholds", ["-Ln", "--thresholds"], ["-Ln", "--thresholds"]),
+    ("-Sn", ["-Sn"], ["-Sn"]),
+    ("--json (ref: --stats --exact)", ["-Ln", "--stats", "--exact"], ["-Ln", "--stats", "--json"]),
+]
+
+
+def interleaved(cmds, repeat):
+    """{name: (median seconds, last stdout)}: each round runs every command
+    once, so all meet the same moments of a shared machine."""
+    times = {name: [] for name, _, _ in cmds}
+    outs = {}
+    for _ in range(repeat):
+        for name, argv, env in cmds:
+            dt, out = run(argv, env=env)
+            times[name].append(dt)
+            outs[name] = out
+    return {name: (statistics.median(t), outs[name]) for name, t in times.items()}
+
+
+def raw_seconds(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def read_proc():
+    with open("/proc/net/ip_vs", "rb") as f:
+        while f.read(1 << 20):
+            pass
+
+
+def one_size(n, d, a):
+    res = {"services": n, "dests": d}
+    rules = fill.rules(n, d)
+    nrules = rules.count("\n")
+    # -R from empty, three ways, and the kernel's floor
+    r = {}
+    saved = None
+    for name, env in (("ref", None), ("ours", None), ("twin", TWIN)):
+        flush()
+        r[name] = run([REF if name == "ref" else OURS, "-R"], stdin=rules, env=env)[0]
+        s = run([REF, "-Sn"])[1]
+        assert saved is None or s == saved, "-R: the %s table differs" % name
+        saved = s
+    flush()
+    raw = rawnl.Raw()
+    msgs = rawnl.fill_messages(raw, rules)
+    t0 = time.perf_counter()
+    errors = raw.send_batches(msgs)
+    r["floor"] = time.perf_counter() - t0
+    assert errors == 0, "the kernel refused %d rules" % errors
+    assert run([REF, "-Sn"])[1] == saved, "-R floor: the table differs"
+    res["restore"] = dict(r, rules=nrules)
+    print("%dx%d -R (%d rules): ref %.2f s, ours %.2f s, twin %.2f s, kernel floor %.2f s; "
+          "above the floor ours/ref %.3f" % (n, d, nrules, r["ref"], r["ours"], r["twin"],
+                                              r["floor"], (r["ours"] - r["floor"]) /
+                                              max(r["ref"] - r["floor"], 1e-9)), flush=True)
+    # floors of the listings
+    fl = {"get_service_dump": raw_seconds(raw.services),
+          "proc_read": raw_seconds(read_proc)}
+    raw.s.close()
+    if a.floor_bin:
+        out = subprocess.run([a.floor_bin, "3"], capture_output=True, text=True,
+                             check=True).stdout.split()
+        fl["get_dest_dumps"] = float(out[2])
+    res["floors"] = fl
+    print("    floors: GET_SERVICE dump %.3f s, read of /proc/net/ip_vs %.3f s, GET_DEST dump "
+          "per service %s s" % (fl["get_service_dump"], fl["proc_read"],
+                                "%.3f" % fl["get_dest_dumps"] if "get_dest_dumps" in fl else "?"),
+          flush=True)
+    res["listings"] = {}
+    for label, ref_argv, our_argv in LISTINGS:
+        m = interleaved([("ref", [REF] + ref_argv, None), ("ours", [OURS] + our_argv, None),
+                         ("twin", [OURS] + our_argv, TWIN)], a.repeat)
+        same = m["ours"][1] == m["twin"][1] and (our_argv != ref_argv or m["ref"][1] == m["ours"][1])
+        rss = peak_rss_kib([OURS] + our_argv)
+        row = {"ref_s": m["ref"][0], "ours_s": m["ours"][0], "twin_s": m["twin"][0],
+               "identical": same, "ours_peak_rss_kib": rss}
+        res["listings"][label] = row
+        print("    %-30s ref %6.2f s, ours %6.2f s (%.3f), twin %6.2f s (%.3f); %s; RSS %.1f MiB"
+              % (label, row["ref_s"], row["ours_s"], row["ours_s"] / row["ref_s"], row["twin_s"],
+                 row["twin_s"] / row["ref_s"], "identical" if same else "OUTPUTS DIFFER",
+                 rss / 1024), flush=True)
+    flush()
+    return res
+
+
+def slopes(a, b):
+    """Slope ratios between two sizes' results."""
+    out = {}
+    for label in a["listings"]:
+        la, lb = a["listings"][label], b["listings"][label]
+        ref = lb["ref_s"] - la["ref_s"]
+        out[label] = {k: (lb[k + "_s"] - la[k + "_s"]) / ref if ref > 0 else None
+                      for k in ("ours", "twin")}
+    ra, rb = a["restore"], b["restore"]
+    ref = (rb["ref"] - rb["floor"]) - (ra["ref"] - ra["floor"])
+    out["-R above the floor"] = {k: ((rb[k] - rb["floor"]) - (ra[k] - ra["floor"])) / ref
+                                 if ref > 0 else None for k in ("ours", "twin")}
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="1000x4,5000x4,20000x1")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--floor-bin", default=None)
+    ap.add_argument("--json", default=None)
+    a = ap.parse_args()
+    sizes = [tuple(int(x) for x in s.split("x")) for s in a.sizes.split(",")]
+    t0 = time.perf_counter()
+    py = statistics.median(run([sys.executable, "-c", "pass"])[0] for _ in range(3))
+    h = statistics.median(run([OURS, "-h"])[0] for _ in range(3))
+    try:
+        href = statistics.median(run([REF, "-h"])[0] for _ in range(3))
+    except SystemExit:  # a non-zero exit: no start-up figure for it
+        href = None
+    res = {"kernel": platform.release(), "startup": {"python_pass_s": py, "ours_h_s": h,
+                                                     "ref_h_s": href}, "sizes": []}
+    print("kernel %s; start-up: python -c pass %.2f s, our -h %.2f s, reference -h %s"
+          % (res["kernel"], py, h, "%.2f s" % href if href else "?"), flush=True)
+    for n, d in sizes:
+        res["sizes"].append(one_size(n, d, a))
+    if len(sizes) >= 2:
+        res["slope_ratios"] = slopes(res["sizes"][0], res["sizes"][1])
+        print("slope ratios %dx%d to %dx%d (ours, twin):" % (sizes[0] + sizes[1]))
+        for label, v in res["slope_ratios"].items():
+            print("    %-30s %s" % (label, ", ".join(
+                "%.3f" % v[k] if v[k] is not None else "?" for k in ("ours", "twin"))))
+    print("took %.0f s" % (time.perf_counter() - t0))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(res, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
