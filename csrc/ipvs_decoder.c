@@ -1,5 +1,7 @@
 /* ipvs_decoder.c: IPVS netlink dump replies and /proc/net/ip_vs_conn text
- * to flat records, many per call.
+ * to flat records, many per call. The dump half is a generic engine run on
+ * tables made from the spec (src/ipvs/_records.py, _layout.py): no IPVS
+ * attribute id or record layout is written here.
  *
  * Rule: this file mirrors src/ipvs/_decode_py.py step for step, including
  * the order of the checks, so that both give the same records or the same
@@ -19,19 +21,9 @@
 
 #include "ipvs_decoder.h"
 
-_Static_assert(sizeof(struct ipvs_service_rec) == 152, "service record layout");
-_Static_assert(offsetof(struct ipvs_service_rec, stats) == 72, "service record layout");
-_Static_assert(sizeof(struct ipvs_dest_rec) == 136, "dest record layout");
-_Static_assert(offsetof(struct ipvs_dest_rec, af) == 48, "dest record layout");
-_Static_assert(offsetof(struct ipvs_dest_rec, stats) == 56, "dest record layout");
-
-#define NLMSG_NOOP_ 1
-#define NLMSG_ERROR_ 2
-#define NLMSG_DONE_ 3
-#define NLMSG_OVERRUN_ 4
-#define NLM_F_DUMP_INTR_ 0x10
 #define NLA_TYPE_MASK_ 0x3FFF
-#define MAX_ATTR 16 /* highest attribute id any IPVS nest uses is 15 */
+#define NLMSG_HDRLEN_ 16 /* struct nlmsghdr */
+#define GENL_HDRLEN_ 4 /* struct genlmsghdr */
 
 static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -42,18 +34,19 @@ static uint16_t rdbe16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1])
 struct span { size_t s, e; int present; };
 
 /* Parse the attributes of buf[pos:end] into a[type] (last one wins, as the
- * kernel's nla_parse); types above MAX_ATTR are checked but not kept.
+ * kernel's nla_parse); types above max are checked but not kept.
  * Mirrors _attrs(): trailing 1..3 bytes after the last attribute are
  * ignored. */
-static int parse_attrs(const uint8_t *buf, size_t pos, size_t end, struct span *a)
+static int parse_attrs(const uint8_t *buf, size_t pos, size_t end, struct span *a,
+                       unsigned max)
 {
-    memset(a, 0, sizeof(struct span) * (MAX_ATTR + 1));
+    memset(a, 0, sizeof(struct span) * (max + 1));
     while (end - pos >= 4 && pos < end) {
         size_t alen = rd16(buf + pos);
         unsigned type = rd16(buf + pos + 2) & NLA_TYPE_MASK_;
         if (alen < 4 || alen > end - pos)
             return IPVS_E_ATTR_LEN;
-        if (type <= MAX_ATTR) {
+        if (type <= max) {
             a[type].s = pos + 4;
             a[type].e = pos + alen;
             a[type].present = 1;
@@ -76,45 +69,7 @@ static int need(const struct span *a, unsigned key, size_t size, size_t *pos)
     return 0;
 }
 
-#define NEED(key, size) do { rc = need(a, (key), (size), &p); if (rc) return rc; } while (0)
-
-static int stats(const uint8_t *buf, const struct span *a, unsigned k32, unsigned k64,
-                 uint64_t *out)
-{
-    struct span st[MAX_ATTR + 1];
-    int wide, rc;
-    size_t p;
-    unsigned i;
-    const struct span *n;
-    if (a[k64].present) {
-        n = &a[k64];
-        wide = 1;
-    } else if (a[k32].present) {
-        n = &a[k32];
-        wide = 0;
-    } else {
-        memset(out, 0, 10 * sizeof(uint64_t));
-        return 0;
-    }
-    rc = parse_attrs(buf, n->s, n->e, st);
-    if (rc)
-        return rc;
-    for (i = 1; i <= 10; i++) {
-        if (wide || i == 4 || i == 5) {
-            rc = need(st, i, 8, &p);
-            if (rc)
-                return rc;
-            out[i - 1] = rd64(buf + p);
-        } else {
-            rc = need(st, i, 4, &p);
-            if (rc)
-                return rc;
-            out[i - 1] = rd32(buf + p);
-        }
-    }
-    return 0;
-}
-
+/* _addr(): 4 to 16 bytes, kept as 16 (zero padded by the caller's memset) */
 static int address(const uint8_t *buf, const struct span *a, unsigned key, uint8_t *out)
 {
     size_t n;
@@ -123,19 +78,17 @@ static int address(const uint8_t *buf, const struct span *a, unsigned key, uint8
     n = a[key].e - a[key].s;
     if (n > 16)
         n = 16;
-    memset(out, 0, 16);
     memcpy(out, buf + a[key].s, n);
     return 0;
 }
 
-/* the payload up to its first NUL, at most 15 bytes (IPVS names fit 16
- * with the NUL); out is 16 bytes, NUL padded */
+/* _string(): the payload up to its first NUL, at most 15 bytes (IPVS
+ * names fit 16 with the NUL); out is 16 bytes, NUL padded */
 static int string(const uint8_t *buf, const struct span *a, unsigned key, int required,
                   uint8_t *out)
 {
     size_t n;
     const uint8_t *z;
-    memset(out, 0, 16);
     if (!a[key].present)
         return required ? IPVS_E_MISSING : 0;
     n = a[key].e - a[key].s;
@@ -148,121 +101,150 @@ static int string(const uint8_t *buf, const struct span *a, unsigned key, int re
     return 0;
 }
 
-static int service(const uint8_t *buf, size_t s, size_t e, void *rec, uint16_t unused)
+static void store(uint8_t *p, unsigned size, uint64_t v)
 {
-    struct ipvs_service_rec *r = rec;
-    struct span a[MAX_ATTR + 1];
-    size_t p;
+    uint8_t b = (uint8_t)v;
+    uint16_t h = (uint16_t)v;
+    uint32_t w = (uint32_t)v;
+    switch (size) {
+    case 1: memcpy(p, &b, 1); break;
+    case 2: memcpy(p, &h, 2); break;
+    case 4: memcpy(p, &w, 4); break;
+    default: memcpy(p, &v, 8); break;
+    }
+}
+
+/* One record from the attributes of buf[s:e], by its field table (in
+ * check order: the twin's generated function does the same steps).
+ * rec is zeroed by the caller. */
+static int record(const struct ipvs_spec *spec, unsigned r, const uint8_t *buf,
+                  size_t s, size_t e, uint8_t *rec, uint64_t arg, unsigned depth)
+{
+    const struct ipvs_record *R = &spec->records[r];
+    struct span a[IPVS_MAX_ATTR + 1];
+    unsigned i;
     int rc;
-    (void)unused;
-    memset(r, 0, sizeof(*r));
-    rc = parse_attrs(buf, s, e, a);
+
+    if (depth > 4 || R->max_attr > IPVS_MAX_ATTR)
+        return IPVS_E_SPEC;
+    rc = parse_attrs(buf, s, e, a, R->max_attr);
     if (rc)
         return rc;
-    NEED(1, 2); r->af = rd16(buf + p);
-    if (a[5].present) {
-        NEED(5, 4); r->fwmark = rd32(buf + p);
-    } else {
-        NEED(2, 2); r->protocol = rd16(buf + p);
-        rc = address(buf, a, 3, r->addr);
+    for (i = 0; i < R->count; i++) {
+        const struct ipvs_field *f = &spec->fields[R->first + i];
+        uint8_t *o = rec + f->offset;
+        size_t p;
+        uint64_t v;
+        if (f->attr > R->max_attr || f->alt > R->max_attr)
+            return IPVS_E_SPEC;
+        if (f->flags & IPVS_F_UNLESS && a[f->alt].present) {
+            store(o, f->store, f->dflt);
+            continue;
+        }
+        if (f->read == IPVS_R_NEST) {
+            const struct span *n = &a[f->attr];
+            unsigned sub = f->sub;
+            if (!n->present) {
+                n = &a[f->alt];
+                sub = f->alt_sub;
+            }
+            if (!n->present)
+                continue; /* zeros */
+            rc = record(spec, sub, buf, n->s, n->e, o, arg, depth + 1);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (f->read == IPVS_R_ADDR) {
+            if (!(f->flags & IPVS_F_REQUIRED) && !a[f->attr].present)
+                continue;
+            rc = address(buf, a, f->attr, o);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (f->read == IPVS_R_STRING) {
+            rc = string(buf, a, f->attr, f->flags & IPVS_F_REQUIRED, o);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (!(f->flags & IPVS_F_REQUIRED) && !a[f->attr].present) {
+            store(o, f->store, f->flags & IPVS_F_ARG ? arg : f->dflt);
+            continue;
+        }
+        rc = need(a, f->attr, f->size, &p);
         if (rc)
             return rc;
-        NEED(4, 2); r->port = rdbe16(buf + p);
+        switch (f->read) {
+        case IPVS_R_U8: v = buf[p]; break;
+        case IPVS_R_U16: v = rd16(buf + p); break;
+        case IPVS_R_BE16: v = rdbe16(buf + p); break;
+        case IPVS_R_U32:
+        case IPVS_R_I32: v = rd32(buf + p); break; /* stored as int32 */
+        case IPVS_R_U64: v = rd64(buf + p); break;
+        case IPVS_R_FLAGS: v = rd32(buf + p) & rd32(buf + p + 4); break;
+        default: return IPVS_E_SPEC;
+        }
+        store(o, f->store, v);
     }
-    rc = string(buf, a, 6, 1, r->sched_name);
-    if (rc)
-        return rc;
-    NEED(7, 8); r->flags = rd32(buf + p) & rd32(buf + p + 4);
-    NEED(8, 4); r->timeout = rd32(buf + p);
-    NEED(9, 4); r->netmask = rd32(buf + p);
-    rc = string(buf, a, 11, 0, r->pe_name);
-    if (rc)
-        return rc;
-    return stats(buf, a, 10, 12, r->stats);
+    return 0;
 }
 
-static int dest(const uint8_t *buf, size_t s, size_t e, void *rec, uint16_t svc_af)
-{
-    struct ipvs_dest_rec *r = rec;
-    struct span a[MAX_ATTR + 1];
-    size_t p;
-    int rc;
-    memset(r, 0, sizeof(*r));
-    rc = parse_attrs(buf, s, e, a);
-    if (rc)
-        return rc;
-    rc = address(buf, a, 1, r->addr);
-    if (rc)
-        return rc;
-    NEED(2, 2); r->port = rdbe16(buf + p);
-    NEED(3, 4); r->fwd_method = rd32(buf + p);
-    NEED(4, 4); r->weight = (int32_t)rd32(buf + p);
-    NEED(5, 4); r->u_thresh = rd32(buf + p);
-    NEED(6, 4); r->l_thresh = rd32(buf + p);
-    NEED(7, 4); r->active = rd32(buf + p);
-    NEED(8, 4); r->inactive = rd32(buf + p);
-    NEED(9, 4); r->persist = rd32(buf + p);
-    if (a[11].present) {
-        NEED(11, 2); r->af = rd16(buf + p);
-    } else {
-        r->af = svc_af;
-    }
-    if (a[13].present) { NEED(13, 1); r->tun_type = buf[p]; }
-    if (a[14].present) { NEED(14, 2); r->tun_port = rdbe16(buf + p); }
-    if (a[15].present) { NEED(15, 2); r->tun_flags = rd16(buf + p); }
-    return stats(buf, a, 10, 12, r->stats);
-}
-
-typedef int (*parse_fn)(const uint8_t *, size_t, size_t, void *, uint16_t);
-
-/* _walk(): the message loop shared by both dumps */
-static int walk(const uint8_t *buf, size_t len, uint32_t seq, uint32_t pid,
-                unsigned nest_type, parse_fn parse, uint16_t arg,
-                uint8_t *out, size_t rec_size, size_t cap,
-                size_t *count, int *status, int64_t *error)
+/* _walk(): the message loop of every dump; each message's nest_type
+ * attribute is a record of spec->records[r] */
+int ipvs_decode_dump(const uint8_t *buf, size_t len, uint32_t seq, uint32_t pid,
+                     const struct ipvs_spec *spec, unsigned r, uint64_t arg,
+                     uint8_t *out, size_t cap, size_t *count, int *status, int64_t *error)
 {
     size_t pos = 0, n = 0;
     int st = 0, rc;
     int64_t err = 0;
-    struct span top[MAX_ATTR + 1];
+    unsigned nest_type = spec->records[r].nest;
+    size_t rec_size = spec->records[r].size;
+    struct span top[IPVS_MAX_ATTR + 1];
 
     *count = 0;
     *status = 0;
     *error = 0;
-    while (len - pos >= 16 && pos < len) {
+    if (nest_type > IPVS_MAX_ATTR)
+        return IPVS_E_SPEC;
+    while (len - pos >= NLMSG_HDRLEN_ && pos < len) {
         size_t mlen = rd32(buf + pos);
         uint16_t mtype = rd16(buf + pos + 4);
         uint16_t mflags = rd16(buf + pos + 6);
         uint32_t mseq = rd32(buf + pos + 8);
         uint32_t mpid = rd32(buf + pos + 12);
-        size_t body = pos + 16, mend;
-        if (mlen < 16 || mlen > len - pos)
+        size_t body = pos + NLMSG_HDRLEN_, mend;
+        if (mlen < NLMSG_HDRLEN_ || mlen > len - pos)
             return IPVS_E_MSG_LEN;
         if (st & IPVS_DONE)
             return IPVS_E_AFTER_DONE;
         if (mseq != seq || (pid && mpid != pid))
             return IPVS_E_SEQ;
-        if (mflags & NLM_F_DUMP_INTR_)
+        if (mflags & spec->nlm_f_dump_intr)
             st |= IPVS_INTERRUPTED;
         mend = pos + mlen;
-        if (mtype == NLMSG_DONE_ || mtype == NLMSG_ERROR_) {
+        if (mtype == spec->nlmsg_done || mtype == spec->nlmsg_error) {
             if (mend - body < 4)
                 return IPVS_E_SHORT_ERROR;
             err = -(int64_t)(int32_t)rd32(buf + body);
             st |= IPVS_DONE;
-        } else if (mtype == NLMSG_OVERRUN_) {
+        } else if (mtype == spec->nlmsg_overrun) {
             return IPVS_E_OVERRUN;
-        } else if (mtype != NLMSG_NOOP_) {
-            if (mend - body < 4)
+        } else if (mtype != spec->nlmsg_noop) {
+            if (mend - body < GENL_HDRLEN_)
                 return IPVS_E_SHORT_GENL;
-            rc = parse_attrs(buf, body + 4, mend, top);
+            rc = parse_attrs(buf, body + GENL_HDRLEN_, mend, top, nest_type);
             if (rc)
                 return rc;
             if (!top[nest_type].present)
                 return IPVS_E_NO_NEST;
             if (n >= cap)
                 return IPVS_E_FULL;
-            rc = parse(buf, top[nest_type].s, top[nest_type].e, out + n * rec_size, arg);
+            memset(out + n * rec_size, 0, rec_size);
+            rc = record(spec, r, buf, top[nest_type].s, top[nest_type].e,
+                        out + n * rec_size, arg, 0);
             if (rc)
                 return rc;
             n++;
@@ -277,22 +259,6 @@ static int walk(const uint8_t *buf, size_t len, uint32_t seq, uint32_t pid,
     *status = st;
     *error = err;
     return 0;
-}
-
-int ipvs_decode_services(const uint8_t *buf, size_t len, uint32_t seq, uint32_t pid,
-                         struct ipvs_service_rec *out, size_t cap, size_t *count,
-                         int *status, int64_t *error)
-{
-    return walk(buf, len, seq, pid, 1, service, 0, (uint8_t *)out, sizeof(*out), cap,
-                count, status, error);
-}
-
-int ipvs_decode_dests(const uint8_t *buf, size_t len, uint32_t seq, uint32_t pid,
-                      uint16_t svc_af, struct ipvs_dest_rec *out, size_t cap,
-                      size_t *count, int *status, int64_t *error)
-{
-    return walk(buf, len, seq, pid, 2, dest, svc_af, (uint8_t *)out, sizeof(*out), cap,
-                count, status, error);
 }
 
 /* ------------------------------------------------------ /proc/net/ip_vs_conn */

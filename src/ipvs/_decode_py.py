@@ -4,14 +4,9 @@
 # record, and the same checks in the same order, so bad bytes give the same
 # DecodeError (same message) from both. Nothing else is ever raised.
 #
-# Records are flat tuples:
-#   service: (af, protocol, addr16, port, fwmark, sched_name, flags & mask,
-#             timeout, netmask (u32 as read, host order), pe_name, *10 stats)
-#   dest:    (addr16, port, fwd_method, weight (signed), u_thresh, l_thresh,
-#             active, inactive, persist, af, tun_type, tun_port, tun_flags,
-#             *10 stats)
-#   conn:    (protocol, af, caddr, cport, vaddr, vport, daddr, dport, state,
-#             expires, pe_name, pe_data)  -- the fields of model.Connection
+# Records are flat tuples, declared in _records (service, dest: read by
+# functions generated here from the compiled spec, _spec.LAYOUTS; conn:
+# CONN_FIELDS); consumers index them by name (_records.SVC.port).
 # The dump functions return (records, status, errno); the connection
 # decoder returns (records, consumed), its -Lnc renderer (text, consumed).
 from __future__ import annotations
@@ -19,6 +14,7 @@ from __future__ import annotations
 import _socket as socket  # the C module: socket.py would import enum and selectors
 import struct
 
+from . import _layout, _spec
 from ._base import DecodeError
 from ._conntext import numeric_lines
 
@@ -65,7 +61,6 @@ E_MSG_LEN, E_AFTER_DONE, E_SEQ, E_SHORT_ERROR, E_OVERRUN, E_SHORT_GENL, E_NO_NES
 MAX_LINE = 4096
 
 _ZERO16 = bytes(16)
-_NOSTATS = (0,) * 10
 
 
 def _fail(code):
@@ -95,21 +90,6 @@ def _need(a, key, size):
     return s
 
 
-def _stats(buf, a, key32, key64):
-    """Ten counters, preferring the 64-bit nest when the kernel sends it."""
-    span = a.get(key64)
-    wide = span is not None
-    if not wide:
-        span = a.get(key32)
-        if span is None:
-            return _NOSTATS
-    st = _attrs(buf, span[0], span[1])
-    if wide:
-        return tuple([_U64(buf, _need(st, i, 8))[0] for i in range(1, 11)])
-    return tuple([_U64(buf, _need(st, i, 8))[0] if i == 4 or i == 5
-                  else _U32(buf, _need(st, i, 4))[0] for i in range(1, 11)])
-
-
 def _addr(buf, a, key):
     s, e = a.get(key, (0, 0))
     if e - s < 4:
@@ -134,43 +114,64 @@ def _string(buf, a, key, required):
     return raw.decode("latin-1")
 
 
-def _service(buf, s, e, _arg):
-    a = _attrs(buf, s, e)
-    af = _U16(buf, _need(a, 1, 2))[0]
-    if 5 in a:
-        fwmark = _U32(buf, _need(a, 5, 4))[0]
-        protocol, addr, port = 0, _ZERO16, 0
+def _flags(buf, pos):
+    flags, mask = _FLAGS(buf, pos)
+    return flags & mask
+
+
+# how the generated code reads each kind of field: an expression of the
+# attribute's start p (checked by _need); addr and string check themselves
+_READ = {"u8": "buf[%s]", "u16": "_U16(buf, %s)[0]", "be16": "_BE16(buf, %s)[0]",
+         "u32": "_U32(buf, %s)[0]", "i32": "_I32(buf, %s)[0]", "u64": "_U64(buf, %s)[0]",
+         "flags": "_flags(buf, %s)"}
+
+
+def _field_code(f, v, size):
+    """Lines that set variable v to field f of the attributes in `a`."""
+    if f.read == "addr":
+        read = "_addr(buf, a, %d)" % f.id
+    elif f.read == "string":
+        read = "_string(buf, a, %d, %s)" % (f.id, f.need == "required")
+    elif f.read == "nest":
+        read = "_r_%s(buf, a[%d]) if %d in a else _r_%s(buf, a[%d]) if %d in a else %r" % (
+            f.record, f.id, f.id, f.alt_record, f.alt, f.alt, (0,) * size)
     else:
-        fwmark = 0
-        protocol = _U16(buf, _need(a, 2, 2))[0]
-        addr = _addr(buf, a, 3)
-        port = _BE16(buf, _need(a, 4, 2))[0]
-    sched = _string(buf, a, 6, True)
-    flags, mask = _FLAGS(buf, _need(a, 7, 8))
-    timeout = _U32(buf, _need(a, 8, 4))[0]
-    netmask = _U32(buf, _need(a, 9, 4))[0]
-    pe = _string(buf, a, 11, False)
-    return (af, protocol, addr, port, fwmark, sched, flags & mask, timeout, netmask, pe) + \
-        _stats(buf, a, 10, 12)
+        read = _READ[f.read] % ("_need(a, %d, %d)" % (f.id, _layout.READ_SIZE[f.read]))
+    default = "arg" if f.need == "arg" else repr(
+        _ZERO16 if f.read == "addr" else f.default)
+    if f.need in ("optional", "arg") and f.read not in ("string", "nest"):
+        read = "%s if %d in a else %s" % (read, f.id, default)
+    if f.unless is not None:
+        return ["if %d in a:" % f.unless, "    %s = %s" % (v, default),
+                "else:", "    %s = %s" % (v, read)]
+    return ["%s = %s" % (v, read)]
 
 
-def _dest(buf, s, e, svc_af):
-    a = _attrs(buf, s, e)
-    addr = _addr(buf, a, 1)
-    port = _BE16(buf, _need(a, 2, 2))[0]
-    fwd = _U32(buf, _need(a, 3, 4))[0]
-    weight = _I32(buf, _need(a, 4, 4))[0]
-    uth = _U32(buf, _need(a, 5, 4))[0]
-    lth = _U32(buf, _need(a, 6, 4))[0]
-    act = _U32(buf, _need(a, 7, 4))[0]
-    inact = _U32(buf, _need(a, 8, 4))[0]
-    pers = _U32(buf, _need(a, 9, 4))[0]
-    af = _U16(buf, _need(a, 11, 2))[0] if 11 in a else svc_af
-    tun_type = buf[_need(a, 13, 1)] if 13 in a else 0
-    tun_port = _BE16(buf, _need(a, 14, 2))[0] if 14 in a else 0
-    tun_flags = _U16(buf, _need(a, 15, 2))[0] if 15 in a else 0
-    return (addr, port, fwd, weight, uth, lth, act, inact, pers, af,
-            tun_type, tun_port, tun_flags) + _stats(buf, a, 10, 12)
+def _record_code(layout, top):
+    """Source of the function that makes a layout's tuple from its nest."""
+    args = "buf, s, e, arg" if top else "buf, span"
+    lines = ["def _r_%s(%s):" % (layout.name, args),
+             "    a = _attrs(buf, s, e)" if top else "    a = _attrs(buf, span[0], span[1])"]
+    parts = {}
+    for f in layout.fields:
+        size = len(layout.subs[f.record].index) if f.read == "nest" else 1
+        v = "v%d" % f.index
+        lines += ["    " + line for line in _field_code(f, v, size)]
+        parts[f.index] = (v, f.read == "nest")
+    out, group = [], []
+    for i in sorted(parts):
+        v, flat = parts[i]
+        if flat:
+            if group:
+                out.append("(%s,)" % ", ".join(group))
+                group = []
+            out.append(v)
+        else:
+            group.append(v)
+    if group:
+        out.append("(%s,)" % ", ".join(group))
+    lines.append("    return " + " + ".join(out))
+    return "\n".join(lines) + "\n"
 
 
 def _walk(buf, seq, pid, nest_type, parse, arg):
@@ -212,14 +213,33 @@ def _walk(buf, seq, pid, nest_type, parse, arg):
     return records, status, error
 
 
-def decode_services(buf, seq, pid):
-    """One receive buffer of a GET_SERVICE reply -> (records, status, errno)."""
-    return _walk(buf, seq, pid, 1, _service, None)
+def make_decoders(layouts):
+    """(decode_services, decode_dests) for compiled records ({name:
+    _layout.Layout}): their record functions generated from the spec."""
+    env = {"_attrs": _attrs, "_need": _need, "_addr": _addr, "_string": _string,
+           "_flags": _flags, "buf": None, "_U16": _U16, "_BE16": _BE16, "_U32": _U32,
+           "_I32": _I32, "_U64": _U64}
+    src = []
+    for top in layouts.values():
+        for sub in top.subs.values():
+            src.append(_record_code(sub, False))
+        src.append(_record_code(top, True))
+    exec(compile("\n".join(src), "<ipvs records>", "exec"), env)
+    svc, dest = layouts["service"], layouts["dest"]
+    parse_svc, parse_dest = env["_r_service"], env["_r_dest"]
+
+    def decode_services(buf, seq, pid):
+        """One receive buffer of a GET_SERVICE reply -> (records, status, errno)."""
+        return _walk(buf, seq, pid, svc.nest_id, parse_svc, None)
+
+    def decode_dests(buf, seq, pid, svc_af):
+        """One receive buffer of a GET_DEST dump -> (records, status, errno)."""
+        return _walk(buf, seq, pid, dest.nest_id, parse_dest, svc_af)
+
+    return decode_services, decode_dests
 
 
-def decode_dests(buf, seq, pid, svc_af):
-    """One receive buffer of a GET_DEST dump -> (records, status, errno)."""
-    return _walk(buf, seq, pid, 2, _dest, svc_af)
+decode_services, decode_dests = make_decoders(_spec.LAYOUTS)
 
 
 # ------------------------------------------------------ /proc/net/ip_vs_conn
