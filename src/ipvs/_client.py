@@ -21,7 +21,7 @@ from ._errors import KernelError, ProtocolError
 from ._model import (AF_INET, AF_INET6, Connection, Destination, Info, Service,
                      Stats, SyncDaemon, Timeouts, pack_address, unpack_address)
 from ._records import DEST, SVC
-from ._transport import DUMP_RETRIES, Conn
+from ._transport import Conn
 
 _U32 = struct.Struct("=I")
 
@@ -98,10 +98,8 @@ def daemon_attrs(d: SyncDaemon) -> dict:
 
 def service_from_record(r) -> Service:
     af = r[SVC.af]
-    if af == AF_INET6:
-        netmask = str(r[SVC.netmask])
-    else:
-        netmask = socket.inet_ntop(AF_INET, _U32.pack(r[SVC.netmask]))
+    netmask = (str(r[SVC.netmask]) if af == AF_INET6
+               else socket.inet_ntop(AF_INET, _U32.pack(r[SVC.netmask])))
     fwmark = r[SVC.fwmark]
     return _trusted(Service, af=af, protocol=r[SVC.protocol],
                     address=None if fwmark else unpack_address(af, r[SVC.addr]),
@@ -250,29 +248,15 @@ class Client:
         return out
 
     def _dump(self, cmd: int, values: dict, decode, extra, operation: str) -> list:
-        """A dump decoded buffer by buffer through the decoder seam."""
-        conn = self._conn
-        for _ in range(DUMP_RETRIES):
-            conn.begin()
-            seq = conn.next_seq()
-            conn.send(spec.encode_request(self.family, cmd, values, dump=True, seq=seq))
-            records: list = []
-            status = 0
-            while not status & DONE:
-                buf = conn.recv()
-                try:
-                    recs, st, err = decode(buf, seq, conn.pid, *extra)
-                except nl.DecodeError as e:
-                    raise ProtocolError(str(e)) from None
-                if err:
-                    conn.end()  # an error ends the reply
-                    raise KernelError(err, operation)
-                records.extend(recs)
-                status |= st
-            conn.end()
-            if not status & INTERRUPTED:
-                return records
-        raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
+        """A dump decoded buffer by buffer through the decoder seam (the
+        transport's request loop: retries, errors, draining)."""
+        def feed(buf, ex: nl.Exchange) -> list:
+            records, status, err = decode(buf, ex.seq, ex.pid, *extra)
+            ex.settle(status & DONE, status & INTERRUPTED, err)
+            return records
+        return self._conn.execute(
+            lambda seq: spec.encode_request(self.family, cmd, values, dump=True, seq=seq),
+            dump=True, operation=operation, feed=feed)
 
     # -- general
     def info(self) -> Info:

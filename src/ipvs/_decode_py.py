@@ -14,11 +14,14 @@ from __future__ import annotations
 import _socket as socket  # the C module: socket.py would import enum and selectors
 import struct
 
-from . import _layout, _spec
-from ._base import DecodeError
+from . import _layout, _netlink as nl, _spec
+from ._netlink import NLMSG_DONE, NLMSG_ERROR
+from ._base import (DONE, E_AFTER_DONE, E_ATTR_LEN, E_CONN_FIELD, E_CONN_SHORT,  # noqa: F401
+                    E_LINE_LONG, E_LONG_STRING, E_MISSING, E_MSG_LEN, E_NO_NEST, E_OVERRUN,
+                    E_SEQ, E_SHORT_ADDR, E_SHORT_ATTR, E_SHORT_ERROR, E_SHORT_GENL, E_TRAILING,
+                    ERRORS, INTERRUPTED, DecodeError, fail as _fail)
 from ._conntext import numeric_lines
 
-_HDR = struct.Struct("=IHHII").unpack_from
 _NLA = struct.Struct("=HH").unpack_from
 _U16 = struct.Struct("=H").unpack_from
 _BE16 = struct.Struct("!H").unpack_from
@@ -27,44 +30,11 @@ _U64 = struct.Struct("=Q").unpack_from
 _I32 = struct.Struct("=i").unpack_from
 _FLAGS = struct.Struct("=II").unpack_from
 
-NLMSG_NOOP, NLMSG_ERROR, NLMSG_DONE, NLMSG_OVERRUN = 1, 2, 3, 4
-NLM_F_DUMP_INTR = 0x10
 _TYPE_MASK = 0x3FFF
-
-# status bits returned next to the records
-DONE = 1
-INTERRUPTED = 2
-
-# The C module returns these codes; both twins raise DecodeError(ERRORS[code]).
-ERRORS = {
-    1: "bad message length",
-    2: "data after the end of the reply",
-    3: "reply out of sequence",
-    4: "short error message",
-    5: "overrun",
-    6: "short generic netlink header",
-    7: "reply without the expected nest",
-    8: "trailing bytes",
-    9: "bad attribute length",
-    10: "missing attribute",
-    11: "attribute too short",
-    12: "address attribute too short",
-    13: "name longer than 15 bytes",
-    14: "connection line longer than 4096 bytes",
-    15: "short connection line",
-    16: "bad field in connection line",
-}
-E_MSG_LEN, E_AFTER_DONE, E_SEQ, E_SHORT_ERROR, E_OVERRUN, E_SHORT_GENL, E_NO_NEST, \
-    E_TRAILING, E_ATTR_LEN, E_MISSING, E_SHORT_ATTR, E_SHORT_ADDR, E_LONG_STRING, \
-    E_LINE_LONG, E_CONN_SHORT, E_CONN_FIELD = range(1, 17)
 
 MAX_LINE = 4096
 
 _ZERO16 = bytes(16)
-
-
-def _fail(code):
-    raise DecodeError(ERRORS[code])
 
 
 def _attrs(buf, pos, end):
@@ -175,42 +145,21 @@ def _record_code(layout, top):
 
 
 def _walk(buf, seq, pid, nest_type, parse, arg):
-    """Shared message loop: returns (records, status, error)."""
+    """The message loop of every dump, on the one reply check (nl.Reply):
+    returns (records, status, error)."""
     records = []
-    status = 0
-    error = 0
-    pos = 0
-    end = len(buf)
-    while pos + 16 <= end:
-        mlen, mtype, mflags, mseq, mpid = _HDR(buf, pos)
-        if mlen < 16 or pos + mlen > end:
-            _fail(E_MSG_LEN)
-        if status & DONE:
-            _fail(E_AFTER_DONE)
-        if mseq != seq or (pid and mpid != pid):
-            _fail(E_SEQ)
-        if mflags & NLM_F_DUMP_INTR:
-            status |= INTERRUPTED
-        body = pos + 16
-        mend = pos + mlen
+    reply = nl.Reply(seq, pid)
+    for mtype, _, body, mend in reply.messages(buf):
         if mtype == NLMSG_DONE or mtype == NLMSG_ERROR:
-            if mend - body < 4:
-                _fail(E_SHORT_ERROR)
-            error = -_I32(buf, body)[0]
-            status |= DONE
-        elif mtype == NLMSG_OVERRUN:
-            _fail(E_OVERRUN)
-        elif mtype != NLMSG_NOOP:
-            if mend - body < 4:
-                _fail(E_SHORT_GENL)
-            span = _attrs(buf, body + 4, mend).get(nest_type)
-            if span is None:
-                _fail(E_NO_NEST)
-            records.append(parse(buf, span[0], span[1], arg))
-        pos += (mlen + 3) & ~3
-    if pos < end:
-        _fail(E_TRAILING)
-    return records, status, error
+            continue
+        if mend - body < 4:
+            _fail(E_SHORT_GENL)
+        span = _attrs(buf, body + 4, mend).get(nest_type)
+        if span is None:
+            _fail(E_NO_NEST)
+        records.append(parse(buf, span[0], span[1], arg))
+    return records, (DONE if reply.done else 0) | (INTERRUPTED if reply.interrupted else 0), \
+        reply.error
 
 
 def make_decoders(layouts):
