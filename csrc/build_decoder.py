@@ -9,6 +9,8 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODULE = "ipvs._ipvs_cdecoder"
+# the dump engine; the connection-line parser, its column decoder and -Lnc renderer
+SOURCES = ("ipvs_decoder.c", "ipvs_connline.c", "ipvs_conns.c", "ipvs_render.c")
 
 
 def make_ffi(extra_compile_args=(), extra_link_args=(), absolute=False):
@@ -20,7 +22,7 @@ def make_ffi(extra_compile_args=(), extra_link_args=(), absolute=False):
     ffi.set_source(
         MODULE,
         "#include <stddef.h>\n#include <stdint.h>\n#include \"ipvs_decoder.h\"\n",
-        sources=[os.path.join(base, "ipvs_decoder.c")],
+        sources=[os.path.join(base, name) for name in SOURCES],
         include_dirs=[base],
         extra_compile_args=["-O2", "-std=c11", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra",
                             *extra_compile_args],

@@ -1,4 +1,4 @@
-# Pure-Python twin of the C decoder (csrc/ipvs_decoder.c).
+# Pure-Python twin of the C decoder (csrc/: ipvs_decoder.c and the ipvs_conn* files).
 #
 # Rule: the same signatures and the same results as the C module, record for
 # record, and the same checks in the same order, so bad bytes give the same
