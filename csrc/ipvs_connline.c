@@ -179,25 +179,23 @@ int addr_format(int af, const uint8_t raw[16], char *o)
     }
 }
 
-/* Where the line at pos ends: 0 with *got 1, [pos, *lend) the line without
- * its '\n' and *next where the one after it starts; 0 with *got 0 at a
- * last line without '\n' when the input is not final (the caller keeps
- * it for its next call); IPVS_E_LINE_LONG when that partial line is
- * already longer than any line may be. */
-int next_line(const uint8_t *buf, size_t len, size_t pos, int final, int *got,
-              size_t *lend, size_t *next)
+/* Where the line at pos ends: 0, [pos, *lend) the line without its '\n'
+ * and *next where the one after it starts; NO_LINE at a last line
+ * without '\n' when the input is not final (the caller keeps it for its
+ * next call); IPVS_E_LINE_LONG when that partial line is already longer
+ * than any line may be. */
+int next_line(const uint8_t *buf, size_t len, size_t pos, int final, size_t *lend,
+              size_t *next)
 {
     const uint8_t *nl = memchr(buf + pos, '\n', len - pos);
-    *got = 0;
     if (nl) {
         *lend = (size_t)(nl - buf);
         *next = *lend + 1;
     } else {
         if (!final)
-            return len - pos > MAX_LINE ? IPVS_E_LINE_LONG : 0;
+            return len - pos > MAX_LINE ? IPVS_E_LINE_LONG : NO_LINE;
         *lend = *next = len;
     }
-    *got = 1;
     return 0;
 }
 

@@ -39,9 +39,11 @@ int addr_parse(const struct tok *t, uint8_t raw[16]);
 /* the inet_ntop text of a parsed address (at most ADDR_MAX - 1 bytes,
  * no terminator) to o; its length, or -1 */
 int addr_format(int af, const uint8_t raw[16], char *o);
-/* where the line at pos ends (see ipvs_connline.c) */
-int next_line(const uint8_t *buf, size_t len, size_t pos, int final, int *got,
-              size_t *lend, size_t *next);
+/* where the line at pos ends (see ipvs_connline.c): 0, NO_LINE or an
+ * error code */
+#define NO_LINE (-1)
+int next_line(const uint8_t *buf, size_t len, size_t pos, int final, size_t *lend,
+              size_t *next);
 /* one line (without its '\n') -> f; 0 or an error code */
 int conn_fields(const uint8_t *p, size_t n, struct conn_fields *f, conn_addr_fn addr, void *ctx);
 

@@ -155,7 +155,7 @@ int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
     struct dict dict[NCOL]; /* 27 KB of stack, a fifth of the least a thread gets (musl: 128 KB) */
     struct conn_out o;
     size_t pos = 0;
-    int k, rc, emitted;
+    int k, rc = 0, emitted;
 
     *count = 0;
     *consumed = 0;
@@ -177,11 +177,8 @@ int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
     }
     while (pos < len && o.rec < cap) {
         size_t lend, next;
-        int got;
-        rc = next_line(buf, len, pos, final, &got, &lend, &next);
+        rc = next_line(buf, len, pos, final, &lend, &next);
         if (rc)
-            return rc;
-        if (!got)
             break;
         /* room for this line's items in every column: an address takes at
          * most ADDR_MAX, a copied token at most the line; a full
@@ -201,6 +198,8 @@ int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
         o.rec += (size_t)emitted;
         pos = next;
     }
+    if (rc > 0)
+        return rc;
     for (k = 0; k < NCOL; k++)
         col[2 * k + 1] = (size_t)(o.w[k] - sout);
     *count = o.rec;

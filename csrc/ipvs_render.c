@@ -131,18 +131,15 @@ int ipvs_render_conns_numeric(const uint8_t *buf, size_t len, int final,
 {
     size_t pos = 0;
     uint8_t *w = out;
-    int rc;
+    int rc = 0;
 
     *written = 0;
     *full = 0;
     *consumed = 0;
     while (pos < len) {
         size_t lend, next;
-        int got;
-        rc = next_line(buf, len, pos, final, &got, &lend, &next);
+        rc = next_line(buf, len, pos, final, &lend, &next);
         if (rc)
-            return rc;
-        if (!got)
             break;
         /* a line too long is refused before it asks for room, so that a
          * fresh buffer of MAX_LINE + IPVS_RENDER_ROOM always makes progress */
@@ -157,6 +154,8 @@ int ipvs_render_conns_numeric(const uint8_t *buf, size_t len, int final,
             return rc;
         pos = next;
     }
+    if (rc > 0)
+        return rc;
     *written = (size_t)(w - out);
     *consumed = pos;
     return 0;
