@@ -24,9 +24,8 @@ def spec_with_test_attr():
     tables = copy.deepcopy(spec.TABLES)
     tables["dest"]["test_attr"] = spec.Attr("test_attr", 16, "u32")
     records = dict(_records.RECORDS)
-    dest = records["dest"]
-    records["dest"] = _records.Record(dest.table, dest.nest,
-                                      dest.fields + (Field("test_attr", "test_attr"),))
+    table, nest, fields = records["dest"]
+    records["dest"] = _records.Record(table, nest, fields + (Field("test_attr", "test_attr"),))
     return tables, records
 
 
@@ -55,7 +54,7 @@ def test_new_attribute_from_a_copied_spec(make):
     decode_services, decode_dests = make(layouts)
     # the new field comes after the stats, in declaration order
     index = layouts["dest"].index
-    assert index.test_attr == len(DEST) and len(index) == len(DEST) + 1
+    assert index.test_attr == DEST._width and index._width == DEST._width + 1
     buf = dest_reply(tables, dict(DEST_MASQ4, test_attr=0xC0FFEE))
     recs, status, err = decode_dests(buf, SEQ, PID, AF4)
     assert (recs, status, err) == ([DEST_MASQ4_REC + (0xC0FFEE,)], 1, 0)

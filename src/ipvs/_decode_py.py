@@ -124,7 +124,7 @@ def _record_code(layout, top):
              "    a = _attrs(buf, s, e)" if top else "    a = _attrs(buf, span[0], span[1])"]
     parts = {}
     for f in layout.fields:
-        size = len(layout.subs[f.record].index) if f.read == "nest" else 1
+        size = layout.subs[f.record].index._width if f.read == "nest" else 1
         v = "v%d" % f.index
         lines += ["    " + line for line in _field_code(f, v, size)]
         parts[f.index] = (v, f.read == "nest")

@@ -7,9 +7,14 @@
 # from what this makes (make_decoders(compile_records(tables))).
 from __future__ import annotations
 
+import collections
 import struct
 
-from ._records import RECORDS, Index
+from ._records import FIELD, RECORDS, Index
+
+# views of _records' tuples by name
+_Field = collections.namedtuple("Field", FIELD)
+_Record = collections.namedtuple("Record", "table nest fields")
 
 # How a field is read from its attribute (the wire width follows from it):
 # u8 u16 be16 u32 i32 (signed) u64; flags: {flags, mask} read as flags & mask;
@@ -53,13 +58,14 @@ class Layout:
 
     def __init__(self, name, rec, tables, records, sub=False):
         self.name = name
+        rec = _Record(*rec)
         self.table = rec.table
         table = tables[rec.table]
         self.nest_id = tables["cmd"][rec.nest].id if rec.nest else None
         self.subs = {}
         fields, fmt, pos, index, min_msg = [], "=", 0, 0, 24
         positions = {}
-        for f in rec.fields:
+        for f in map(_Field._make, rec.fields):
             attr = table[f.attr]
             read = _read_of(f, attr)
             if read == "nest":
@@ -69,7 +75,7 @@ class Layout:
                 if s.fmt != s2.fmt:
                     raise TypeError("%s: %s and %s differ in layout" % (f.name, f.record,
                                                                          f.alt_record))
-                code, width, align, n = s.fmt[1:], s.size, 8, len(s.index)
+                code, width, align, n = s.fmt[1:], s.size, 8, s.index._width
             else:
                 code = "Q" if sub and _STORE[read] in "BHIi" else _STORE[read]
                 width = struct.calcsize("=" + code)
@@ -92,7 +98,7 @@ class Layout:
         self.fmt = fmt
         self.size = struct.calcsize(fmt)
         self.min_msg = min_msg
-        self.index = Index(name, positions, index)
+        self.index = Index(_width=index, **positions)
         self.fields = _check_order(fields)
         self.max_attr = max([f.id for f in fields] + [f.alt or 0 for f in fields] +
                             [f.unless or 0 for f in fields])
@@ -118,4 +124,4 @@ def compile_records(tables, records=None) -> dict:
     copy)."""
     records = RECORDS if records is None else records
     return {name: Layout(name, rec, tables, records)
-            for name, rec in records.items() if rec.nest}
+            for name, rec in records.items() if rec[1]}

@@ -12,6 +12,8 @@
 # tables (_spec.LAYOUTS).
 from __future__ import annotations
 
+import sys
+
 # How a field is read from its attribute (the wire width follows from it):
 # u8 u16 be16 u32 i32 (signed) u64; flags: {flags, mask} read as flags & mask;
 # addr: 4..16 bytes, kept as 16 (zero padded); string: up to the first NUL,
@@ -24,24 +26,22 @@ READS = ("u8", "u16", "be16", "u32", "i32", "u64", "flags", "addr", "string", "n
 # (a firewall-mark service has no protocol, address or port).
 # record/alt/alt_record: for a nest, the sub-record of the attribute, and
 # the attribute (and sub-record) to fall back to when it is absent.
-class Field:
-    __slots__ = ("name", "attr", "read", "need", "default", "unless", "record", "alt",
-                 "alt_record")
-
-    def __init__(self, name, attr, read=None, need="required", default=0, unless=None,
-                 record=None, alt=None, alt_record=None):
-        self.name, self.attr, self.read, self.need, self.default = name, attr, read, need, default
-        self.unless, self.record, self.alt, self.alt_record = unless, record, alt, alt_record
+FIELD = ("name", "attr", "read", "need", "default", "unless", "record", "alt", "alt_record")
 
 
-class Record:
+def Field(name, attr, read=None, need="required", default=0, unless=None, record=None,
+          alt=None, alt_record=None) -> tuple:
+    """A field, as a tuple in FIELD's order (_layout reads it by those
+    names). Plain tuples and functions, no classes: making a class costs
+    more at start-up than all of this module's data."""
+    return (name, attr, read, need, default, unless, record, alt, alt_record)
+
+
+def Record(table, nest, fields) -> tuple:
     """table: the _spec.TABLES table of the field attributes; nest: the
     attribute of the command table a reply message carries the record in
-    (None: a sub-record)."""
-    __slots__ = ("table", "nest", "fields")
-
-    def __init__(self, table, nest, fields):
-        self.table, self.nest, self.fields = table, nest, fields
+    (None: a sub-record); fields: Field tuples, in record order."""
+    return (table, nest, fields)
 
 
 # the counters of both stats nests (_spec declares their attributes)
@@ -93,20 +93,9 @@ RECORDS = {
 CONN_FIELDS = ("protocol", "af", "caddr", "cport", "vaddr", "vport", "daddr", "dport",
                "state", "expires", "pe_name", "pe_data")
 
-class Index:
-    """Named positions of a record's fields in its tuple: SVC.port is an
-    int, SVC.stats a slice (a sub-record is flattened into its parent)."""
-
-    def __init__(self, name, positions, size):
-        self.__dict__.update(positions)
-        self._name = name
-        self._size = size
-
-    def __len__(self):
-        return self._size
-
-    def __repr__(self):
-        return "<record %s: %d fields>" % (self._name, self._size)
+# the type of sys.implementation is types.SimpleNamespace, without
+# importing types
+Index = type(sys.implementation)
 
 
 def _index(name, records=None):
@@ -114,13 +103,13 @@ def _index(name, records=None):
     needed: only field order and sub-record sizes)."""
     records = RECORDS if records is None else records
     positions, i = {}, 0
-    for f in records[name].fields:
-        n = len(records[f.record].fields) if f.record else 1
-        positions[f.name] = i if n == 1 else slice(i, i + n)
+    for f in records[name][2]:
+        n = len(records[f[6]][2]) if f[6] else 1
+        positions[f[0]] = i if n == 1 else slice(i, i + n)
         i += n
-    return Index(name, positions, i)
+    return Index(_width=i, **positions)
 
 
 SVC = _index("service")
 DEST = _index("dest")
-CONN = Index("conn", {n: i for i, n in enumerate(CONN_FIELDS)}, len(CONN_FIELDS))
+CONN = Index(_width=len(CONN_FIELDS), **{n: i for i, n in enumerate(CONN_FIELDS)})
