@@ -16,6 +16,7 @@ from . import _layout, _netlink as nl, _spec
 from ._base import DecodeError
 from ._decode_py import ERRORS, MAX_LINE
 from ._ipvs_cdecoder import ffi, lib  # ImportError when not built
+from ._records import CONN_FIELDS
 
 _E_FULL = lib.IPVS_E_FULL
 _READS = {"u8": lib.IPVS_R_U8, "u16": lib.IPVS_R_U16, "be16": lib.IPVS_R_BE16,
@@ -164,6 +165,10 @@ _SLICE = 1 << 20
 # virtual and real address, state, PE name; the client address and the PE
 # data are mostly distinct.
 _DICTS = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5
+# C's columns (ipvs_decoder.h), by record field: the records are made in
+# the order _records declares
+_STRING_COLUMNS = ("protocol", "caddr", "vaddr", "daddr", "state", "pe_name", "pe_data")
+_NUMBER_COLUMNS = ("af", "cport", "vport", "dport", "expires")
 # which of the string columns hold addresses (caddr, vaddr, daddr)
 _ADDR_COLUMNS = (False, True, True, True, False, False, False)
 
@@ -228,10 +233,10 @@ def decode_conns(chunk, final):
                         items = _pick(*index[i * cap:i * cap + k])(items)
                 s.append(items)
             m = memoryview(ffi.buffer(nout)).cast("Q")
-            batches.append(zip(s[0], m[:k].tolist(), s[1], m[cap:cap + k].tolist(), s[2],
-                               m[2 * cap:2 * cap + k].tolist(), s[3],
-                               m[3 * cap:3 * cap + k].tolist(), s[4],
-                               m[4 * cap:4 * cap + k].tolist(), s[5], s[6]))
+            columns = dict(zip(_STRING_COLUMNS, s))
+            for i, name in enumerate(_NUMBER_COLUMNS):
+                columns[name] = m[i * cap:i * cap + k].tolist()
+            batches.append(zip(*[columns[name] for name in CONN_FIELDS]))
         if pos >= total or (last and k < cap and not full[0]) or not consumed[0]:
             break  # (nothing consumed, no error: cannot happen, but never spin)
         dicts &= ~full[0]  # too many values: the rest of the chunk without it
