@@ -9,8 +9,9 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODULE = "ipvs._ipvs_cdecoder"
-# the dump engine; the connection-line parser, its column decoder and -Lnc renderer
-SOURCES = ("ipvs_decoder.c", "ipvs_connline.c", "ipvs_conns.c", "ipvs_render.c")
+# one translation unit that includes the dump engine (ipvs_decoder.c), the
+# connection-line parser, its column decoder and the -Lnc renderer
+SOURCES = ("ipvs_module.c",)
 
 
 def make_ffi(extra_compile_args=(), extra_link_args=(), absolute=False):

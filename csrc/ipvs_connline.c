@@ -5,13 +5,7 @@
  * Rule: mirrors _conn_line() and _conn_addr() of src/ipvs/_decode_py.py,
  * check for check (see ipvs_decoder.c's rule and safety notes).
  */
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-#include <arpa/inet.h>
-#include <sys/socket.h>
-
-#include "ipvs_decoder.h"
+/* compiled as part of ipvs_module.c, after ipvs_decoder.c (its headers) */
 #include "ipvs_connline.h"
 
 /* CT_WS: the bytes Python's bytes.split() treats as whitespace;
@@ -120,7 +114,7 @@ static size_t ipv6_text(const uint8_t *raw, char *o)
  * ntohl), IPv6 in any form inet_pton takes (the kernel's %pI6 is the full
  * form, parsed here without inet_pton). Fills raw (network order) and
  * returns its family, or -1. */
-int addr_parse(const struct tok *t, uint8_t raw[16])
+static int addr_parse(const struct tok *t, uint8_t raw[16])
 {
     size_t i;
     const uint8_t *p = t->p;
@@ -160,7 +154,7 @@ int addr_parse(const struct tok *t, uint8_t raw[16])
 
 /* The inet_ntop text of a parsed address (at most ADDR_MAX - 1 bytes) to
  * o, without a terminator; returns its length, or -1. */
-int addr_format(int af, const uint8_t raw[16], char *o)
+static int addr_format(int af, const uint8_t raw[16], char *o)
 {
     if (af == AF_INET)
         return (int)ipv4_text(raw, o);
@@ -184,7 +178,7 @@ int addr_format(int af, const uint8_t raw[16], char *o)
  * without '\n' when the input is not final (the caller keeps it for its
  * next call); IPVS_E_LINE_LONG when that partial line is already longer
  * than any line may be. */
-int next_line(const uint8_t *buf, size_t len, size_t pos, int final, size_t *lend,
+static int next_line(const uint8_t *buf, size_t len, size_t pos, int final, size_t *lend,
               size_t *next)
 {
     const uint8_t *nl = memchr(buf + pos, '\n', len - pos);
@@ -201,7 +195,7 @@ int next_line(const uint8_t *buf, size_t len, size_t pos, int final, size_t *len
 
 /* One line (without its '\n') -> f. Returns 0 (f->k is 0 when the line is
  * no connection) or an error code. Mirrors _conn_line() in the twin. */
-int conn_fields(const uint8_t *p, size_t n, struct conn_fields *f, conn_addr_fn addr, void *ctx)
+static int conn_fields(const uint8_t *p, size_t n, struct conn_fields *f, conn_addr_fn addr, void *ctx)
 {
     struct tok *t = f->t;
     size_t i = 0, k = 0, j;

@@ -1,7 +1,9 @@
 /* ipvs_connline.h: what the /proc/net/ip_vs_conn readers share (the
  * column decoder, ipvs_conns.c, and the -Lnc renderer, ipvs_render.c):
  * one line parser, so that both accept and refuse exactly the same lines.
- * Internal to the C module (not part of the cffi cdef). */
+ * Internal to the C module (not part of the cffi cdef): the parts are one
+ * translation unit (ipvs_module.c), so these stay static and inline as
+ * they did when the parts were one file. */
 #ifndef IPVS_CONNLINE_H
 #define IPVS_CONNLINE_H
 #include <stddef.h>
@@ -35,16 +37,16 @@ typedef int (*conn_addr_fn)(void *ctx, int col, const struct tok *t);
 
 /* An address as the kernel prints it -> raw (network order); its family,
  * or -1 */
-int addr_parse(const struct tok *t, uint8_t raw[16]);
+static int addr_parse(const struct tok *t, uint8_t raw[16]);
 /* the inet_ntop text of a parsed address (at most ADDR_MAX - 1 bytes,
  * no terminator) to o; its length, or -1 */
-int addr_format(int af, const uint8_t raw[16], char *o);
+static int addr_format(int af, const uint8_t raw[16], char *o);
 /* where the line at pos ends (see ipvs_connline.c): 0, NO_LINE or an
  * error code */
 #define NO_LINE (-1)
-int next_line(const uint8_t *buf, size_t len, size_t pos, int final, size_t *lend,
+static int next_line(const uint8_t *buf, size_t len, size_t pos, int final, size_t *lend,
               size_t *next);
 /* one line (without its '\n') -> f; 0 or an error code */
-int conn_fields(const uint8_t *p, size_t n, struct conn_fields *f, conn_addr_fn addr, void *ctx);
+static int conn_fields(const uint8_t *p, size_t n, struct conn_fields *f, conn_addr_fn addr, void *ctx);
 
 #endif

@@ -4,13 +4,7 @@
  * Rule: mirrors decode_conns() of src/ipvs/_decode_py.py (see
  * ipvs_decoder.c's rule and safety notes).
  */
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-#include <arpa/inet.h>
-#include <sys/socket.h>
-
-#include "ipvs_decoder.h"
+/* compiled as part of ipvs_module.c, after ipvs_decoder.c (its headers) */
 #include "ipvs_connline.h"
 
 /* An address token's inet_ntop text and a '\n' to *w (room for ADDR_MAX

@@ -59,17 +59,6 @@ static int parse_attrs(const uint8_t *buf, size_t pos, size_t end, struct span *
     return 0;
 }
 
-/* _need(): the attribute must be there with at least size bytes */
-static int need(const struct span *a, unsigned key, size_t size, size_t *pos)
-{
-    if (!a[key].present)
-        return IPVS_E_MISSING;
-    if (a[key].e - a[key].s < size)
-        return IPVS_E_SHORT_ATTR;
-    *pos = a[key].s;
-    return 0;
-}
-
 /* _addr(): 4 to 16 bytes, kept as 16 (zero padded by the caller's memset) */
 static int address(const uint8_t *buf, const struct span *a, unsigned key, uint8_t *out)
 {
@@ -117,77 +106,121 @@ static void store(uint8_t *p, unsigned size, uint64_t v)
 
 /* One record from the attributes of buf[s:e], by its field table (in
  * check order: the twin's generated function does the same steps).
- * rec is zeroed by the caller. */
+ * rec is zeroed by the caller; the tables were checked once by
+ * ipvs_check_spec(). */
 static int record(const struct ipvs_spec *spec, unsigned r, const uint8_t *buf,
-                  size_t s, size_t e, uint8_t *rec, uint64_t arg, unsigned depth)
+                  size_t s, size_t e, uint8_t *rec, uint64_t arg)
 {
     const struct ipvs_record *R = &spec->records[r];
+    const struct ipvs_field *f = spec->fields + R->first, *last = f + R->count;
     struct span a[IPVS_MAX_ATTR + 1];
-    unsigned i;
-    int rc;
+    int rc = parse_attrs(buf, s, e, a, R->max_attr);
 
-    if (depth > 4 || R->max_attr > IPVS_MAX_ATTR)
-        return IPVS_E_SPEC;
-    rc = parse_attrs(buf, s, e, a, R->max_attr);
     if (rc)
         return rc;
-    for (i = 0; i < R->count; i++) {
-        const struct ipvs_field *f = &spec->fields[R->first + i];
+    for (; f < last; f++) {
+        const struct span *n = &a[f->attr];
         uint8_t *o = rec + f->offset;
-        size_t p;
+        const uint8_t *p;
         uint64_t v;
-        if (f->attr > R->max_attr || f->alt > R->max_attr)
-            return IPVS_E_SPEC;
-        if (f->flags & IPVS_F_UNLESS && a[f->alt].present) {
-            store(o, f->store, f->dflt);
-            continue;
-        }
-        if (f->read == IPVS_R_NEST) {
-            const struct span *n = &a[f->attr];
-            unsigned sub = f->sub;
-            if (!n->present) {
-                n = &a[f->alt];
-                sub = f->alt_sub;
-            }
-            if (!n->present)
-                continue; /* zeros */
-            rc = record(spec, sub, buf, n->s, n->e, o, arg, depth + 1);
-            if (rc)
-                return rc;
-            continue;
-        }
-        if (f->read == IPVS_R_ADDR) {
-            if (!(f->flags & IPVS_F_REQUIRED) && !a[f->attr].present)
+        uint32_t w;
+        uint16_t h;
+        if (f->flags) { /* anything but a plain required field */
+            if (f->flags & IPVS_F_UNLESS && a[f->alt].present) {
+                store(o, f->store, f->dflt);
                 continue;
+            }
+            if (!n->present && f->flags & (IPVS_F_OPTIONAL | IPVS_F_ARG)) {
+                if (f->read == IPVS_R_NEST && a[f->alt].present) {
+                    rc = record(spec, f->alt_sub, buf, a[f->alt].s, a[f->alt].e, o, arg);
+                    if (rc)
+                        return rc;
+                } else if (f->read < IPVS_R_ADDR) {
+                    store(o, f->store, f->flags & IPVS_F_ARG ? arg : f->dflt);
+                } /* else zeros, the caller's */
+                continue;
+            }
+        }
+        switch (f->read) {
+        case IPVS_R_ADDR:
             rc = address(buf, a, f->attr, o);
             if (rc)
                 return rc;
             continue;
-        }
-        if (f->read == IPVS_R_STRING) {
-            rc = string(buf, a, f->attr, f->flags & IPVS_F_REQUIRED, o);
+        case IPVS_R_STRING:
+            rc = string(buf, a, f->attr, !(f->flags & IPVS_F_OPTIONAL), o);
+            if (rc)
+                return rc;
+            continue;
+        case IPVS_R_NEST: /* present, or required: alt's, else missing */
+            if (!n->present && !a[f->alt].present)
+                return IPVS_E_MISSING;
+            rc = n->present ? record(spec, f->sub, buf, n->s, n->e, o, arg)
+                            : record(spec, f->alt_sub, buf, a[f->alt].s, a[f->alt].e, o, arg);
             if (rc)
                 return rc;
             continue;
         }
-        if (!(f->flags & IPVS_F_REQUIRED) && !a[f->attr].present) {
-            store(o, f->store, f->flags & IPVS_F_ARG ? arg : f->dflt);
-            continue;
+        if (!n->present)
+            return IPVS_E_MISSING;
+        if (n->e - n->s < f->size)
+            return IPVS_E_SHORT_ATTR;
+        p = buf + n->s;
+        switch (f->op) { /* the common (read, width stored) pairs, unswitched */
+        case IPVS_OP_U32_4: memcpy(o, p, 4); continue; /* and I32 */
+        case IPVS_OP_U64_8: memcpy(o, p, 8); continue;
+        case IPVS_OP_U32_8: w = rd32(p); v = w; memcpy(o, &v, 8); continue;
+        case IPVS_OP_U16_2: memcpy(o, p, 2); continue;
+        case IPVS_OP_BE16_2: h = rdbe16(p); memcpy(o, &h, 2); continue;
+        case IPVS_OP_FLAGS_4: w = rd32(p) & rd32(p + 4); memcpy(o, &w, 4); continue;
         }
-        rc = need(a, f->attr, f->size, &p);
-        if (rc)
-            return rc;
         switch (f->read) {
-        case IPVS_R_U8: v = buf[p]; break;
-        case IPVS_R_U16: v = rd16(buf + p); break;
-        case IPVS_R_BE16: v = rdbe16(buf + p); break;
-        case IPVS_R_U32:
-        case IPVS_R_I32: v = rd32(buf + p); break; /* stored as int32 */
-        case IPVS_R_U64: v = rd64(buf + p); break;
-        case IPVS_R_FLAGS: v = rd32(buf + p) & rd32(buf + p + 4); break;
-        default: return IPVS_E_SPEC;
+        case IPVS_R_U8: v = p[0]; break;
+        case IPVS_R_U16: v = rd16(p); break;
+        case IPVS_R_BE16: v = rdbe16(p); break;
+        case IPVS_R_U64: v = rd64(p); break;
+        case IPVS_R_FLAGS: v = rd32(p) & rd32(p + 4); break;
+        default: v = rd32(p); break; /* U32, and I32 stored as int32 */
         }
         store(o, f->store, v);
+    }
+    return 0;
+}
+
+/* Tables the engine can run: ids within IPVS_MAX_ATTR and their record's
+ * max_attr, sub-records that exist and do not nest more than 4 deep,
+ * fields within their record. 0 or IPVS_E_SPEC. */
+static int check_record(const struct ipvs_spec *spec, size_t nrecords, size_t nfields,
+                        unsigned r, unsigned depth)
+{
+    const struct ipvs_record *R;
+    size_t i;
+    if (r >= nrecords || depth > 4)
+        return IPVS_E_SPEC;
+    R = &spec->records[r];
+    if (R->max_attr > IPVS_MAX_ATTR || R->first > nfields || R->count > nfields - R->first)
+        return IPVS_E_SPEC;
+    for (i = R->first; i < R->first + R->count; i++) {
+        const struct ipvs_field *f = &spec->fields[i];
+        if (f->attr > R->max_attr || f->alt > R->max_attr || f->read < IPVS_R_U8 ||
+            f->read > IPVS_R_NEST || f->offset > R->size)
+            return IPVS_E_SPEC;
+        if (f->read == IPVS_R_NEST &&
+            (check_record(spec, nrecords, nfields, f->sub, depth + 1) ||
+             check_record(spec, nrecords, nfields, f->alt_sub, depth + 1)))
+            return IPVS_E_SPEC;
+    }
+    return 0;
+}
+
+int ipvs_check_spec(const struct ipvs_spec *spec, size_t nrecords, size_t nfields)
+{
+    size_t r;
+    for (r = 0; r < nrecords; r++) {
+        if (spec->records[r].nest > IPVS_MAX_ATTR)
+            return IPVS_E_SPEC;
+        if (check_record(spec, nrecords, nfields, (unsigned)r, 0))
+            return IPVS_E_SPEC;
     }
     return 0;
 }
@@ -208,8 +241,6 @@ int ipvs_decode_dump(const uint8_t *buf, size_t len, uint32_t seq, uint32_t pid,
     *count = 0;
     *status = 0;
     *error = 0;
-    if (nest_type > IPVS_MAX_ATTR)
-        return IPVS_E_SPEC;
     while (len - pos >= NLMSG_HDRLEN_ && pos < len) {
         size_t mlen = rd32(buf + pos);
         uint16_t mtype = rd16(buf + pos + 4);
@@ -245,7 +276,7 @@ int ipvs_decode_dump(const uint8_t *buf, size_t len, uint32_t seq, uint32_t pid,
                 return IPVS_E_FULL;
             memset(out + n * rec_size, 0, rec_size);
             rc = record(spec, r, buf, top[nest_type].s, top[nest_type].e,
-                        out + n * rec_size, arg, 0);
+                        out + n * rec_size, arg);
             if (rc)
                 return rc;
             n++;

@@ -52,10 +52,20 @@
 #define IPVS_R_STRING 9
 #define IPVS_R_NEST 10
 
-/* field flags: required (missing: IPVS_E_MISSING; else dflt, or with
- * IPVS_F_ARG the call's arg), and UNLESS: when attribute alt is present
- * the field is dflt, unread */
-#define IPVS_F_REQUIRED 1
+/* what the engine does with an int field, when the pair (read, bytes
+ * stored) is a common one; else IPVS_OP_ANY (read, then store) */
+#define IPVS_OP_ANY 0
+#define IPVS_OP_U32_4 1
+#define IPVS_OP_U64_8 2
+#define IPVS_OP_U32_8 3
+#define IPVS_OP_U16_2 4
+#define IPVS_OP_BE16_2 5
+#define IPVS_OP_FLAGS_4 6
+
+/* field flags (none: required, IPVS_E_MISSING when absent): OPTIONAL
+ * (absent: dflt; a nest: alt's content, else zeros), ARG (absent: the
+ * call's arg), UNLESS (when attribute alt is present: dflt, unread) */
+#define IPVS_F_OPTIONAL 1
 #define IPVS_F_ARG 2
 #define IPVS_F_UNLESS 4
 
@@ -66,6 +76,7 @@ struct ipvs_field {
     uint8_t flags;       /* IPVS_F_* */
     uint8_t size;        /* least payload bytes of an int or flags field */
     uint8_t store;       /* bytes an int field takes in the record */
+    uint8_t op;          /* IPVS_OP_* */
     uint32_t offset;     /* of the field in the record */
     uint16_t sub;        /* NEST: records[] index of attr's content */
     uint16_t alt_sub;    /* NEST: records[] index of alt's content */
@@ -86,6 +97,10 @@ struct ipvs_spec {
     /* netlink's message types and the interrupted-dump flag (_netlink's) */
     uint16_t nlmsg_noop, nlmsg_error, nlmsg_done, nlmsg_overrun, nlm_f_dump_intr;
 };
+
+/* 0 when the engine can run these tables (checked once, when they are
+ * made), else IPVS_E_SPEC */
+int ipvs_check_spec(const struct ipvs_spec *spec, size_t nrecords, size_t nfields);
 
 /* One receive buffer of a dump reply: each data message's record (of
  * spec->records[r]) to out (cap records of records[r].size bytes); arg is

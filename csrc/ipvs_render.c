@@ -4,13 +4,7 @@
  * Rule: the text is _conntext.numeric_lines()'s for the records the
  * column decoder makes of the same lines (tests/test_decoder_render.py).
  */
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-#include <arpa/inet.h>
-#include <sys/socket.h>
-
-#include "ipvs_decoder.h"
+/* compiled as part of ipvs_module.c, after ipvs_decoder.c (its headers) */
 #include "ipvs_connline.h"
 
 

@@ -23,6 +23,10 @@ _READS = {"u8": lib.IPVS_R_U8, "u16": lib.IPVS_R_U16, "be16": lib.IPVS_R_BE16,
           "u32": lib.IPVS_R_U32, "i32": lib.IPVS_R_I32, "u64": lib.IPVS_R_U64,
           "flags": lib.IPVS_R_FLAGS, "addr": lib.IPVS_R_ADDR, "string": lib.IPVS_R_STRING,
           "nest": lib.IPVS_R_NEST}
+_OPS = {("u32", 4): lib.IPVS_OP_U32_4, ("i32", 4): lib.IPVS_OP_U32_4,
+        ("u64", 8): lib.IPVS_OP_U64_8, ("u32", 8): lib.IPVS_OP_U32_8,
+        ("u16", 2): lib.IPVS_OP_U16_2, ("be16", 2): lib.IPVS_OP_BE16_2,
+        ("flags", 4): lib.IPVS_OP_FLAGS_4}
 
 
 class _no_gc:
@@ -70,7 +74,8 @@ class _Tables:
                 k += 1
                 cf.attr, cf.read, cf.offset, cf.store = f.id, _READS[f.read], f.offset, f.store
                 cf.size = _layout.READ_SIZE[f.read]
-                cf.flags = ((lib.IPVS_F_REQUIRED if f.need == "required" else 0)
+                cf.op = _OPS.get((f.read, f.store), lib.IPVS_OP_ANY)
+                cf.flags = ((lib.IPVS_F_OPTIONAL if f.need == "optional" else 0)
                             | (lib.IPVS_F_ARG if f.need == "arg" else 0)
                             | (lib.IPVS_F_UNLESS if f.unless is not None else 0))
                 cf.alt = f.unless if f.unless is not None else f.alt or 0
@@ -84,6 +89,8 @@ class _Tables:
             "nlmsg_done": nl.NLMSG_DONE, "nlmsg_overrun": nl.NLMSG_OVERRUN,
             "nlm_f_dump_intr": nl.NLM_F_DUMP_INTR})
         self.where = where
+        if lib.ipvs_check_spec(self.spec, len(recs), nfields):
+            raise ValueError("the C decoder cannot run these record tables")
 
 
 def _tuples_code(layout):

@@ -84,6 +84,10 @@ def _string(buf, a, key, required):
     return raw.decode("latin-1")
 
 
+def _missing():
+    _fail(E_MISSING)
+
+
 def _flags(buf, pos):
     flags, mask = _FLAGS(buf, pos)
     return flags & mask
@@ -103,8 +107,9 @@ def _field_code(f, v, size):
     elif f.read == "string":
         read = "_string(buf, a, %d, %s)" % (f.id, f.need == "required")
     elif f.read == "nest":
-        read = "_r_%s(buf, a[%d]) if %d in a else _r_%s(buf, a[%d]) if %d in a else %r" % (
-            f.record, f.id, f.id, f.alt_record, f.alt, f.alt, (0,) * size)
+        read = "_r_%s(buf, a[%d]) if %d in a else _r_%s(buf, a[%d]) if %d in a else %s" % (
+            f.record, f.id, f.id, f.alt_record, f.alt, f.alt,
+            repr((0,) * size) if f.need == "optional" else "_missing()")
     else:
         read = _READ[f.read] % ("_need(a, %d, %d)" % (f.id, _layout.READ_SIZE[f.read]))
     default = "arg" if f.need == "arg" else repr(
@@ -166,7 +171,8 @@ def make_decoders(layouts):
     """(decode_services, decode_dests) for compiled records ({name:
     _layout.Layout}): their record functions generated from the spec."""
     env = {"_attrs": _attrs, "_need": _need, "_addr": _addr, "_string": _string,
-           "_flags": _flags, "buf": None, "_U16": _U16, "_BE16": _BE16, "_U32": _U32,
+           "_flags": _flags, "_missing": _missing, "buf": None, "_U16": _U16, "_BE16": _BE16,
+           "_U32": _U32,
            "_I32": _I32, "_U64": _U64}
     src = []
     for top in layouts.values():
