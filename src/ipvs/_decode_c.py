@@ -104,7 +104,7 @@ def _tuples_code(layout):
             parts.append('(r[%d].rstrip(b"\\0").decode("latin-1"),)' % f.index)
             start = f.index + 1
     if not parts:
-        return "def tuples(it):\n    return list(it)\n"
+        return None
     parts.append("r[%d:]" % start)
     return "def tuples(it):\n    return [%s for r in it]\n" % " + ".join(parts)
 
@@ -117,9 +117,13 @@ def make_decoders(layouts):
     def dumper(layout):
         rec = struct.Struct(layout.fmt)
         index, min_msg, spec = tables.where[layout.name], layout.min_msg, tables.spec
-        env: dict = {}
-        exec(_tuples_code(layout), env)
-        tuples = env["tuples"]
+        code = _tuples_code(layout)
+        if code is None:
+            tuples = list  # no strings to cut: the unpacked tuples are the records
+        else:
+            env: dict = {}
+            exec(code, env)
+            tuples = env["tuples"]
 
         def dump(buf, seq, pid, arg):
             n = len(buf)

@@ -194,7 +194,25 @@ def make_decoders(layouts):
     return decode_services, decode_dests
 
 
-decode_services, decode_dests = make_decoders(_spec.LAYOUTS)
+_made: list = []  # the default spec's decoders, made on first use
+
+
+def _default():
+    # generated when first needed: with the C decoder active the twin's
+    # record functions are never made (compiling them costs start-up)
+    if not _made:
+        _made.extend(make_decoders(_spec.LAYOUTS))
+    return _made
+
+
+def decode_services(buf, seq, pid):
+    """One receive buffer of a GET_SERVICE reply -> (records, status, errno)."""
+    return (_made or _default())[0](buf, seq, pid)
+
+
+def decode_dests(buf, seq, pid, svc_af):
+    """One receive buffer of a GET_DEST dump -> (records, status, errno)."""
+    return (_made or _default())[1](buf, seq, pid, svc_af)
 
 
 # ------------------------------------------------------ /proc/net/ip_vs_conn
