@@ -7,14 +7,19 @@
 # from what this makes (make_decoders(compile_records(tables))).
 from __future__ import annotations
 
-import collections
 import struct
 
 from ._records import FIELD, RECORDS, Index
 
 # views of _records' tuples by name
-_Field = collections.namedtuple("Field", FIELD)
-_Record = collections.namedtuple("Record", "table nest fields")
+class _Field:
+    """A _records field tuple read by name (a class costs start-up less
+    than a namedtuple, which compiles code)."""
+    __slots__ = FIELD
+
+    def __init__(self, values):
+        for k, v in zip(FIELD, values):
+            setattr(self, k, v)
 
 # How a field is read from its attribute (the wire width follows from it):
 # u8 u16 be16 u32 i32 (signed) u64; flags: {flags, mask} read as flags & mask;
@@ -58,14 +63,14 @@ class Layout:
 
     def __init__(self, name, rec, tables, records, sub=False):
         self.name = name
-        rec = _Record(*rec)
-        self.table = rec.table
-        table = tables[rec.table]
-        self.nest_id = tables["cmd"][rec.nest].id if rec.nest else None
+        table_name, nest, rec_fields = rec
+        self.table = table_name
+        table = tables[table_name]
+        self.nest_id = tables["cmd"][nest].id if nest else None
         self.subs = {}
         fields, fmt, pos, index, min_msg = [], "=", 0, 0, 24
         positions = {}
-        for f in map(_Field._make, rec.fields):
+        for f in map(_Field, rec_fields):
             attr = table[f.attr]
             read = _read_of(f, attr)
             if read == "nest":
