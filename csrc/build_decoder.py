@@ -9,6 +9,9 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODULE = "ipvs._ipvs_cdecoder"
+# one translation unit that includes the dump engine (ipvs_decoder.c), the
+# connection-line parser, its column decoder and the -Lnc renderer
+SOURCES = ("ipvs_module.c",)
 
 
 def make_ffi(extra_compile_args=(), extra_link_args=(), absolute=False):
@@ -20,7 +23,7 @@ def make_ffi(extra_compile_args=(), extra_link_args=(), absolute=False):
     ffi.set_source(
         MODULE,
         "#include <stddef.h>\n#include <stdint.h>\n#include \"ipvs_decoder.h\"\n",
-        sources=[os.path.join(base, "ipvs_decoder.c")],
+        sources=[os.path.join(base, name) for name in SOURCES],
         include_dirs=[base],
         extra_compile_args=["-O2", "-std=c11", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra",
                             *extra_compile_args],

@@ -31,50 +31,83 @@
 #define IPVS_DONE 1
 #define IPVS_INTERRUPTED 2
 
-/* One service; natural alignment, no hidden padding (152 bytes), read in
- * Python with struct format "=HH16sH2xI16sIII16s10Q". */
-struct ipvs_service_rec {
-    uint16_t af;
-    uint16_t protocol;
-    uint8_t addr[16];
-    uint16_t port;
-    uint16_t pad0;
-    uint32_t fwmark;
-    uint8_t sched_name[16];
-    uint32_t flags;
-    uint32_t timeout;
-    uint32_t netmask;
-    uint8_t pe_name[16];
-    uint64_t stats[10];
+/* The dump decoder is a generic engine: it knows netlink, not IPVS. The
+ * records, their fields and attribute ids come from the spec
+ * (src/ipvs/_records.py), handed over at import in these tables by
+ * src/ipvs/_decode_c.py. */
+#define IPVS_E_SPEC 98 /* a table the engine cannot run (a bug, not bad input) */
+#define IPVS_MAX_ATTR 63 /* highest attribute id a table may use */
+
+/* how a field is read: ints (stored in `store` bytes), flags & mask (8
+ * bytes), an address (4..16 bytes, stored as 16), a string (at most 15
+ * bytes, stored as 16, NUL padded), a nested record */
+#define IPVS_R_U8 1
+#define IPVS_R_U16 2
+#define IPVS_R_BE16 3
+#define IPVS_R_U32 4
+#define IPVS_R_I32 5
+#define IPVS_R_U64 6
+#define IPVS_R_FLAGS 7
+#define IPVS_R_ADDR 8
+#define IPVS_R_STRING 9
+#define IPVS_R_NEST 10
+
+/* what the engine does with an int field, when the pair (read, bytes
+ * stored) is a common one; else IPVS_OP_ANY (read, then store) */
+#define IPVS_OP_ANY 0
+#define IPVS_OP_U32_4 1
+#define IPVS_OP_U64_8 2
+#define IPVS_OP_U32_8 3
+#define IPVS_OP_U16_2 4
+#define IPVS_OP_BE16_2 5
+#define IPVS_OP_FLAGS_4 6
+
+/* field flags (none: required, IPVS_E_MISSING when absent): OPTIONAL
+ * (absent: dflt; a nest: alt's content, else zeros), ARG (absent: the
+ * call's arg), UNLESS (when attribute alt is present: dflt, unread) */
+#define IPVS_F_OPTIONAL 1
+#define IPVS_F_ARG 2
+#define IPVS_F_UNLESS 4
+
+struct ipvs_field {
+    uint16_t attr;       /* attribute id in the record's nest */
+    uint16_t alt;        /* UNLESS: the deciding attribute; NEST: the fallback */
+    uint8_t read;        /* IPVS_R_* */
+    uint8_t flags;       /* IPVS_F_* */
+    uint8_t size;        /* least payload bytes of an int or flags field */
+    uint8_t store;       /* bytes an int field takes in the record */
+    uint8_t op;          /* IPVS_OP_* */
+    uint32_t offset;     /* of the field in the record */
+    uint16_t sub;        /* NEST: records[] index of attr's content */
+    uint16_t alt_sub;    /* NEST: records[] index of alt's content */
+    uint64_t dflt;
 };
 
-/* One destination (136 bytes), struct format "=16sH2xIiIIIIIHBxHH10Q". */
-struct ipvs_dest_rec {
-    uint8_t addr[16];
-    uint16_t port;
-    uint16_t pad0;
-    uint32_t fwd_method;
-    int32_t weight;
-    uint32_t u_thresh;
-    uint32_t l_thresh;
-    uint32_t active;
-    uint32_t inactive;
-    uint32_t persist;
-    uint16_t af;
-    uint8_t tun_type;
-    uint8_t pad1;
-    uint16_t tun_port;
-    uint16_t tun_flags;
-    uint64_t stats[10];
+struct ipvs_record {
+    uint32_t first;      /* its fields: fields[first .. first + count), in check order */
+    uint32_t count;
+    uint32_t size;       /* bytes of one record */
+    uint16_t max_attr;   /* highest id its fields name */
+    uint16_t nest;       /* top-level records: the message attribute holding one */
 };
 
-int ipvs_decode_services(const uint8_t *buf, size_t len, uint32_t seq, uint32_t pid,
-                         struct ipvs_service_rec *out, size_t cap, size_t *count,
-                         int *status, int64_t *error);
+struct ipvs_spec {
+    const struct ipvs_field *fields;
+    const struct ipvs_record *records;
+    /* netlink's message types and the interrupted-dump flag (_netlink's) */
+    uint16_t nlmsg_noop, nlmsg_error, nlmsg_done, nlmsg_overrun, nlm_f_dump_intr;
+};
 
-int ipvs_decode_dests(const uint8_t *buf, size_t len, uint32_t seq, uint32_t pid,
-                      uint16_t svc_af, struct ipvs_dest_rec *out, size_t cap,
-                      size_t *count, int *status, int64_t *error);
+/* 0 when the engine can run these tables (checked once, when they are
+ * made), else IPVS_E_SPEC */
+int ipvs_check_spec(const struct ipvs_spec *spec, size_t nrecords, size_t nfields);
+
+/* One receive buffer of a dump reply: each data message's record (of
+ * spec->records[r]) to out (cap records of records[r].size bytes); arg is
+ * what IPVS_F_ARG fields default to. */
+int ipvs_decode_dump(const uint8_t *buf, size_t len, uint32_t seq, uint32_t pid,
+                     const struct ipvs_spec *spec, unsigned r, uint64_t arg,
+                     uint8_t *out, size_t cap, size_t *count, int *status, int64_t *error);
 
 /* /proc/net/ip_vs_conn text, one chunk, to columns. Decodes lines until
  * the input ends (complete lines only unless final), cap records are made

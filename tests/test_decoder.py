@@ -16,6 +16,7 @@ import ipvs
 from ipvs import _client, _conns, _decode_py, _decoder, _spec as spec
 from ipvs._base import DecodeError
 from ipvs._model import Destination, Service
+from ipvs._transport import Conn
 
 from test_decoder_vectors import (AF4, CONN_RECORDS, CONN_TEXT, DUMP_VECTORS, ERROR_VECTORS,
                                   conns,
@@ -377,21 +378,21 @@ def test_iter_connections_constant_memory(tmp_path):
 
 # ---------------------------------------------------------- client plumbing
 
-class FakeConn:
-    """Just what Client._dump uses: replies queued per request."""
+class FakeConn(Conn):
+    """The transport's request loop (Conn.execute, which Client._dump
+    runs) over replies queued per request instead of a socket."""
     pid = PID
 
     def __init__(self, replies):
         self.replies = list(replies)
         self.sent = []
+        self._dirty = False
 
     def next_seq(self):
         return SEQ
 
-    def begin(self):  # an exchange starts / ends (the transport drains between)
-        pass
-
-    end = begin
+    def _drain(self):  # every reply of these tests is read to its end
+        raise AssertionError("an exchange was left unfinished")
 
     def send(self, data):
         self.sent.append(data)

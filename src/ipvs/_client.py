@@ -20,7 +20,8 @@ from ._decoder import DONE, INTERRUPTED, decode_dests, decode_services
 from ._errors import KernelError, ProtocolError
 from ._model import (AF_INET, AF_INET6, Connection, Destination, Info, Service,
                      Stats, SyncDaemon, Timeouts, pack_address, unpack_address)
-from ._transport import DUMP_RETRIES, Conn
+from ._records import DEST, SVC
+from ._transport import Conn
 
 _U32 = struct.Struct("=I")
 
@@ -96,23 +97,26 @@ def daemon_attrs(d: SyncDaemon) -> dict:
 # ------------------------------------------------------- records -> model
 
 def service_from_record(r) -> Service:
-    af = r[0]
-    if af == AF_INET6:
-        netmask = str(r[8])
-    else:
-        netmask = socket.inet_ntop(AF_INET, _U32.pack(r[8]))
-    return _trusted(Service, af=af, protocol=r[1],
-                    address=None if r[4] else unpack_address(af, r[2]),
-                    port=r[3], fwmark=r[4], scheduler=r[5], flags=r[6], timeout=r[7],
-                    netmask=netmask, pe_name=r[9], stats=Stats(*r[10:20]))
+    af = r[SVC.af]
+    netmask = (str(r[SVC.netmask]) if af == AF_INET6
+               else socket.inet_ntop(AF_INET, _U32.pack(r[SVC.netmask])))
+    fwmark = r[SVC.fwmark]
+    return _trusted(Service, af=af, protocol=r[SVC.protocol],
+                    address=None if fwmark else unpack_address(af, r[SVC.addr]),
+                    port=r[SVC.port], fwmark=fwmark, scheduler=r[SVC.sched_name],
+                    flags=r[SVC.flags], timeout=r[SVC.timeout], netmask=netmask,
+                    pe_name=r[SVC.pe_name], stats=Stats(*r[SVC.stats]))
 
 
 def dest_from_record(r) -> Destination:
-    return _trusted(Destination, address=unpack_address(r[9], r[0]), port=r[1], af=r[9],
-                    fwd_method=r[2], weight=r[3], u_threshold=r[4], l_threshold=r[5],
-                    active_conns=r[6], inactive_conns=r[7], persistent_conns=r[8],
-                    tun_type=r[10], tun_port=r[11], tun_flags=r[12],
-                    stats=Stats(*r[13:23]))
+    af = r[DEST.af]
+    return _trusted(Destination, address=unpack_address(af, r[DEST.addr]), port=r[DEST.port],
+                    af=af, fwd_method=r[DEST.fwd_method], weight=r[DEST.weight],
+                    u_threshold=r[DEST.u_thresh], l_threshold=r[DEST.l_thresh],
+                    active_conns=r[DEST.active_conns], inactive_conns=r[DEST.inact_conns],
+                    persistent_conns=r[DEST.persist_conns], tun_type=r[DEST.tun_type],
+                    tun_port=r[DEST.tun_port], tun_flags=r[DEST.tun_flags],
+                    stats=Stats(*r[DEST.stats]))
 
 
 def _trusted(cls, **fields):
@@ -244,29 +248,15 @@ class Client:
         return out
 
     def _dump(self, cmd: int, values: dict, decode, extra, operation: str) -> list:
-        """A dump decoded buffer by buffer through the decoder seam."""
-        conn = self._conn
-        for _ in range(DUMP_RETRIES):
-            conn.begin()
-            seq = conn.next_seq()
-            conn.send(spec.encode_request(self.family, cmd, values, dump=True, seq=seq))
-            records: list = []
-            status = 0
-            while not status & DONE:
-                buf = conn.recv()
-                try:
-                    recs, st, err = decode(buf, seq, conn.pid, *extra)
-                except nl.DecodeError as e:
-                    raise ProtocolError(str(e)) from None
-                if err:
-                    conn.end()  # an error ends the reply
-                    raise KernelError(err, operation)
-                records.extend(recs)
-                status |= st
-            conn.end()
-            if not status & INTERRUPTED:
-                return records
-        raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
+        """A dump decoded buffer by buffer through the decoder seam (the
+        transport's request loop: retries, errors, draining)."""
+        def feed(buf, ex: nl.Exchange) -> list:
+            records, status, err = decode(buf, ex.seq, ex.pid, *extra)
+            ex.settle(status & DONE, status & INTERRUPTED, err)
+            return records
+        return self._conn.execute(
+            lambda seq: spec.encode_request(self.family, cmd, values, dump=True, seq=seq),
+            dump=True, operation=operation, feed=feed)
 
     # -- general
     def info(self) -> Info:

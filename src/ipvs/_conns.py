@@ -14,18 +14,17 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
 from ._base import DecodeError
 from ._decoder import decode_conns, render_conns_numeric
 from ._model import Connection
+from ._records import CONN_FIELDS
 
 READ_SIZE = 1 << 18  # each read() of the proc file returns at most a page or so
 BATCH = 1 << 18  # decode once this much is buffered: amortises the call
 
-FIELDS = ("protocol", "af", "caddr", "cport", "vaddr", "vport", "daddr", "dport",
-          "state", "expires", "pe_name", "pe_data")
+FIELDS = CONN_FIELDS
 
 
-def connection_from_record(r) -> Connection:
-    return Connection(protocol=r[0], af=r[1], caddr=r[2], cport=r[3], vaddr=r[4],
-                      vport=r[5], daddr=r[6], dport=r[7], state=r[8], expires=r[9],
-                      pe_name=r[10], pe_data=r[11])
+# Connection(protocol=r[0], ...) for the record layout _records declares
+connection_from_record = eval("lambda r: Connection(%s)" % ", ".join(
+    "%s=r[%d]" % (name, i) for i, name in enumerate(CONN_FIELDS)), {"Connection": Connection})
 
 
 def parse_line(line: str) -> Connection:

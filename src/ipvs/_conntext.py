@@ -5,7 +5,7 @@
 # Rule: pure functions from records to text, importing nothing, so that the
 # CLI's renderer and the decoders' pure-Python twin (whose
 # render_conns_numeric is decode_conns + numeric_lines) share one
-# formatter, and the C renderer (csrc/ipvs_decoder.c render_line) is
+# formatter, and the C renderer (csrc/ipvs_render.c render_line) is
 # tested against this one.
 
 AF_INET = 2  # socket.AF_INET, without importing socket

@@ -12,22 +12,21 @@ import struct
 from _operator import itemgetter as _pick  # operator.py only re-exports it
 from itertools import chain as _chain, repeat as _repeat
 
+from . import _layout, _netlink as nl, _spec
 from ._base import DecodeError
 from ._decode_py import ERRORS, MAX_LINE
 from ._ipvs_cdecoder import ffi, lib  # ImportError when not built
+from ._records import CONN_FIELDS
 
-_SVC = struct.Struct("=HH16sH2xI16sIII16s10Q")
-_DEST = struct.Struct("=16sH2xIiIIIIIHBxHH10Q")
-assert _SVC.size == ffi.sizeof("struct ipvs_service_rec")
-assert _DEST.size == ffi.sizeof("struct ipvs_dest_rec")
-
-# Smallest wire size of a message that yields a record (header, genl header
-# and the required attributes), so len // size + 1 records always fit. If
-# the estimate were ever wrong, C says IPVS_E_FULL and we retry with the
-# bound every message must meet (24 bytes).
-_MIN_SVC_MSG = 64
-_MIN_DEST_MSG = 88
 _E_FULL = lib.IPVS_E_FULL
+_READS = {"u8": lib.IPVS_R_U8, "u16": lib.IPVS_R_U16, "be16": lib.IPVS_R_BE16,
+          "u32": lib.IPVS_R_U32, "i32": lib.IPVS_R_I32, "u64": lib.IPVS_R_U64,
+          "flags": lib.IPVS_R_FLAGS, "addr": lib.IPVS_R_ADDR, "string": lib.IPVS_R_STRING,
+          "nest": lib.IPVS_R_NEST}
+_OPS = {("u32", 4): lib.IPVS_OP_U32_4, ("i32", 4): lib.IPVS_OP_U32_4,
+        ("u64", 8): lib.IPVS_OP_U64_8, ("u32", 8): lib.IPVS_OP_U32_8,
+        ("u16", 2): lib.IPVS_OP_U16_2, ("be16", 2): lib.IPVS_OP_BE16_2,
+        ("flags", 4): lib.IPVS_OP_FLAGS_4}
 
 
 class _no_gc:
@@ -50,42 +49,118 @@ def _raise(rc):
     raise DecodeError(ERRORS.get(rc, "decoder error %d" % rc))
 
 
-def _dump(fn, rec, ctype, buf, seq, pid, args, min_msg):
-    n = len(buf)
-    count = ffi.new("size_t *")
-    status = ffi.new("int *")
-    error = ffi.new("int64_t *")
-    cbuf = ffi.from_buffer("uint8_t[]", buf)
-    for size in (min_msg, 24):
-        cap = n // size + 1
-        out = bytearray(cap * rec.size)
-        rc = fn(cbuf, n, seq, pid, *args,
-                ffi.from_buffer(ctype, out), cap, count, status, error)
-        if rc != _E_FULL:
-            break
-    if rc:
-        _raise(rc)
-    return out, count[0], status[0], error[0]
+class _Tables:
+    """The C engine's tables for compiled records ({name: _layout.Layout}):
+    every record and sub-record, fields in check order. The cffi objects
+    live as long as this, and the engine reads them on every call."""
+
+    def __init__(self, layouts):
+        recs = []  # Layouts, in records[] order
+        for top in layouts.values():
+            for sub in [top] + list(top.subs.values()):
+                if sub.name not in [r.name for r in recs]:
+                    recs.append(sub)
+        where = {r.name: i for i, r in enumerate(recs)}
+        nfields = sum(len(r.fields) for r in recs)
+        self.fields = ffi.new("struct ipvs_field[]", nfields)
+        self.records = ffi.new("struct ipvs_record[]", len(recs))
+        k = 0
+        for i, r in enumerate(recs):
+            cr = self.records[i]
+            cr.first, cr.count, cr.size = k, len(r.fields), r.size
+            cr.max_attr, cr.nest = r.max_attr, r.nest_id or 0
+            for f in r.fields:
+                cf = self.fields[k]
+                k += 1
+                cf.attr, cf.read, cf.offset, cf.store = f.id, _READS[f.read], f.offset, f.store
+                cf.size = _layout.READ_SIZE[f.read]
+                cf.op = _OPS.get((f.read, f.store), lib.IPVS_OP_ANY)
+                cf.flags = ((lib.IPVS_F_OPTIONAL if f.need == "optional" else 0)
+                            | (lib.IPVS_F_ARG if f.need == "arg" else 0)
+                            | (lib.IPVS_F_UNLESS if f.unless is not None else 0))
+                cf.alt = f.unless if f.unless is not None else f.alt or 0
+                if f.read == "nest":
+                    cf.sub, cf.alt_sub = where[f.record], where[f.alt_record]
+                elif type(f.default) is int:
+                    cf.dflt = f.default
+        self.spec = ffi.new("struct ipvs_spec *", {
+            "fields": self.fields, "records": self.records,
+            "nlmsg_noop": nl.NLMSG_NOOP, "nlmsg_error": nl.NLMSG_ERROR,
+            "nlmsg_done": nl.NLMSG_DONE, "nlmsg_overrun": nl.NLMSG_OVERRUN,
+            "nlm_f_dump_intr": nl.NLM_F_DUMP_INTR})
+        self.where = where
+        if lib.ipvs_check_spec(self.spec, len(recs), nfields):
+            raise ValueError("the C decoder cannot run these record tables")
 
 
-def decode_services(buf, seq, pid):
-    """One receive buffer of a GET_SERVICE reply -> (records, status, errno)."""
-    out, n, status, error = _dump(lib.ipvs_decode_services, _SVC, "struct ipvs_service_rec[]",
-                                  buf, seq, pid, (), _MIN_SVC_MSG)
-    with _no_gc():
-        recs = [r[:5] + (r[5].rstrip(b"\0").decode("latin-1"),) + r[6:9]
-                + (r[9].rstrip(b"\0").decode("latin-1"),) + r[10:]
-                for r in _SVC.iter_unpack(memoryview(out)[:n * _SVC.size])]
-    return recs, status, error
+def _tuples_code(layout):
+    """Source of a function from the struct's unpacked tuples to the
+    records (strings cut at their NUL), as one list comprehension."""
+    parts, start = [], 0
+    for f in sorted(layout.fields, key=lambda f: f.index):
+        if f.read == "string":
+            if f.index > start:
+                parts.append("r[%d:%d]" % (start, f.index))
+            parts.append('(r[%d].rstrip(b"\\0").decode("latin-1"),)' % f.index)
+            start = f.index + 1
+    if not parts:
+        return None
+    parts.append("r[%d:]" % start)
+    return "def tuples(it):\n    return [%s for r in it]\n" % " + ".join(parts)
 
 
-def decode_dests(buf, seq, pid, svc_af):
-    """One receive buffer of a GET_DEST dump -> (records, status, errno)."""
-    out, n, status, error = _dump(lib.ipvs_decode_dests, _DEST, "struct ipvs_dest_rec[]",
-                                  buf, seq, pid, (svc_af,), _MIN_DEST_MSG)
-    with _no_gc():
-        recs = list(_DEST.iter_unpack(memoryview(out)[:n * _DEST.size]))
-    return recs, status, error
+def make_decoders(layouts):
+    """(decode_services, decode_dests) for compiled records ({name:
+    _layout.Layout}), run by the C engine on tables made from them."""
+    tables = _Tables(layouts)
+
+    def dumper(layout):
+        rec = struct.Struct(layout.fmt)
+        index, min_msg, spec = tables.where[layout.name], layout.min_msg, tables.spec
+        code = _tuples_code(layout)
+        if code is None:
+            tuples = list  # no strings to cut: the unpacked tuples are the records
+        else:
+            env: dict = {}
+            exec(code, env)
+            tuples = env["tuples"]
+
+        def dump(buf, seq, pid, arg):
+            n = len(buf)
+            count = ffi.new("size_t *")
+            status = ffi.new("int *")
+            error = ffi.new("int64_t *")
+            cbuf = ffi.from_buffer("uint8_t[]", buf)
+            for size in (min_msg, 24):
+                cap = n // size + 1
+                out = bytearray(cap * rec.size)
+                rc = lib.ipvs_decode_dump(cbuf, n, seq, pid, spec, index, arg,
+                                          ffi.from_buffer("uint8_t[]", out), cap,
+                                          count, status, error)
+                if rc != _E_FULL:
+                    break
+            if rc:
+                _raise(rc)
+            with _no_gc():
+                recs = tuples(rec.iter_unpack(memoryview(out)[:count[0] * rec.size]))
+            return recs, status[0], error[0]
+        dump.tables = tables  # kept alive with the function
+        return dump
+
+    services, dests = dumper(layouts["service"]), dumper(layouts["dest"])
+
+    def decode_services(buf, seq, pid):
+        """One receive buffer of a GET_SERVICE reply -> (records, status, errno)."""
+        return services(buf, seq, pid, 0)
+
+    def decode_dests(buf, seq, pid, svc_af):
+        """One receive buffer of a GET_DEST dump -> (records, status, errno)."""
+        return dests(buf, seq, pid, svc_af)
+
+    return decode_services, decode_dests
+
+
+decode_services, decode_dests = make_decoders(_spec.LAYOUTS)
 
 
 # Output memory for the connection decoder is not cleared: C writes every
@@ -101,6 +176,10 @@ _SLICE = 1 << 20
 # virtual and real address, state, PE name; the client address and the PE
 # data are mostly distinct.
 _DICTS = 1 << 0 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5
+# C's columns (ipvs_decoder.h), by record field: the records are made in
+# the order _records declares
+_STRING_COLUMNS = ("protocol", "caddr", "vaddr", "daddr", "state", "pe_name", "pe_data")
+_NUMBER_COLUMNS = ("af", "cport", "vport", "dport", "expires")
 # which of the string columns hold addresses (caddr, vaddr, daddr)
 _ADDR_COLUMNS = (False, True, True, True, False, False, False)
 
@@ -165,10 +244,10 @@ def decode_conns(chunk, final):
                         items = _pick(*index[i * cap:i * cap + k])(items)
                 s.append(items)
             m = memoryview(ffi.buffer(nout)).cast("Q")
-            batches.append(zip(s[0], m[:k].tolist(), s[1], m[cap:cap + k].tolist(), s[2],
-                               m[2 * cap:2 * cap + k].tolist(), s[3],
-                               m[3 * cap:3 * cap + k].tolist(), s[4],
-                               m[4 * cap:4 * cap + k].tolist(), s[5], s[6]))
+            columns = dict(zip(_STRING_COLUMNS, s))
+            for i, name in enumerate(_NUMBER_COLUMNS):
+                columns[name] = m[i * cap:i * cap + k].tolist()
+            batches.append(zip(*[columns[name] for name in CONN_FIELDS]))
         if pos >= total or (last and k < cap and not full[0]) or not consumed[0]:
             break  # (nothing consumed, no error: cannot happen, but never spin)
         dicts &= ~full[0]  # too many values: the rest of the chunk without it

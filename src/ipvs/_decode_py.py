@@ -1,17 +1,12 @@
-# Pure-Python twin of the C decoder (csrc/ipvs_decoder.c).
+# Pure-Python twin of the C decoder (csrc/: ipvs_decoder.c and the ipvs_conn* files).
 #
 # Rule: the same signatures and the same results as the C module, record for
 # record, and the same checks in the same order, so bad bytes give the same
 # DecodeError (same message) from both. Nothing else is ever raised.
 #
-# Records are flat tuples:
-#   service: (af, protocol, addr16, port, fwmark, sched_name, flags & mask,
-#             timeout, netmask (u32 as read, host order), pe_name, *10 stats)
-#   dest:    (addr16, port, fwd_method, weight (signed), u_thresh, l_thresh,
-#             active, inactive, persist, af, tun_type, tun_port, tun_flags,
-#             *10 stats)
-#   conn:    (protocol, af, caddr, cport, vaddr, vport, daddr, dport, state,
-#             expires, pe_name, pe_data)  -- the fields of model.Connection
+# Records are flat tuples, declared in _records (service, dest: read by
+# functions generated here from the compiled spec, _spec.LAYOUTS; conn:
+# CONN_FIELDS); consumers index them by name (_records.SVC.port).
 # The dump functions return (records, status, errno); the connection
 # decoder returns (records, consumed), its -Lnc renderer (text, consumed).
 from __future__ import annotations
@@ -19,10 +14,14 @@ from __future__ import annotations
 import _socket as socket  # the C module: socket.py would import enum and selectors
 import struct
 
-from ._base import DecodeError
+from . import _layout, _netlink as nl, _spec
+from ._netlink import NLMSG_DONE, NLMSG_ERROR
+from ._base import (DONE, E_AFTER_DONE, E_ATTR_LEN, E_CONN_FIELD, E_CONN_SHORT,  # noqa: F401
+                    E_LINE_LONG, E_LONG_STRING, E_MISSING, E_MSG_LEN, E_NO_NEST, E_OVERRUN,
+                    E_SEQ, E_SHORT_ADDR, E_SHORT_ATTR, E_SHORT_ERROR, E_SHORT_GENL, E_TRAILING,
+                    ERRORS, INTERRUPTED, DecodeError, fail as _fail)
 from ._conntext import numeric_lines
 
-_HDR = struct.Struct("=IHHII").unpack_from
 _NLA = struct.Struct("=HH").unpack_from
 _U16 = struct.Struct("=H").unpack_from
 _BE16 = struct.Struct("!H").unpack_from
@@ -31,45 +30,11 @@ _U64 = struct.Struct("=Q").unpack_from
 _I32 = struct.Struct("=i").unpack_from
 _FLAGS = struct.Struct("=II").unpack_from
 
-NLMSG_NOOP, NLMSG_ERROR, NLMSG_DONE, NLMSG_OVERRUN = 1, 2, 3, 4
-NLM_F_DUMP_INTR = 0x10
 _TYPE_MASK = 0x3FFF
-
-# status bits returned next to the records
-DONE = 1
-INTERRUPTED = 2
-
-# The C module returns these codes; both twins raise DecodeError(ERRORS[code]).
-ERRORS = {
-    1: "bad message length",
-    2: "data after the end of the reply",
-    3: "reply out of sequence",
-    4: "short error message",
-    5: "overrun",
-    6: "short generic netlink header",
-    7: "reply without the expected nest",
-    8: "trailing bytes",
-    9: "bad attribute length",
-    10: "missing attribute",
-    11: "attribute too short",
-    12: "address attribute too short",
-    13: "name longer than 15 bytes",
-    14: "connection line longer than 4096 bytes",
-    15: "short connection line",
-    16: "bad field in connection line",
-}
-E_MSG_LEN, E_AFTER_DONE, E_SEQ, E_SHORT_ERROR, E_OVERRUN, E_SHORT_GENL, E_NO_NEST, \
-    E_TRAILING, E_ATTR_LEN, E_MISSING, E_SHORT_ATTR, E_SHORT_ADDR, E_LONG_STRING, \
-    E_LINE_LONG, E_CONN_SHORT, E_CONN_FIELD = range(1, 17)
 
 MAX_LINE = 4096
 
 _ZERO16 = bytes(16)
-_NOSTATS = (0,) * 10
-
-
-def _fail(code):
-    raise DecodeError(ERRORS[code])
 
 
 def _attrs(buf, pos, end):
@@ -93,21 +58,6 @@ def _need(a, key, size):
     if e - s < size:
         _fail(E_SHORT_ATTR)
     return s
-
-
-def _stats(buf, a, key32, key64):
-    """Ten counters, preferring the 64-bit nest when the kernel sends it."""
-    span = a.get(key64)
-    wide = span is not None
-    if not wide:
-        span = a.get(key32)
-        if span is None:
-            return _NOSTATS
-    st = _attrs(buf, span[0], span[1])
-    if wide:
-        return tuple([_U64(buf, _need(st, i, 8))[0] for i in range(1, 11)])
-    return tuple([_U64(buf, _need(st, i, 8))[0] if i == 4 or i == 5
-                  else _U32(buf, _need(st, i, 4))[0] for i in range(1, 11)])
 
 
 def _addr(buf, a, key):
@@ -134,92 +84,135 @@ def _string(buf, a, key, required):
     return raw.decode("latin-1")
 
 
-def _service(buf, s, e, _arg):
-    a = _attrs(buf, s, e)
-    af = _U16(buf, _need(a, 1, 2))[0]
-    if 5 in a:
-        fwmark = _U32(buf, _need(a, 5, 4))[0]
-        protocol, addr, port = 0, _ZERO16, 0
+def _missing():
+    _fail(E_MISSING)
+
+
+def _flags(buf, pos):
+    flags, mask = _FLAGS(buf, pos)
+    return flags & mask
+
+
+# how the generated code reads each kind of field: an expression of the
+# attribute's start p (checked by _need); addr and string check themselves
+_READ = {"u8": "buf[%s]", "u16": "_U16(buf, %s)[0]", "be16": "_BE16(buf, %s)[0]",
+         "u32": "_U32(buf, %s)[0]", "i32": "_I32(buf, %s)[0]", "u64": "_U64(buf, %s)[0]",
+         "flags": "_flags(buf, %s)"}
+
+
+def _field_code(f, v, size):
+    """Lines that set variable v to field f of the attributes in `a`."""
+    if f.read == "addr":
+        read = "_addr(buf, a, %d)" % f.id
+    elif f.read == "string":
+        read = "_string(buf, a, %d, %s)" % (f.id, f.need == "required")
+    elif f.read == "nest":
+        read = "_r_%s(buf, a[%d]) if %d in a else _r_%s(buf, a[%d]) if %d in a else %s" % (
+            f.record, f.id, f.id, f.alt_record, f.alt, f.alt,
+            repr((0,) * size) if f.need == "optional" else "_missing()")
     else:
-        fwmark = 0
-        protocol = _U16(buf, _need(a, 2, 2))[0]
-        addr = _addr(buf, a, 3)
-        port = _BE16(buf, _need(a, 4, 2))[0]
-    sched = _string(buf, a, 6, True)
-    flags, mask = _FLAGS(buf, _need(a, 7, 8))
-    timeout = _U32(buf, _need(a, 8, 4))[0]
-    netmask = _U32(buf, _need(a, 9, 4))[0]
-    pe = _string(buf, a, 11, False)
-    return (af, protocol, addr, port, fwmark, sched, flags & mask, timeout, netmask, pe) + \
-        _stats(buf, a, 10, 12)
+        read = _READ[f.read] % ("_need(a, %d, %d)" % (f.id, _layout.READ_SIZE[f.read]))
+    default = "arg" if f.need == "arg" else repr(
+        _ZERO16 if f.read == "addr" else f.default)
+    if f.need in ("optional", "arg") and f.read not in ("string", "nest"):
+        read = "%s if %d in a else %s" % (read, f.id, default)
+    if f.unless is not None:
+        return ["if %d in a:" % f.unless, "    %s = %s" % (v, default),
+                "else:", "    %s = %s" % (v, read)]
+    return ["%s = %s" % (v, read)]
 
 
-def _dest(buf, s, e, svc_af):
-    a = _attrs(buf, s, e)
-    addr = _addr(buf, a, 1)
-    port = _BE16(buf, _need(a, 2, 2))[0]
-    fwd = _U32(buf, _need(a, 3, 4))[0]
-    weight = _I32(buf, _need(a, 4, 4))[0]
-    uth = _U32(buf, _need(a, 5, 4))[0]
-    lth = _U32(buf, _need(a, 6, 4))[0]
-    act = _U32(buf, _need(a, 7, 4))[0]
-    inact = _U32(buf, _need(a, 8, 4))[0]
-    pers = _U32(buf, _need(a, 9, 4))[0]
-    af = _U16(buf, _need(a, 11, 2))[0] if 11 in a else svc_af
-    tun_type = buf[_need(a, 13, 1)] if 13 in a else 0
-    tun_port = _BE16(buf, _need(a, 14, 2))[0] if 14 in a else 0
-    tun_flags = _U16(buf, _need(a, 15, 2))[0] if 15 in a else 0
-    return (addr, port, fwd, weight, uth, lth, act, inact, pers, af,
-            tun_type, tun_port, tun_flags) + _stats(buf, a, 10, 12)
+def _record_code(layout, top):
+    """Source of the function that makes a layout's tuple from its nest."""
+    args = "buf, s, e, arg" if top else "buf, span"
+    lines = ["def _r_%s(%s):" % (layout.name, args),
+             "    a = _attrs(buf, s, e)" if top else "    a = _attrs(buf, span[0], span[1])"]
+    parts = {}
+    for f in layout.fields:
+        size = layout.subs[f.record].index._width if f.read == "nest" else 1
+        v = "v%d" % f.index
+        lines += ["    " + line for line in _field_code(f, v, size)]
+        parts[f.index] = (v, f.read == "nest")
+    out, group = [], []
+    for i in sorted(parts):
+        v, flat = parts[i]
+        if flat:
+            if group:
+                out.append("(%s,)" % ", ".join(group))
+                group = []
+            out.append(v)
+        else:
+            group.append(v)
+    if group:
+        out.append("(%s,)" % ", ".join(group))
+    lines.append("    return " + " + ".join(out))
+    return "\n".join(lines) + "\n"
 
 
 def _walk(buf, seq, pid, nest_type, parse, arg):
-    """Shared message loop: returns (records, status, error)."""
+    """The message loop of every dump, on the one reply check (nl.Reply):
+    returns (records, status, error)."""
     records = []
-    status = 0
-    error = 0
-    pos = 0
-    end = len(buf)
-    while pos + 16 <= end:
-        mlen, mtype, mflags, mseq, mpid = _HDR(buf, pos)
-        if mlen < 16 or pos + mlen > end:
-            _fail(E_MSG_LEN)
-        if status & DONE:
-            _fail(E_AFTER_DONE)
-        if mseq != seq or (pid and mpid != pid):
-            _fail(E_SEQ)
-        if mflags & NLM_F_DUMP_INTR:
-            status |= INTERRUPTED
-        body = pos + 16
-        mend = pos + mlen
+    reply = nl.Reply(seq, pid)
+    for mtype, _, body, mend in reply.messages(buf):
         if mtype == NLMSG_DONE or mtype == NLMSG_ERROR:
-            if mend - body < 4:
-                _fail(E_SHORT_ERROR)
-            error = -_I32(buf, body)[0]
-            status |= DONE
-        elif mtype == NLMSG_OVERRUN:
-            _fail(E_OVERRUN)
-        elif mtype != NLMSG_NOOP:
-            if mend - body < 4:
-                _fail(E_SHORT_GENL)
-            span = _attrs(buf, body + 4, mend).get(nest_type)
-            if span is None:
-                _fail(E_NO_NEST)
-            records.append(parse(buf, span[0], span[1], arg))
-        pos += (mlen + 3) & ~3
-    if pos < end:
-        _fail(E_TRAILING)
-    return records, status, error
+            continue
+        if mend - body < 4:
+            _fail(E_SHORT_GENL)
+        span = _attrs(buf, body + 4, mend).get(nest_type)
+        if span is None:
+            _fail(E_NO_NEST)
+        records.append(parse(buf, span[0], span[1], arg))
+    return records, (DONE if reply.done else 0) | (INTERRUPTED if reply.interrupted else 0), \
+        reply.error
+
+
+def make_decoders(layouts):
+    """(decode_services, decode_dests) for compiled records ({name:
+    _layout.Layout}): their record functions generated from the spec."""
+    env = {"_attrs": _attrs, "_need": _need, "_addr": _addr, "_string": _string,
+           "_flags": _flags, "_missing": _missing, "buf": None, "_U16": _U16, "_BE16": _BE16,
+           "_U32": _U32,
+           "_I32": _I32, "_U64": _U64}
+    src = []
+    for top in layouts.values():
+        for sub in top.subs.values():
+            src.append(_record_code(sub, False))
+        src.append(_record_code(top, True))
+    exec(compile("\n".join(src), "<ipvs records>", "exec"), env)
+    svc, dest = layouts["service"], layouts["dest"]
+    parse_svc, parse_dest = env["_r_service"], env["_r_dest"]
+
+    def decode_services(buf, seq, pid):
+        """One receive buffer of a GET_SERVICE reply -> (records, status, errno)."""
+        return _walk(buf, seq, pid, svc.nest_id, parse_svc, None)
+
+    def decode_dests(buf, seq, pid, svc_af):
+        """One receive buffer of a GET_DEST dump -> (records, status, errno)."""
+        return _walk(buf, seq, pid, dest.nest_id, parse_dest, svc_af)
+
+    return decode_services, decode_dests
+
+
+_made: list = []  # the default spec's decoders, made on first use
+
+
+def _default():
+    # generated when first needed: with the C decoder active the twin's
+    # record functions are never made (compiling them costs start-up)
+    if not _made:
+        _made.extend(make_decoders(_spec.LAYOUTS))
+    return _made
 
 
 def decode_services(buf, seq, pid):
     """One receive buffer of a GET_SERVICE reply -> (records, status, errno)."""
-    return _walk(buf, seq, pid, 1, _service, None)
+    return (_made or _default())[0](buf, seq, pid)
 
 
 def decode_dests(buf, seq, pid, svc_af):
     """One receive buffer of a GET_DEST dump -> (records, status, errno)."""
-    return _walk(buf, seq, pid, 2, _dest, svc_af)
+    return (_made or _default())[1](buf, seq, pid, svc_af)
 
 
 # ------------------------------------------------------ /proc/net/ip_vs_conn

@@ -3,7 +3,7 @@
 # Rule: callers import decode functions from here only. The C module
 # (built by cffi from csrc/) is used when it was built and IPVS_PUREPYTHON
 # is not set to 1; otherwise the pure-Python twin in _decode_py. Both give
-# identical records (layouts in _decode_py's header) and raise the same
+# identical records (declared in _records) and raise the same
 # DecodeError; DECODER says which one is active ('c' or 'python').
 #
 #   decode_services(buf, seq, pid)         -> (records, status, errno)

@@ -12,7 +12,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Iterator, List, Optional, Tuple
 
-from ._base import DecodeError
+from ._base import (E_AFTER_DONE, E_MSG_LEN, E_OVERRUN, E_SEQ, E_SHORT_ERROR, E_TRAILING,
+                    DecodeError, fail)
 
 # <linux/netlink.h>
 NLMSG_NOOP = 1
@@ -199,60 +200,105 @@ class DumpInterrupted(Exception):
 
 # ------------------------------------------------------ request state machine
 
-class Exchange:
+class Reply:
+    """The checks every reply to a request must pass, in one place: each
+    message framed within the buffer, none after the end of the reply
+    (NLMSG_DONE or NLMSG_ERROR), each with the request's sequence number
+    and our port id, no NLMSG_OVERRUN, no bytes after the last message.
+    Failures raise DecodeError with _base.ERRORS' message for the code the
+    C decoder's walk returns for the same bytes (it makes these checks in
+    the same order, on the same constants, handed to it by _decode_c).
+
+    messages(buf) yields (type, flags, body start, end) of every message
+    but NLMSG_NOOP, the end of the reply included; `done`, `interrupted`
+    (NLM_F_DUMP_INTR seen) and `error` (the errno of the final message)
+    say where the reply stands."""
+
+    __slots__ = ("seq", "pid", "done", "interrupted", "error")
+
+    def __init__(self, seq: int, pid: int = 0):
+        self.seq = seq
+        self.pid = pid
+        self.done = False
+        self.interrupted = False
+        self.error = 0
+
+    def messages(self, buf) -> Iterator[Tuple[int, int, int, int]]:
+        seq, pid = self.seq, self.pid
+        unpack = NLMSG_HDR.unpack_from
+        pos = 0
+        end = len(buf)
+        while pos + 16 <= end:
+            mlen, mtype, mflags, mseq, mpid = unpack(buf, pos)
+            if mlen < 16 or pos + mlen > end:
+                fail(E_MSG_LEN)
+            if self.done:
+                fail(E_AFTER_DONE)
+            if mseq != seq or (pid and mpid != pid):
+                fail(E_SEQ)
+            if mflags & NLM_F_DUMP_INTR:
+                self.interrupted = True
+            body = pos + 16
+            mend = pos + mlen
+            if mtype == NLMSG_DONE or mtype == NLMSG_ERROR:
+                if mend - body < 4:
+                    fail(E_SHORT_ERROR)
+                self.error = -_I32(buf, body)[0]
+                self.done = True
+                yield mtype, mflags, body, mend
+            elif mtype == NLMSG_OVERRUN:
+                fail(E_OVERRUN)
+            elif mtype != NLMSG_NOOP:
+                yield mtype, mflags, body, mend
+            pos += (mlen + 3) & ~3
+        if pos < end:
+            fail(E_TRAILING)
+
+
+_I32 = struct.Struct("=i").unpack_from
+
+
+class Exchange(Reply):
     """State of one request: which replies belong to it, when it is over.
 
     Feed every receive buffer with feed(); it returns the data messages
     (anything that is not an ack/error/DONE) of this request and raises
-    NetlinkError for an error reply. `done` becomes true at the final
-    ack (plain request) or NLMSG_DONE (dump). A message from another
-    sequence number or port id raises DecodeError: one socket serves one
-    request at a time, so a stray reply means the stream is out of step.
-    """
+    NetlinkError for an error reply, DumpInterrupted at the end of a dump
+    the kernel flagged. `done` becomes true at the final ack (plain
+    request) or NLMSG_DONE (dump). The checks are Reply's: a message from
+    another sequence number or port id raises DecodeError (one socket
+    serves one request at a time, so a stray reply means the stream is out
+    of step). A fast decoder that reads the buffers itself reports what it
+    found with settle()."""
 
-    __slots__ = ("seq", "pid", "dump", "done", "interrupted")
+    __slots__ = ("dump",)
 
     def __init__(self, seq: int, pid: int = 0, dump: bool = False):
-        self.seq = seq
-        self.pid = pid
+        Reply.__init__(self, seq, pid)
         self.dump = dump
-        self.done = False
-        self.interrupted = False
-
-    def check(self, m: Message) -> None:
-        if m.seq != self.seq:
-            raise DecodeError("reply with sequence number %d, expected %d" % (m.seq, self.seq))
-        if self.pid and m.pid != self.pid:
-            raise DecodeError("reply for port id %d, expected %d" % (m.pid, self.pid))
 
     def feed(self, buf) -> List[Message]:
         out = []
-        for m in iter_messages(buf):
-            if self.done:
-                raise DecodeError("data after the end of the reply")
-            self.check(m)
-            if m.flags & NLM_F_DUMP_INTR:
-                self.interrupted = True
-            if m.type == NLMSG_ERROR:
+        for mtype, mflags, body, mend in self.messages(buf):
+            m = Message(mtype, mflags, self.seq, self.pid, buf, body, mend)
+            if mtype == NLMSG_ERROR or mtype == NLMSG_DONE:
                 info = decode_error(m)
-                self.done = True
                 if info.error:
                     raise NetlinkError(info.error, info.msg, info.offset)
-            elif m.type == NLMSG_DONE:
-                self.done = True
-                if m.end - m.start >= 4:
-                    info = decode_error(m)
-                    if info.error:
-                        raise NetlinkError(info.error, info.msg, info.offset)
-            elif m.type == NLMSG_NOOP:
-                continue
-            elif m.type == NLMSG_OVERRUN:
-                raise NetlinkError(_errno.ENOBUFS)
             else:
                 out.append(m)
+        self.settle(self.done, self.interrupted, 0)
+        return out
+
+    def settle(self, done: bool, interrupted: bool, error: int) -> None:
+        """Record a buffer's outcome: raise NetlinkError(error) for a
+        kernel error, DumpInterrupted once a flagged reply is complete."""
+        self.done = self.done or bool(done)
+        self.interrupted = self.interrupted or bool(interrupted)
+        if error:
+            raise NetlinkError(error)
         if self.done and self.interrupted:
             raise DumpInterrupted()
-        return out
 
 
 def genl_payload(m: Message) -> Tuple[int, int]:

@@ -12,7 +12,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Dict, Optional
 
-from . import _netlink as nl
+from . import _layout, _netlink as nl
+from ._records import STATS_FIELDS
 
 GENL_NAME = "IPVS"
 GENL_VERSION = 1
@@ -134,8 +135,8 @@ BY_ID: Dict[str, Dict[int, Attr]] = {
     name: {a.id: a for a in table.values()} for name, table in TABLES.items()
 }
 
-STATS_FIELDS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes",
-                "cps", "inpps", "outpps", "inbps", "outbps")
+# the decoded records, declared in _records, compiled with these tables
+LAYOUTS = _layout.compile_records(TABLES)
 
 _INT = {
     ("u8", "host"): struct.Struct("=B"), ("u8", "big"): struct.Struct("!B"),

@@ -142,8 +142,10 @@ class Conn:
             yield self.recv()
 
     def execute(self, build: Callable[[int], bytes], *, dump: bool = False,
-                operation: Optional[str] = None) -> List[nl.Message]:
-        """Send the request build(seq) makes; return its data messages.
+                operation: Optional[str] = None, feed=None) -> list:
+        """Send the request build(seq) makes; return its data messages, or
+        what feed(buffer, exchange) makes of each receive buffer, joined
+        (a fast decoder: it settles the exchange with what it found).
 
         Kernel errors become KernelError with ipvsadm's text for `operation`;
         an interrupted dump is restarted a bounded number of times."""
@@ -151,15 +153,17 @@ class Conn:
             self.begin()
             seq = self.next_seq()
             ex = nl.Exchange(seq, self.pid, dump)
-            out: List[nl.Message] = []
+            read = ex.feed if feed is None else (lambda buf: feed(buf, ex))
+            out: list = []
             try:
                 for buf in self.buffers(build(seq), ex):
-                    out.extend(ex.feed(buf))
+                    out.extend(read(buf))
             except nl.NetlinkError as e:
                 self.end()  # an error ends the reply
                 raise KernelError(e.errno, operation, e.ext_msg) from None
             except nl.DumpInterrupted:
-                continue  # the rest of the dump is drained by begin()
+                self.end()  # raised at the end of the reply: nothing to drain
+                continue
             except nl.DecodeError as e:
                 raise ProtocolError(str(e)) from None
             self.end()

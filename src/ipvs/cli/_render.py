@@ -8,6 +8,7 @@
 import struct
 
 from .. import _conntext
+from .._records import SVC
 from ._options import (FMT_EXACT, FMT_NOSORT, FMT_NUMERIC, FMT_PERSISTENTCONN,
                        FMT_RATE, FMT_RULE, FMT_STATS, FMT_THRESHOLDS, FMT_TUN_INFO)
 
@@ -336,9 +337,10 @@ _U32 = struct.Struct("=I")  # how the records hold an IPv4 netmask
 
 def record_sort_key(r):
     """service_sort_key of a service record (see ipvs._decoder's layout)."""
-    if r[4]:
-        return (r[4], r[0], r[1], b"", r[3])
-    return (r[4], r[0], r[1], r[2] if r[0] == AF_INET6 else r[2][:4], r[3])
+    if r[SVC.fwmark]:
+        return (r[SVC.fwmark], r[SVC.af], r[SVC.protocol], b"", r[SVC.port])
+    return (r[SVC.fwmark], r[SVC.af], r[SVC.protocol],
+            r[SVC.addr] if r[SVC.af] == AF_INET6 else r[SVC.addr][:4], r[SVC.port])
 
 
 def numeric_service_from_record(r, table, fmt):
@@ -348,23 +350,25 @@ def numeric_service_from_record(r, table, fmt):
     service is not the plain IPv4 kind this handles (firewall mark, IPv6,
     scheduler flags, one-packet, a persistence engine, IPv6 real servers)
     or the table does not hold it: the caller takes the general path."""
-    if r[0] != AF_INET or r[4] or r[6] & (SVC_F_ONEPACKET | _SCHED_ANY) or r[9]:
+    if (r[SVC.af] != AF_INET or r[SVC.fwmark]
+            or r[SVC.flags] & (SVC_F_ONEPACKET | _SCHED_ANY) or r[SVC.pe_name]):
         return None
-    proto = _REC_PROTO.get(r[1])
+    proto = _REC_PROTO.get(r[SVC.protocol])
     if proto is None:
         return None
-    a = r[2]
-    entry = table.get((proto, "%08X:%04X" % (int.from_bytes(a[:4], "big"), r[3])))
-    if entry is None or entry[0] != r[5]:
+    a = r[SVC.addr]
+    entry = table.get((proto, "%08X:%04X" % (int.from_bytes(a[:4], "big"), r[SVC.port])))
+    if entry is None or entry[0] != r[SVC.sched_name]:
         return None
     lines = entry[1]
     for line in lines:
         if line[5] == "[":
             return None
-    head = "%-4s %d.%d.%d.%d:%d %s" % (proto, a[0], a[1], a[2], a[3], r[3], r[5])
-    if r[6] & SVC_F_PERSISTENT:
-        head += " persistent %d" % r[7]
-        mask = _U32.pack(r[8])
+    head = "%-4s %d.%d.%d.%d:%d %s" % (proto, a[0], a[1], a[2], a[3], r[SVC.port],
+                                       r[SVC.sched_name])
+    if r[SVC.flags] & SVC_F_PERSISTENT:
+        head += " persistent %d" % r[SVC.timeout]
+        mask = _U32.pack(r[SVC.netmask])
         if mask != b"\xff\xff\xff\xff":
             head += " mask %d.%d.%d.%d" % tuple(mask)
     return head + "\n" + _proc_v4_numeric(lines, fmt)
