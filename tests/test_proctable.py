@@ -9,6 +9,7 @@ import pytest
 
 import tablegen
 from ipvs import Destination, Info, Service, Stats
+from ipvs import _fastlist as F
 from ipvs import _proctable as P
 from ipvs.cli import _options as O
 from ipvs.cli import _render as R
@@ -63,7 +64,7 @@ def from_proc(entries, text):
     assert table is not None
     services = [s for s, _ in entries]
     paired = P.pair(table, services)
-    return [(s, R.ProcDests(lines)) for s, lines in zip(services, paired)], paired
+    return [(s, F.ProcDestinations(lines)) for s, lines in zip(services, paired)], paired
 
 
 def with_counts(rng, entries, mixed):
@@ -134,8 +135,9 @@ def test_unknown_layout_is_refused(text):
 
 def test_a_malformed_destination_line_is_a_value_error():
     with pytest.raises(ValueError):
-        R.proc_dest_lines(["  -> 0A000001-0050      Masq    1      0          0         "],
-                          6, O.FMT_NUMERIC, R.NumericNames())
+        R.proc_dest_lines(F.ProcDestinations(
+            ["  -> 0A000001-0050      Masq    1      0          0         "]),
+            6, O.FMT_NUMERIC, R.NumericNames())
 
 
 def test_read_streams_a_file(tmp_path):
@@ -190,13 +192,17 @@ def test_numeric_listing_from_records_equals_the_general_one(seed, fmt):
     late_dests = [Destination(address="10.8.8.8", port=9, stats=Stats())]
     asked = []
 
-    def destinations(svc):
-        asked.append(svc)
-        return {s.key: ds for s, ds in entries + [(late, late_dests)]}[svc.key]
-    got = R.numeric_table(INFO, records + [record_of(late)], proc, fmt, R.NumericNames(),
-                          destinations)
+    class Kernel:  # what the fast listing asks of a client
+        def service_records(self):
+            return records + [record_of(late)]
+
+        def destinations(self, svc):
+            asked.append(svc)
+            return {s.key: ds for s, ds in entries + [(late, late_dests)]}[svc.key]
+    got = R.numeric_table(INFO, Kernel(), proc, fmt, R.NumericNames())
     # and the fast path did serve the plain services
-    assert sum(R.numeric_service_from_record(r, proc, fmt) is not None for r in records) >= \
+    sort = not fmt & O.FMT_NOSORT
+    assert sum(F.numeric_service_from_record(r, proc, sort) is not None for r in records) >= \
         sum(1 for s, ds in entries if s.af == socket.AF_INET and not s.fwmark
             and not s.flags & ~1 and not s.pe_name and all(d.af == socket.AF_INET for d in ds))
     assert got == R.table(INFO, entries + [(late, late_dests)], fmt, R.NumericNames())
