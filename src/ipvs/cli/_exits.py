@@ -11,11 +11,10 @@ class ParseExit(Exception):
 
     def __init__(self, status, message=None, *, usage=False, version=False, tryhelp=False):
         Exception.__init__(self, message)
-        self.status = status
-        self.message = message
-        self.usage = usage
-        self.version = version
-        self.tryhelp = tryhelp
+        self.status, self.message = status, message
+        # what to print instead of the message: the usage text, the
+        # version line, or the hint to try -h
+        self.usage, self.version, self.tryhelp = usage, version, tryhelp
 
 
 def fail(msg):

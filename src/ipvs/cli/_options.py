@@ -337,44 +337,33 @@ def parse_options(argv):
 
 # ------------------------------------------------------------- the checks
 
-def generic_opt_check(cmd, options):
-    row = _LEGAL[cmd]
+def _opt_check(row, columns, options, what):
+    """ipvsadm's check of one row of a legality grid: '+' required, 'x'
+    illegal, '1' at most one of them; `columns` the option of each column,
+    `what` the thing the row is for ("the 'list' command")."""
     last = None
-    for j, kind in enumerate(row):
-        if not options & (1 << j):
+    for kind, opt in zip(row, columns):
+        if not options & (1 << opt):
             if kind == "+":
-                fail("You need to supply the '%s' option for the '%s' command"
-                     % (OPT_NAMES[j], CMD_NAMES[cmd]))
+                fail("You need to supply the '%s' option for %s" % (OPT_NAMES[opt], what))
             continue
         if kind == "x":
-            fail("Illegal '%s' option with the '%s' command" % (OPT_NAMES[j], CMD_NAMES[cmd]))
+            fail("Illegal '%s' option with %s" % (OPT_NAMES[opt], what))
         if kind == "1":
             if last is None:
-                last = j
+                last = opt
                 continue
-            fail("The option '%s' conflicts with the '%s' option in the '%s' command"
-                 % (OPT_NAMES[j], OPT_NAMES[last], CMD_NAMES[cmd]))
+            fail("The option '%s' conflicts with the '%s' option in %s"
+                 % (OPT_NAMES[opt], OPT_NAMES[last], what))
+
+
+def generic_opt_check(cmd, options):
+    _opt_check(_LEGAL[cmd], range(len(OPT_NAMES)), options, "the '%s' command" % CMD_NAMES[cmd])
 
 
 def tunnel_opt_check(tun_type, options):
-    row = _TUN_LEGAL[tun_type]
-    last = None
-    for j, kind in enumerate(row):
-        k = _TUN_OPTS[j]
-        if not options & (1 << k):
-            if kind == "+":
-                fail("You need to supply the '%s' option for the '%s' tunnel type"
-                     % (OPT_NAMES[k], TUNNEL_TYPE_NAMES[tun_type]))
-            continue
-        if kind == "x":
-            fail("Illegal '%s' option with the '%s' tunnel type"
-                 % (OPT_NAMES[k], TUNNEL_TYPE_NAMES[tun_type]))
-        if kind == "1":
-            if last is None:
-                last = k
-                continue
-            fail("The option '%s' conflicts with the '%s' option in the '%s' tunnel type"
-                 % (OPT_NAMES[k], OPT_NAMES[last], TUNNEL_TYPE_NAMES[tun_type]))
+    _opt_check(_TUN_LEGAL[tun_type], _TUN_OPTS, options,
+               "the '%s' tunnel type" % TUNNEL_TYPE_NAMES[tun_type])
 
 
 def check_command(ce):
