@@ -205,7 +205,7 @@ class Service(_Value):
     if TYPE_CHECKING:  # the protocol may be given by name; checked by tests/test_typing.py
         def __init__(self, *, af: int = 0, protocol: Union[int, str] = 0,
                      address: Optional[str] = None, port: int = 0, fwmark: int = 0,
-                     scheduler: str = "wlc", flags: int = 0, timeout: int = 0,
+                     scheduler: str = DEFAULT_SCHEDULER, flags: int = 0, timeout: int = 0,
                      netmask: Optional[str] = None, pe_name: str = "",
                      stats: Optional[Stats] = None) -> None: ...
 
@@ -220,7 +220,7 @@ class Service(_Value):
         else:
             if not self.address:
                 raise ValueError("a service needs an address or a fwmark")
-            _set(self, "protocol", _proto_number(self.protocol or "tcp"))
+            _set(self, "protocol", _proto_number(self.protocol or IPPROTO_TCP))
             af = self.af or family_of(self.address)
             _set(self, "af", af)
             _set(self, "address", normalize_address(af, self.address))

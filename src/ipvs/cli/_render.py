@@ -8,6 +8,7 @@
 from .. import CONNECTION_LINE, ProcDestinations, connection_expire, numeric_listing, split_line
 from .. import rules as _rules
 from ..vocab import (AF_INET, AF_INET6, DAEMON_BACKUP, DAEMON_MASTER, DAEMON_OPTION_ROWS,
+                     DAEMON_STATE_NAMES,
                      FORWARDING_LABELS, FWD_MASK, FWD_TUNNEL, FWMARK_LABEL, PROTOCOL_BY_LABEL,
                      PROTOCOL_LABELS, PROTOCOL_NAMES, SVC_F_ONEPACKET, SVC_F_PERSISTENT,
                      SVC_F_SCHED_ANY, TUN_GRE, TUN_GUE, TUN_IPIP, TUNNEL_FLAG_LABELS,
@@ -273,11 +274,10 @@ def timeouts(t):
 def daemons(ds):
     out = []
     for d in ds:
-        if d.state & DAEMON_MASTER:
-            kind = "master"
-        elif d.state & DAEMON_BACKUP:
-            kind = "backup"
-        else:
+        # a state is a bit set: master wins, as in ipvsadm
+        kind = next((DAEMON_STATE_NAMES[bit] for bit in (DAEMON_MASTER, DAEMON_BACKUP)
+                     if d.state & bit), None)
+        if kind is None:
             continue
         line = "%s sync daemon (mcast=%s, syncid=%d" % (kind, d.mcast_ifn, d.syncid)
         for field, _, label in DAEMON_OPTION_ROWS:
