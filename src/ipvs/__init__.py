@@ -4,7 +4,9 @@ The library behind the `ipvsadm` command of this package. Standard library
 only; a C decoder (built with cffi) speeds up large dumps when present.
 
 Names are imported on first use (PEP 562), so that `import ipvs.cli` (and
-so `ipvsadm -h`) does not pay for the netlink and model modules.
+so `ipvsadm -h`) does not pay for the netlink and model modules. Two
+submodules are public as they are: ipvs.vocab (every IPVS number and its
+spellings) and ipvs.rules (model objects as ipvsadm's command words).
 """
 __version__ = "0.1.0"
 
