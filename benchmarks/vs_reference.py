@@ -80,7 +80,7 @@ def restore_floor(rules):
     Client.batch. No ipvsadm, ours or the reference, can restore faster."""
     from ipvs import Client
     from ipvs._client import encode_operation
-    from ipvs.cli._fastrestore import FastRestore
+    from ipvs import FastRestore
     fast = FastRestore().operation
     ops = [encode_operation(fast(line)) for line in rules.splitlines()]
     assert all(ops), "benchmark rules outside the fast path"

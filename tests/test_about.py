@@ -114,17 +114,18 @@ def test_reason_is_none_when_c_loads(tmp_path):
 
 
 def test_help_imports_no_more_than_the_cli():
-    # --about and the typing declarations must cost -h nothing: the same
-    # modules of ours, and none of the slow standard ones (_conntext, the
-    # connection-line layout the renderer shares with the decoder twin,
-    # imports nothing: 0.08 ms native; _records, the record declarations
-    # whose index constants the listing code reads, imports nothing either)
+    # --about, the options beyond ipvsadm, the renderers and the typing
+    # declarations must cost -h nothing: the grammar's modules (scanner,
+    # grammar, value parsers, usage, exits), the runner with its listing
+    # half, and the vocabulary (which imports nothing); none of the library's
+    # modules, none of the slow standard ones
     code = ("import sys, io; from ipvs.cli import main\n"
             "main(['ipvsadm', '-h'], io.StringIO(), io.StringIO())\n"
             "print(' '.join(sorted(sys.modules)))")
     loaded = set(child(code).split())
     ours = {m for m in loaded if m == "ipvs" or m.startswith("ipvs.")}
-    assert ours == {"ipvs", "ipvs.cli", "ipvs.cli._beyond", "ipvs.cli._options",
-                    "ipvs.cli._render", "ipvs.cli._run", "ipvs._conntext", "ipvs._records"}
+    assert ours == {"ipvs", "ipvs.vocab", "ipvs.cli", "ipvs.cli._exits", "ipvs.cli._scanner",
+                    "ipvs.cli._values", "ipvs.cli._options", "ipvs.cli._usage", "ipvs.cli._run",
+                    "ipvs.cli._listing"}
     assert not loaded & {"typing", "typing_extensions", "dataclasses", "re", "enum",
                          "socket", "platform", "ipvs._decoder", "ipvs._model"}

@@ -38,7 +38,7 @@ class FakeClient(MemKernel):
 @pytest.fixture
 def kernel(monkeypatch):
     k = FakeClient()
-    monkeypatch.setattr("ipvs._client.Client", lambda **kw: k)
+    monkeypatch.setattr("ipvs.Client", lambda **kw: k)
     return k
 
 

@@ -77,7 +77,7 @@ class ConnFileClient:
 def table(tmp_path, monkeypatch):
     """Write the snapshot the listing reads: table(bytes) -> its path."""
     path = tmp_path / "ip_vs_conn"
-    monkeypatch.setattr("ipvs._client.Client", lambda **kw: ConnFileClient(str(path)))
+    monkeypatch.setattr("ipvs.Client", lambda **kw: ConnFileClient(str(path)))
 
     def write(text):
         path.write_bytes(text)

@@ -6,7 +6,7 @@ import pytest
 
 from ipvs._client import encode_operation
 from ipvs.cli import _run
-from ipvs.cli._fastrestore import FastRestore
+from ipvs import FastRestore
 
 
 class NoKernel(_run.Runner):

@@ -6,6 +6,7 @@ import io
 import pytest
 
 from ipvs.cli import _options as O
+from ipvs.cli import _values as V
 from ipvs.cli import main
 
 
@@ -157,12 +158,12 @@ def test_destination_port_rules():
 
 
 def test_string_to_number_is_strtol():
-    assert O.string_to_number(" 42", 0, 100) == 42
-    assert O.string_to_number("+42", 0, 100) == 42
-    assert O.string_to_number("42 ", 0, 100) == -1
-    assert O.string_to_number("", 0, 100) == -1
-    assert O.string_to_number("0x10", 0, 100) == -1
-    assert O.string_to_number("99999999999999999999", 0, 100) == -1
+    assert V.string_to_number(" 42", 0, 100) == 42
+    assert V.string_to_number("+42", 0, 100) == 42
+    assert V.string_to_number("42 ", 0, 100) == -1
+    assert V.string_to_number("", 0, 100) == -1
+    assert V.string_to_number("0x10", 0, 100) == -1
+    assert V.string_to_number("99999999999999999999", 0, 100) == -1
 
 
 def test_empty_sched_flags_is_an_error_not_a_crash():

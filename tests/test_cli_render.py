@@ -11,6 +11,7 @@ import pytest
 from ipvs import Info, SyncDaemon, Timeouts
 from ipvs.cli import _options as O
 from ipvs.cli import _render as R
+from ipvs.cli._usage import usage
 from ipvs.cli._run import Runner
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "cli")
@@ -91,7 +92,7 @@ def test_daemons_timeouts_help():
     assert R.daemons(ds) == golden("daemon.txt")
     assert R.timeouts(Timeouts(tcp=900, tcp_fin=120, udp=300)) == \
         "Timeout (tcp tcpfin udp): 900 120 300\n"
-    assert R.usage("ipvsadm") == golden("help.txt")
+    assert usage("ipvsadm") == golden("help.txt")
 
 
 def test_connection_titles():

@@ -9,6 +9,7 @@ import pytest
 
 import tablegen
 from ipvs import Destination, Info, Service, Stats
+from ipvs import _fastlist as F
 from ipvs import _proctable as P
 from ipvs.cli import _options as O
 from ipvs.cli import _render as R
@@ -63,7 +64,7 @@ def from_proc(entries, text):
     assert table is not None
     services = [s for s, _ in entries]
     paired = P.pair(table, services)
-    return [(s, R.ProcDests(lines)) for s, lines in zip(services, paired)], paired
+    return [(s, F.ProcDestinations(lines)) for s, lines in zip(services, paired)], paired
 
 
 def with_counts(rng, entries, mixed):
@@ -134,8 +135,9 @@ def test_unknown_layout_is_refused(text):
 
 def test_a_malformed_destination_line_is_a_value_error():
     with pytest.raises(ValueError):
-        R.proc_dest_lines(["  -> 0A000001-0050      Masq    1      0          0         "],
-                          6, O.FMT_NUMERIC, R.NumericNames())
+        R.proc_dest_lines(F.ProcDestinations(
+            ["  -> 0A000001-0050      Masq    1      0          0         "]),
+            6, O.FMT_NUMERIC, R.NumericNames())
 
 
 def test_read_streams_a_file(tmp_path):
@@ -190,14 +192,67 @@ def test_numeric_listing_from_records_equals_the_general_one(seed, fmt):
     late_dests = [Destination(address="10.8.8.8", port=9, stats=Stats())]
     asked = []
 
-    def destinations(svc):
-        asked.append(svc)
-        return {s.key: ds for s, ds in entries + [(late, late_dests)]}[svc.key]
-    got = R.numeric_table(INFO, records + [record_of(late)], proc, fmt, R.NumericNames(),
-                          destinations)
+    class Kernel:  # what the fast listing asks of a client
+        def service_records(self):
+            return records + [record_of(late)]
+
+        def destinations(self, svc):
+            asked.append(svc)
+            return {s.key: ds for s, ds in entries + [(late, late_dests)]}[svc.key]
+    got = R.numeric_table(INFO, Kernel(), proc, fmt, R.NumericNames())
     # and the fast path did serve the plain services
-    assert sum(R.numeric_service_from_record(r, proc, fmt) is not None for r in records) >= \
+    sort = not fmt & O.FMT_NOSORT
+    assert sum(F.numeric_service_from_record(r, proc, sort) is not None for r in records) >= \
         sum(1 for s, ds in entries if s.af == socket.AF_INET and not s.fwmark
             and not s.flags & ~1 and not s.pe_name and all(d.af == socket.AF_INET for d in ds))
     assert got == R.table(INFO, entries + [(late, late_dests)], fmt, R.NumericNames())
     assert late.key in [s.key for s in asked]
+
+
+class ProcKernel:
+    """What ipvs.fast_table asks of a client: the services, a service's
+    destinations (counted: the fast path should rarely ask), the proc file."""
+
+    def __init__(self, entries, path):
+        self.entries, self.path, self.asked = entries, path, []
+
+    def services(self):
+        return [s for s, _ in self.entries]
+
+    def destinations(self, svc):
+        self.asked.append(svc.key)
+        return dict((s.key, ds) for s, ds in self.entries)[svc.key]
+
+    def proc_file(self, name):
+        assert name == "ip_vs"
+        return self.path
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_fast_table_is_the_table_with_the_files_lines(tmp_path, seed):
+    import ipvs
+    rng = tablegen.seeded(500 + seed)
+    entries = with_counts(rng, tablegen.random_table(rng), mixed=True)
+    path = tmp_path / "ip_vs"
+    path.write_text(kernel_text(entries))
+    k = ProcKernel(entries, str(path))
+    got = ipvs.fast_table(k)
+    assert [s for s, _ in got] == [s for s, _ in entries]
+    for (s, dests), (_, real) in zip(got, entries):
+        if type(dests) is ipvs.ProcDestinations:
+            assert s.key not in k.asked
+            assert sorted((ipvs.split_line(line)[1:3] for line in dests)) == \
+                sorted((d.address, d.port) for d in real)
+        else:
+            assert dests == real and s.key in k.asked
+    assert R.table(INFO, got, O.FMT_NUMERIC, R.NumericNames()) == \
+        R.table(INFO, entries, O.FMT_NUMERIC, R.NumericNames())
+
+
+def test_fast_table_without_the_file_asks_netlink(tmp_path):
+    import ipvs
+    a = Service(protocol="tcp", address="10.0.0.1", port=80, scheduler="rr")
+    entries = [(a, [Destination(address="192.168.0.1", port=80)])]
+    k = ProcKernel(entries, str(tmp_path / "missing"))
+    assert ipvs.read_proc_table(k) is None
+    assert ipvs.fast_table(k) == entries and k.asked == [a.key]

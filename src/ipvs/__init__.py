@@ -4,7 +4,9 @@ The library behind the `ipvsadm` command of this package. Standard library
 only; a C decoder (built with cffi) speeds up large dumps when present.
 
 Names are imported on first use (PEP 562), so that `import ipvs.cli` (and
-so `ipvsadm -h`) does not pay for the netlink and model modules.
+so `ipvsadm -h`) does not pay for the netlink and model modules. Two
+submodules are public as they are: ipvs.vocab (every IPVS number and its
+spellings) and ipvs.rules (model objects as ipvsadm's command words).
 """
 __version__ = "0.1.0"
 
@@ -22,13 +24,21 @@ _EXPORTS = {
     "NetnsError": "._netns",
     "to_json": "._json", "dumps": "._json",
     "Status": "._status",
+    "ProcDestinations": "._fastlist", "read_proc_table": "._fastlist",
+    "fast_table": "._fastlist", "numeric_listing": "._fastlist", "split_line": "._fastlist",
+    "FastRestore": "._fastrestore",
+    "connection_from_record": "._conns", "iter_records_from": "._conns",
+    "iter_numeric_text_from": "._conns",
+    "CONNECTION_LINE": "._conntext", "connection_expire": "._conntext",
 }
 for _name in ("AF_INET", "AF_INET6", "DAEMON_BACKUP", "DAEMON_MASTER", "FWD_LOCAL",
               "FWD_MASQ", "FWD_ROUTE", "FWD_TUNNEL", "IPPROTO_SCTP", "IPPROTO_TCP",
               "IPPROTO_UDP", "SVC_F_HASHED", "SVC_F_ONEPACKET", "SVC_F_PERSISTENT",
               "SVC_F_SCHED1", "SVC_F_SCHED2", "SVC_F_SCHED3", "TUN_F_CSUM", "TUN_F_NOCSUM",
-              "TUN_F_REMCSUM", "TUN_GRE", "TUN_GUE", "TUN_IPIP", "Connection", "Destination",
-              "Info", "Service", "Stats", "SyncDaemon", "Timeouts"):
+              "TUN_F_REMCSUM", "TUN_GRE", "TUN_GUE", "TUN_IPIP"):
+    _EXPORTS[_name] = ".vocab"  # the numbers, without the model's import
+for _name in ("Connection", "Destination", "Info", "Service", "Stats", "SyncDaemon",
+              "Timeouts"):
     _EXPORTS[_name] = "._model"
 del _name
 
@@ -45,6 +55,9 @@ __all__ = [
     "Operation", "PlanError", "ApplyError", "Snapshot", "plan", "apply", "read_table",
     "take_snapshot", "restore_snapshot", "Journal", "Interrupted", "UndoFailure",
     "NetnsError", "to_json", "dumps", "Status",
+    "ProcDestinations", "read_proc_table", "fast_table", "numeric_listing", "split_line",
+    "FastRestore", "connection_from_record", "iter_records_from", "iter_numeric_text_from",
+    "CONNECTION_LINE", "connection_expire",
 ]
 
 
@@ -53,11 +66,23 @@ if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
     # tests/test_typing.py checks that it and _EXPORTS name the same things
     from ._base import DecodeError as DecodeError, IPVSError as IPVSError
     from ._client import Client as Client
+    from ._conns import (connection_from_record as connection_from_record,
+                         iter_numeric_text_from as iter_numeric_text_from,
+                         iter_records_from as iter_records_from)
+    from ._conntext import (CONNECTION_LINE as CONNECTION_LINE,
+                            connection_expire as connection_expire)
     from ._decoder import DECODER as DECODER, DECODER_REASON as DECODER_REASON
+    from ._fastlist import (ProcDestinations as ProcDestinations, fast_table as fast_table,
+                            numeric_listing as numeric_listing,
+                            read_proc_table as read_proc_table, split_line as split_line)
+    from ._fastrestore import FastRestore as FastRestore
     from ._errors import (KernelError as KernelError, NotAvailableError as NotAvailableError,
                           ProtocolError as ProtocolError, ipvs_strerror as ipvs_strerror)
     from ._json import dumps as dumps, to_json as to_json
-    from ._model import (
+    from ._model import (Connection as Connection, Destination as Destination, Info as Info,
+                         Service as Service, Stats as Stats, SyncDaemon as SyncDaemon,
+                         Timeouts as Timeouts)
+    from .vocab import (
         AF_INET as AF_INET, AF_INET6 as AF_INET6, DAEMON_BACKUP as DAEMON_BACKUP,
         DAEMON_MASTER as DAEMON_MASTER, FWD_LOCAL as FWD_LOCAL, FWD_MASQ as FWD_MASQ,
         FWD_ROUTE as FWD_ROUTE, FWD_TUNNEL as FWD_TUNNEL, IPPROTO_SCTP as IPPROTO_SCTP,
@@ -66,9 +91,7 @@ if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
         SVC_F_SCHED1 as SVC_F_SCHED1, SVC_F_SCHED2 as SVC_F_SCHED2,
         SVC_F_SCHED3 as SVC_F_SCHED3, TUN_F_CSUM as TUN_F_CSUM, TUN_F_NOCSUM as TUN_F_NOCSUM,
         TUN_F_REMCSUM as TUN_F_REMCSUM, TUN_GRE as TUN_GRE, TUN_GUE as TUN_GUE,
-        TUN_IPIP as TUN_IPIP, Connection as Connection, Destination as Destination,
-        Info as Info, Service as Service, Stats as Stats, SyncDaemon as SyncDaemon,
-        Timeouts as Timeouts)
+        TUN_IPIP as TUN_IPIP)
     from ._netns import NetnsError as NetnsError
     from ._plan import (ApplyError as ApplyError, Interrupted as Interrupted,
                         Journal as Journal, Operation as Operation, PlanError as PlanError,

@@ -2,20 +2,20 @@
 # the expiry and endpoint texts, and whole `-Lnc` listings from connection
 # records (the decoders' tuple layout, _conns.FIELDS).
 #
-# Rule: pure functions from records to text, importing nothing, so that the
+# Rule: pure functions from records to text, importing only the vocabulary
+# (which imports nothing), so that the
 # CLI's renderer and the decoders' pure-Python twin (whose
 # render_conns_numeric is decode_conns + numeric_lines) share one
 # formatter, and the C renderer (csrc/ipvs_render.c render_line) is
 # tested against this one.
 
-AF_INET = 2  # socket.AF_INET, without importing socket
-AF_INET6 = 10
+from .vocab import AF_INET, AF_INET6
 
 # ipvsadm's print_conn() without --persistent-conn
-LINE = "%-3s %-6s %-11s %-18s %-18s %s\n"
+CONNECTION_LINE = "%-3s %-6s %-11s %-18s %-18s %s\n"
 
 
-def expire(expires):
+def connection_expire(expires):
     """Seconds left as ipvsadm's "%02d:%02d" of minutes and seconds (100
     minutes and more take more digits, which widen the column)."""
     return "%02d:%02d" % (expires // 60, expires % 60)
@@ -39,7 +39,7 @@ def numeric_lines(records):
                 protocol, expires // 60, expires % 60, state, "%s:%d" % (caddr, cport),
                 "%s:%d" % (vaddr, vport), daddr, dport))
         else:
-            append(LINE % (protocol, expire(expires), state, endpoint(caf, caddr, cport),
+            append(CONNECTION_LINE % (protocol, connection_expire(expires), state, endpoint(caf, caddr, cport),
                            endpoint(caf, vaddr, vport),
                            endpoint(AF_INET6 if ":" in daddr else AF_INET, daddr, dport)))
     return "".join(out)

@@ -12,28 +12,26 @@ from __future__ import annotations
 import json
 from typing import Iterable, Optional
 
-from ._model import (AF_INET6, FWD_MASK, SVC_F_ONEPACKET, SVC_F_PERSISTENT, Connection,
-                     Destination, Info, Service, Stats, SyncDaemon, Timeouts)
+from ._model import Connection, Destination, Info, Service, Stats, SyncDaemon, Timeouts
 from ._status import Status
+from .vocab import (AF_INET6, FAMILY_NAMES, FORWARDING_NAMES, FWD_MASK, FWD_TUNNEL,
+                     PROTOCOL_NAMES, STATS_COUNTERS, STATS_RATES, SVC_F_ONEPACKET,
+                     SVC_F_PERSISTENT, TUN_GRE, TUN_GUE, TUNNEL_FLAG_NAMES, TUNNEL_TYPE_NAMES,
+                     sched_flag_names)
 
-_FAMILY = {2: "inet", 10: "inet6"}
-_PROTO = {6: "tcp", 17: "udp", 132: "sctp"}
-_FWD = {0: "masq", 1: "local", 2: "tunnel", 3: "route", 4: "bypass"}
-_TUN_TYPE = {0: "ipip", 1: "gue", 2: "gre"}
-_TUN_FLAGS = {0: "nocsum", 1: "csum", 2: "remcsum"}
-_SCHED_FLAGS = {"sh": ("sh-fallback", "sh-port", "flag-3"),
-                "mh": ("mh-fallback", "mh-port", "flag-3")}
-_STATS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
-_RATE = ("cps", "inpps", "outpps", "inbps", "outbps")
+
+def _name(names, number) -> str:
+    """A number's name from a vocabulary tuple (index = number), else the digits."""
+    return names[number] if 0 <= number < len(names) else str(number)
 
 
 def _family(af: int) -> str:
-    return _FAMILY.get(af, str(af))
+    return FAMILY_NAMES.get(af, str(af))
 
 
 def stats_json(st: Optional[Stats]) -> dict:
     st = st or Stats()
-    return {k: getattr(st, k) for k in _STATS}
+    return {k: getattr(st, k) for k in STATS_COUNTERS}
 
 
 def rate_json(st: Optional[Stats], estimating: bool = True) -> dict:
@@ -43,7 +41,7 @@ def rate_json(st: Optional[Stats], estimating: bool = True) -> dict:
     if not estimating:
         return {"estimating": False}
     st = st or Stats()
-    return {k: getattr(st, k) for k in _RATE}
+    return {k: getattr(st, k) for k in STATS_RATES}
 
 
 def service_flags(s: Service) -> list:
@@ -52,8 +50,7 @@ def service_flags(s: Service) -> list:
         out.append("persistent")
     if s.flags & SVC_F_ONEPACKET:
         out.append("one-packet")
-    names = _SCHED_FLAGS.get(s.scheduler, ("flag-1", "flag-2", "flag-3"))
-    out.extend(n for n, bit in zip(names, (0x8, 0x10, 0x20)) if s.flags & bit)
+    out.extend(sched_flag_names(s.scheduler, s.flags, generic_rest=True))
     return out
 
 
@@ -63,7 +60,7 @@ def service_json(s: Service, dests: Optional[Iterable[Destination]] = None, *,
     if s.fwmark:
         o["fwmark"] = s.fwmark
     else:
-        o["protocol"] = _PROTO.get(s.protocol, str(s.protocol))
+        o["protocol"] = PROTOCOL_NAMES.get(s.protocol, str(s.protocol))
         o["address"] = s.address
         o["port"] = s.port
     o["scheduler"] = s.scheduler
@@ -89,16 +86,16 @@ def dest_json(d: Destination, *, stats: bool = False, rate: bool = False,
               estimating: bool = True) -> dict:
     fwd = d.fwd_method & FWD_MASK
     o: dict = {"family": _family(d.af), "address": d.address, "port": d.port,
-               "forward": _FWD.get(fwd, str(fwd)), "weight": d.weight,
+               "forward": FORWARDING_NAMES.get(fwd, str(fwd)), "weight": d.weight,
                "u_threshold": d.u_threshold, "l_threshold": d.l_threshold,
                "active_conns": d.active_conns, "inactive_conns": d.inactive_conns,
                "persistent_conns": d.persistent_conns}
-    if fwd == 2:
-        t = {"type": _TUN_TYPE.get(d.tun_type, str(d.tun_type))}
-        if d.tun_type == 1:
+    if fwd == FWD_TUNNEL:
+        t = {"type": _name(TUNNEL_TYPE_NAMES, d.tun_type)}
+        if d.tun_type == TUN_GUE:
             t["port"] = d.tun_port
-        if d.tun_type in (1, 2):
-            t["flags"] = _TUN_FLAGS.get(d.tun_flags, str(d.tun_flags))
+        if d.tun_type in (TUN_GUE, TUN_GRE):
+            t["flags"] = _name(TUNNEL_FLAG_NAMES, d.tun_flags)
         o["tunnel"] = t
     if stats:
         o["stats"] = stats_json(d.stats)

@@ -14,46 +14,24 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
 
     _T = TypeVar("_T")
 
-AF_INET = int(socket.AF_INET)
-AF_INET6 = int(socket.AF_INET6)
+from .vocab import (AF_INET, AF_INET6, DAEMON_BACKUP, DAEMON_MASTER, DAEMON_STATE_NAMES,
+                     DAEMON_STATES, DEFAULT_SCHEDULER, FORWARDING, FWD_BYPASS, FWD_LOCAL,
+                     FWD_MASK, FWD_MASQ, FWD_ROUTE, FWD_TUNNEL, IPPROTO_SCTP, IPPROTO_TCP,
+                     IPPROTO_UDP, PROTOCOL_NAMES, PROTOCOLS, SVC_F_HASHED, SVC_F_ONEPACKET,
+                     SVC_F_PERSISTENT, SVC_F_SCHED1, SVC_F_SCHED2, SVC_F_SCHED3, TUN_F_CSUM,
+                     TUN_F_NOCSUM, TUN_F_REMCSUM, TUN_GRE, TUN_GUE, TUN_IPIP, TUNNEL_TYPES)
 
-IPPROTO_TCP = 6
-IPPROTO_UDP = 17
-IPPROTO_SCTP = 132
-PROTOCOLS = {"tcp": IPPROTO_TCP, "udp": IPPROTO_UDP, "sctp": IPPROTO_SCTP}
-PROTOCOL_NAMES = {v: k for k, v in PROTOCOLS.items()}
+# the vocabulary's numbers and names, as this module has always offered them
+__all__ = ["AF_INET", "AF_INET6", "DAEMON_BACKUP", "DAEMON_MASTER", "DAEMON_STATES",
+           "FORWARDING", "FWD_BYPASS", "FWD_LOCAL", "FWD_MASK", "FWD_MASQ", "FWD_ROUTE",
+           "FWD_TUNNEL", "IPPROTO_SCTP", "IPPROTO_TCP", "IPPROTO_UDP", "PROTOCOL_NAMES",
+           "PROTOCOLS", "SVC_F_HASHED", "SVC_F_ONEPACKET", "SVC_F_PERSISTENT",
+           "SVC_F_SCHED1", "SVC_F_SCHED2", "SVC_F_SCHED3", "TUN_F_CSUM", "TUN_F_NOCSUM",
+           "TUN_F_REMCSUM", "TUN_GRE", "TUN_GUE", "TUN_IPIP", "TUNNEL_TYPES",
+           "FrozenInstanceError", "Stats", "Service", "Destination", "Timeouts",
+           "SyncDaemon", "Info", "Connection", "family_of", "normalize_address",
+           "pack_address", "unpack_address"]
 
-# service flags
-SVC_F_PERSISTENT = 0x0001
-SVC_F_HASHED = 0x0002
-SVC_F_ONEPACKET = 0x0004
-SVC_F_SCHED1 = 0x0008
-SVC_F_SCHED2 = 0x0010
-SVC_F_SCHED3 = 0x0020
-
-# forwarding methods (IP_VS_CONN_F_*)
-FWD_MASQ = 0
-FWD_LOCAL = 1
-FWD_TUNNEL = 2
-FWD_ROUTE = 3
-FWD_BYPASS = 4
-FWD_MASK = 0x7
-FORWARDING = {"masq": FWD_MASQ, "local": FWD_LOCAL, "tunnel": FWD_TUNNEL,
-              "route": FWD_ROUTE, "bypass": FWD_BYPASS}
-
-# tunnel types and encapsulation flags
-TUN_IPIP = 0
-TUN_GUE = 1
-TUN_GRE = 2
-TUNNEL_TYPES = {"ipip": TUN_IPIP, "gue": TUN_GUE, "gre": TUN_GRE}
-TUN_F_NOCSUM = 0
-TUN_F_CSUM = 1
-TUN_F_REMCSUM = 2
-
-# sync daemon states
-DAEMON_MASTER = 1
-DAEMON_BACKUP = 2
-DAEMON_STATES = {"master": DAEMON_MASTER, "backup": DAEMON_BACKUP}
 
 class FrozenInstanceError(AttributeError):
     """A model object was changed: they are values (use .replace())."""
@@ -217,7 +195,7 @@ class Service(_Value):
     address: Optional[str] = None
     port: int = 0
     fwmark: int = 0
-    scheduler: str = "wlc"
+    scheduler: str = DEFAULT_SCHEDULER
     flags: int = 0
     timeout: int = 0
     netmask: Optional[str] = None
@@ -227,7 +205,7 @@ class Service(_Value):
     if TYPE_CHECKING:  # the protocol may be given by name; checked by tests/test_typing.py
         def __init__(self, *, af: int = 0, protocol: Union[int, str] = 0,
                      address: Optional[str] = None, port: int = 0, fwmark: int = 0,
-                     scheduler: str = "wlc", flags: int = 0, timeout: int = 0,
+                     scheduler: str = DEFAULT_SCHEDULER, flags: int = 0, timeout: int = 0,
                      netmask: Optional[str] = None, pe_name: str = "",
                      stats: Optional[Stats] = None) -> None: ...
 
@@ -242,7 +220,7 @@ class Service(_Value):
         else:
             if not self.address:
                 raise ValueError("a service needs an address or a fwmark")
-            _set(self, "protocol", _proto_number(self.protocol or "tcp"))
+            _set(self, "protocol", _proto_number(self.protocol or IPPROTO_TCP))
             af = self.af or family_of(self.address)
             _set(self, "af", af)
             _set(self, "address", normalize_address(af, self.address))
@@ -360,7 +338,7 @@ class SyncDaemon(_Value):
 
     @property
     def state_name(self) -> str:
-        return {DAEMON_MASTER: "master", DAEMON_BACKUP: "backup"}.get(self.state, str(self.state))
+        return DAEMON_STATE_NAMES.get(self.state, str(self.state))
 
 
 @_value_class()

@@ -19,13 +19,15 @@
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py would import enum and selectors
+
+from .vocab import AF_INET6, FWMARK_LABEL, PROTOCOL_LABELS
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Dict, List, Optional, Tuple
 
 READ_SIZE = 1 << 20
 _TITLE = "Prot LocalAddress:Port Scheduler Flags"
-_PROTO_NAME = {6: "TCP", 17: "UDP", 132: "SCTP"}
 
 # A table: {(protocol name, address:port as the file prints it):
 #            (scheduler, [destination line, ...])}
@@ -72,12 +74,12 @@ def service_key(svc) -> Optional[Tuple[str, str]]:
     """How the proc file names a service: ("TCP", "0A000001:0050"),
     ("UDP", "[2001:0db8:...:0001]:0035") or ("FWM", "00000001")."""
     if svc.fwmark:
-        return ("FWM", "%08X" % svc.fwmark)
-    name = _PROTO_NAME.get(svc.protocol)
+        return (FWMARK_LABEL, "%08X" % svc.fwmark)
+    name = PROTOCOL_LABELS.get(svc.protocol)
     if name is None or not svc.address:
         return None
-    if svc.af == socket.AF_INET6:
-        h = socket.inet_pton(socket.AF_INET6, svc.address).hex()
+    if svc.af == AF_INET6:
+        h = socket.inet_pton(AF_INET6, svc.address).hex()
         return (name, "[%s]:%04X" % (":".join(h[i:i + 4] for i in range(0, 32, 4)), svc.port))
     return (name, "%08X:%04X" % (int.from_bytes(socket.inet_aton(svc.address), "big"),
                                  svc.port))

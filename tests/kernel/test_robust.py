@@ -60,7 +60,7 @@ def test_second_writer_survives_failures_at_random_points(k, mode, monkeypatch):
     one of its own between our operations; our run fails at a random line
     (a scheduler the kernel does not have). Its rules stay as it left them;
     ours are back as they were."""
-    from ipvs import _plan
+    from ipvs import _journal as _plan  # the undo journal (ipvs.Journal)
     rng = random.Random(1400 + (mode == "atomic"))
     other = ipvs.Client()
     real_run = _plan.Journal.run

@@ -12,6 +12,19 @@ import sys
 
 __all__ = ["main", "save_main", "restore_main"]
 
+# The options beyond ipvsadm 1.31 (_beyond). Only a command line that uses
+# one of them loads that module: ipvsadm's own commands never pay for it.
+WORDS = ("--json", "-j", "--pretty", "--apply", "--dry-run", "--atomic", "--netns", "--status",
+         "--about")
+
+
+def wanted(argv) -> bool:
+    """Does this command line use any of these options? (cheap)"""
+    for a in argv[1:]:
+        if a in WORDS or a.startswith(("--netns=", "--apply=")):
+            return True
+    return False
+
 
 def _program(argv0):
     # ipvsadm prints argv[0] as typed; a Python script only sees the path it
@@ -42,8 +55,8 @@ def _main(argv, out, err, inp):
     from ._options import ParseExit
     from ._run import Exit, Runner
     try:
-        from . import _beyond  # --json, --apply, -R --atomic, --netns
-        if _beyond.wanted(argv):
+        if wanted(argv):
+            from . import _beyond  # --json, --apply, -R --atomic, --netns, ...
             runner, argv = _beyond.make_runner(argv, out, err, inp)
         else:
             runner = Runner(argv[0], out, err, inp)
@@ -60,7 +73,7 @@ def _main(argv, out, err, inp):
             raise _Killed(e.signum) from None  # standalone: die of it, as C would
         return e.status
     except Exception as e:  # never a traceback
-        from .._base import IPVSError
+        from .. import IPVSError
         if isinstance(e, IPVSError):
             err.write("%s\n" % (e,))
         else:
@@ -69,11 +82,11 @@ def _main(argv, out, err, inp):
 
 
 def _parse_exit(e, prog, out, err):
-    from . import _render
+    from . import _usage
     if e.usage:
-        (out if e.status == 0 else err).write(_render.usage(prog))
+        (out if e.status == 0 else err).write(_usage.usage(prog))
     elif e.version:
-        (out if e.status == 0 else err).write(_render.VERSION_LINE)
+        (out if e.status == 0 else err).write(_usage.VERSION_LINE)
     elif e.tryhelp:
         err.write("Try `%s -h' or '%s --help' for more information.\n" % (prog, prog))
     elif e.message is not None:

@@ -4,124 +4,32 @@
 # Rule: these words are taken out of the argument vector before ipvsadm's
 # own parser sees the rest, and only when one of them is there does this
 # module run at all: without them every behaviour is ipvsadm's, byte for
-# byte. Listings reuse the runner's model building; JSON comes from the
-# library (ipvs._json), plans from ipvs._plan.
+# byte. Listings are the runner's (read once, _listing), shown here as JSON
+# (ipvs.to_json); plans and journals are the library's (ipvs.apply,
+# ipvs.Journal), used through its public API.
 from __future__ import annotations
 
 import os
 
 from . import _options as O
-from ._run import CONN_FILE, Exit, Runner, restore_words
+from ._run import Exit, Runner, restore_words
 
 EBADF = 9  # errno's value; importing errno costs every start-up a module
 
-WORDS = ("--json", "-j", "--pretty", "--apply", "--dry-run", "--atomic", "--netns", "--status",
-         "--about")
-
-
-def wanted(argv) -> bool:
-    """Does this command line use any of these options? (cheap)"""
-    for a in argv[1:]:
-        if a in WORDS or a.startswith(("--netns=", "--apply=")):
-            return True
-    return False
-
-
-class Extras:
-    def __init__(self):
-        self.json = False
-        self.pretty = False
-        self.apply = None  # None, or a file name ("-": standard input)
-        self.dry_run = False
-        self.atomic = False
-        self.netns = None
-        self.status = False
-        self.about = False
-
-
-def _usage_error(msg):
-    raise Exit(2, msg)
-
-
-def split(argv):
-    """(Extras, the remaining argv for ipvsadm's parser)."""
-    x = Extras()
-    rest = [argv[0]]
-    args = argv[1:]
-    i = 0
-    json_wanted = any(a in ("--json", "-j") for a in args)
-    pretty_p = json_wanted and any(a in ("--apply", "--status") or a.startswith("--apply=")
-                                   for a in args)
-    listing = json_wanted and any(a in ("-L", "-l", "--list", "-S", "--save") or
-                  (a.startswith("-") and not a.startswith("--") and ("L" in a or "l" in a)
-                   and len(a) > 1) for a in args)
-    while i < len(args):
-        a = args[i]
-        if a in ("--json", "-j"):
-            x.json = True
-        elif a == "--pretty":
-            x.pretty = True
-        elif a == "--dry-run":
-            x.dry_run = True
-        elif a == "--atomic":
-            x.atomic = True
-        elif a == "--status":
-            x.status = True
-        elif a == "--about":
-            x.about = True
-        elif a == "--netns" or a.startswith("--netns="):
-            if a == "--netns":
-                i += 1
-                if i >= len(args):
-                    _usage_error("--netns needs the name of a network namespace")
-                x.netns = args[i]
-            else:
-                x.netns = a[len("--netns="):]
-            if not x.netns:
-                _usage_error("--netns needs the name of a network namespace")
-        elif a == "--apply" or a.startswith("--apply="):
-            if a == "--apply":
-                # an optional FILE: the next word, unless it is an option
-                if i + 1 < len(args) and (args[i + 1] == "-" or not args[i + 1].startswith("-")):
-                    i += 1
-                    x.apply = args[i]
-                else:
-                    x.apply = "-"
-            else:
-                x.apply = a[len("--apply="):] or "-"
-        elif a == "-p" and (listing or pretty_p):
-            x.pretty = True  # ip -j -p; -p (persistent) is no listing option
-        else:
-            rest.append(a)
-        i += 1
-    if x.about and len(args) > 1:
-        _usage_error("--about takes no other command or option")
-    if x.pretty and not x.json:
-        _usage_error("--pretty goes with --json")
-    if x.dry_run and x.apply is None:
-        _usage_error("--dry-run goes with --apply")
-    if x.apply is not None and len(rest) > 1:
-        _usage_error("--apply takes no other command or option (only --dry-run, --json, "
-                     "--netns)")
-    if x.status and (len(rest) > 1 or x.apply is not None):
-        _usage_error("--status takes no other command or option (only --json, --pretty, "
-                     "--netns)")
-    if x.atomic and not any(a in ("-R", "--restore") for a in rest[1:]):
-        _usage_error("--atomic goes with -R (--restore)")
-    if x.json and x.apply is not None and not x.dry_run:
-        _usage_error("--json goes with listings and with --apply --dry-run")
-    return x, rest
+from . import WORDS, wanted  # noqa: F401 (which words bring this module in: cli's)
+from ._extras import Extras, split  # noqa: F401 (the words, taken out of argv)
 
 
 class BeyondRunner(Runner):
     def __init__(self, prog, out, err, stdin, extras):
         Runner.__init__(self, prog, out, err, stdin)
         self.x = extras
+        self.json = extras.json
 
     # --------------------------------------------------------- the kernel
 
     def _new_client(self):
-        from .._client import Client
+        from .. import Client
         return Client(netns=self.x.netns)
 
     # ----------------------------------------------------------- commands
@@ -146,19 +54,19 @@ class BeyondRunner(Runner):
         return Runner.run(self, argv)
 
     def _write_json(self, value):
-        from .._json import dumps
+        from .. import dumps
         self.out.write(dumps(value, pretty=self.x.pretty))
 
     # ------------------------------------------------------------ status
 
     def show_status(self):
-        from .._errors import KernelError
+        from .. import KernelError
         try:
             st = self.client.status()
         except KernelError as e:
             raise Exit(1, e.strerror) from None
         if self.x.json:
-            from .._json import to_json
+            from .. import to_json
             self._write_json([to_json(st)])
         else:
             from ._statusview import status_text
@@ -171,77 +79,31 @@ class BeyondRunner(Runner):
         # rates only: a listing without them reads no sysctl
         return self.client.estimating() if fmt & O.FMT_RATE else True
 
-    def list_all(self, fmt):
-        if not self.x.json:
-            return Runner.list_all(self, fmt)
-        from .._errors import KernelError
-        from .._json import to_json
-        from . import _render as R
-        c = self.client
-        try:
-            entries = [(s, c.destinations(s)) for s in c.services()]
-        except KernelError as e:
-            self._fail_listing(e)
-        if not fmt & O.FMT_NOSORT:
-            entries = sorted(((s, sorted(ds, key=R.dest_sort_key)) for s, ds in entries),
-                             key=lambda e: R.service_sort_key(e[0]))
-        self._write_json(to_json(entries, stats=bool(fmt & O.FMT_STATS),
-                                 rate=bool(fmt & O.FMT_RATE), estimating=self._estimating(fmt)))
-
-    def list_service(self, ce):
-        if not self.x.json:
-            return Runner.list_service(self, ce)
-        from .._errors import KernelError
-        from .._json import to_json
-        from . import _render as R
-        c = self.client
-        try:
-            svc = c.get_service(self.service(ce))
-            dests = c.destinations(svc)
-        except KernelError as e:
-            self._fail_listing(e)
-        if not ce.format & O.FMT_NOSORT:
-            dests = sorted(dests, key=R.dest_sort_key)
-        fmt = ce.format
-        self._write_json([to_json((svc, dests), stats=bool(fmt & O.FMT_STATS),
-                                  rate=bool(fmt & O.FMT_RATE), estimating=self._estimating(fmt))])
-
-    def list_timeouts(self):
-        if not self.x.json:
-            return Runner.list_timeouts(self)
-        from .._errors import KernelError
-        from .._json import to_json
-        try:
-            t = self.client.timeouts()
-        except KernelError:
-            raise Exit(1) from None
-        self._write_json([to_json(t)])
-
-    def list_daemons(self):
-        if not self.x.json:
-            return Runner.list_daemons(self)
-        from .._errors import KernelError
-        from .._json import to_json
-        try:
-            ds = self.client.daemons()
-        except KernelError:
-            raise Exit(1) from None
-        self._write_json(to_json(ds))
-
-    def list_connections(self, fmt):
-        if not self.x.json:
-            return Runner.list_connections(self, fmt)
-        from .._conns import connection_from_record, iter_records_from
-        from .._json import to_json
-        try:
-            f = self.open_connections()
-        except OSError:
-            raise Exit(1, "cannot open file %s" % CONN_FILE) from None
-        with f:
-            if not f.readline():
-                raise Exit(1, "unexpected input from %s" % CONN_FILE)
-            conns = [connection_from_record(r) for r in iter_records_from(f)]
-        self._write_json(to_json(conns))
+    def show(self, kind, data, fmt):
+        """A listing's data (Listings.fetch: read once, netlink's records
+        when self.json) as JSON, sorted as the text listing sorts."""
+        if not self.json:
+            return Runner.show(self, kind, data, fmt)
+        from .. import to_json
+        from ..rules import dest_sort_key, sorted_table
+        counters = dict(stats=bool(fmt & O.FMT_STATS), rate=bool(fmt & O.FMT_RATE))
+        if kind == "table":
+            if not fmt & O.FMT_NOSORT:
+                data = sorted_table(data)
+            value = to_json(data, estimating=self._estimating(fmt), **counters)
+        elif kind == "service":
+            svc, dests = data
+            if not fmt & O.FMT_NOSORT:
+                dests = sorted(dests, key=dest_sort_key)
+            value = [to_json((svc, dests), estimating=self._estimating(fmt), **counters)]
+        elif kind == "connections":
+            from .. import connection_from_record, iter_records_from
+            value = to_json([connection_from_record(r) for r in iter_records_from(data)])
+        elif kind == "daemons":
+            value = to_json(data)
+        else:
+            value = [to_json(data)]
+        self._write_json(value)
 
     # ------------------------------------------------------------- apply
 
@@ -258,7 +120,7 @@ class BeyondRunner(Runner):
                     text = f.read()
         except OSError as e:
             raise Exit(1, "%s: cannot read %s: %s" % (self.prog, name, e.strerror)) from None
-        from .._errors import KernelError
+        from .. import KernelError
         table = {}
         order = []
         for n, line in enumerate(text.splitlines(), 1):
@@ -299,11 +161,11 @@ class BeyondRunner(Runner):
     def apply_rules(self):
         target = self.read_rules()
         c = self.client
-        from .._plan import ApplyError, Interrupted
+        from .. import ApplyError, Interrupted
         if self.x.dry_run:
             ops = c.plan(target)
             if self.x.json:
-                from .._json import to_json
+                from .. import to_json
                 self._write_json(to_json(ops))
             else:
                 for op in ops:
@@ -349,7 +211,7 @@ class BeyondRunner(Runner):
             raise Exit(1, "%s: cannot read standard input: %s"
                        % (self.prog, os.strerror(getattr(e, "errno", None) or EBADF))) \
                 from None
-        from .._plan import Interrupted, Journal
+        from .. import Interrupted, Journal
         c = self.client
         self.journal = Journal(c)
         with HeldSignals() as held:
@@ -443,7 +305,7 @@ class HeldSignals:
 
     def checkpoint(self):
         if self.signum:
-            from .._plan import Interrupted
+            from .. import Interrupted
             raise Interrupted(self.signum)
 
     def __exit__(self, *exc):
@@ -463,17 +325,16 @@ def about():
     """What is running: this package, the interpreter, the decoder and,
     when it is not the C one, why not (-v stays ipvsadm's line)."""
     import sys
-    from .. import __version__
-    from .. import _decoder
-    from ._render import VERSION_LINE
+    from .. import DECODER, DECODER_REASON, __version__
+    from ._usage import VERSION_LINE
     lines = [
         "ipvs %s, a Python rebuild of %s" % (__version__, VERSION_LINE.split(" (")[0]),
         "python %d.%d.%d (%s) %s" % (sys.version_info[:3] + (sys.implementation.name,
                                                             sys.executable or "?")),
-        "decoder: %s" % _decoder.DECODER,
+        "decoder: %s" % DECODER,
     ]
-    if _decoder.DECODER_REASON is not None:
-        lines.append("why not c: %s" % _decoder.DECODER_REASON)
+    if DECODER_REASON is not None:
+        lines.append("why not c: %s" % DECODER_REASON)
     return "\n".join(lines) + "\n"
 
 

@@ -1,158 +1,23 @@
-# ipvsadm's command-line grammar: a popt-compatible option scanner and the
-# rules of ipvsadm 1.31 that turn an argument vector into one command.
+# ipvsadm's command grammar: the rules of ipvsadm 1.31 that turn the options
+# popt hands over (_scanner) into one command, and the checks it makes after.
 #
 # Rule: no kernel access and no output here. Every error is a ParseExit
-# carrying the exact text and exit status ipvsadm gives; the runner prints
-# it. Parsing is sequential (first error wins), as in ipvsadm, because the
-# order of errors is part of its observable behaviour.
+# (_values) carrying the exact text and exit status ipvsadm gives; the
+# runner prints it. Parsing is sequential (first error wins), as in
+# ipvsadm, because the order of errors is part of its observable behaviour.
 
+from ..vocab import (AF_INET, AF_INET6, DAEMON_STATES, DEFAULT_SCHEDULER, FORWARDING_SWITCHES,
+                      FWD_ROUTE, FWD_TUNNEL, IPPROTO_TCP, IPPROTO_UDP, PROTOCOL_BY_OPTION,
+                      SVC_F_ONEPACKET, SVC_F_PERSISTENT, SVC_F_SCHED_ANY, TUN_IPIP,
+                      TUNNEL_FLAG_OPTIONS, TUNNEL_TYPE_NAMES, TUNNEL_TYPES)
+from ._scanner import PoptError, PoptFailure, Scanner
+from ._exits import ParseExit, fail, tryhelp
+from ._values import (SERVICE_ADDR, parse_fwmark, parse_mcast_group,
+                      parse_netmask, parse_sched_flags, parse_service, parse_timeout,
+                      string_to_number, strtol_prefix, truncate)
 
-# ------------------------------------------------------------------ errors
-
-
-class ParseExit(Exception):
-    """Stop with `message` on stderr (when not None) and exit `status`.
-    usage=True: print the usage text instead (to stdout for status 0)."""
-
-    def __init__(self, status, message=None, *, usage=False, version=False, tryhelp=False):
-        Exception.__init__(self, message)
-        self.status = status
-        self.message = message
-        self.usage = usage
-        self.version = version
-        self.tryhelp = tryhelp
-
-
-def fail(msg):
-    raise ParseExit(2, msg)
-
-
-def tryhelp():
-    raise ParseExit(255, tryhelp=True)
-
-
-# ----------------------------------------------------- option declarations
-
-# (long name, short letter or None, argument: 0 none / 1 required / 2 optional, tag)
-_OPTS = [
-    ("add-service", "A", 0, "A"), ("edit-service", "E", 0, "E"),
-    ("delete-service", "D", 0, "D"), ("clear", "C", 0, "C"),
-    ("list", "L", 0, "L"), ("list", "l", 0, "l"), ("zero", "Z", 0, "Z"),
-    ("add-server", "a", 0, "a"), ("edit-server", "e", 0, "e"),
-    ("delete-server", "d", 0, "d"), ("set", None, 0, "set"),
-    ("help", "h", 0, "h"), ("version", "v", 0, "v"),
-    ("restore", "R", 0, "R"), ("save", "S", 0, "S"),
-    ("start-daemon", None, 1, "start-daemon"), ("stop-daemon", None, 1, "stop-daemon"),
-    ("tcp-service", "t", 1, "t"), ("udp-service", "u", 1, "u"),
-    ("sctp-service", None, 1, "sctp"), ("fwmark-service", "f", 1, "f"),
-    ("scheduler", "s", 1, "s"), ("persistent", "p", 2, "p"),
-    ("netmask", "M", 1, "M"), ("real-server", "r", 1, "r"),
-    ("masquerading", "m", 0, "m"), ("ipip", "i", 0, "i"), ("gatewaying", "g", 0, "g"),
-    ("weight", "w", 1, "w"), ("u-threshold", "x", 1, "x"), ("l-threshold", "y", 1, "y"),
-    ("numeric", "n", 0, "n"), ("connection", "c", 0, "c"),
-    ("mcast-interface", None, 1, "mcast-interface"), ("syncid", None, 1, "syncid"),
-    ("timeout", None, 0, "timeout"), ("daemon", None, 0, "daemon"),
-    ("stats", None, 0, "stats"), ("rate", None, 0, "rate"),
-    ("thresholds", None, 0, "thresholds"), ("persistent-conn", None, 0, "persistent-conn"),
-    ("nosort", None, 0, "nosort"), ("sort", None, 0, "sort"),
-    ("exact", "X", 0, "exact"), ("ipv6", "6", 0, "6"), ("ops", "o", 0, "o"),
-    ("pe", None, 1, "pe"), ("sched-flags", "b", 1, "b"),
-    ("mcast-group", None, 1, "mcast-group"), ("mcast-port", None, 1, "mcast-port"),
-    ("mcast-ttl", None, 1, "mcast-ttl"), ("sync-maxlen", None, 1, "sync-maxlen"),
-    ("tun-info", None, 0, "tun-info"), ("tun-type", None, 1, "tun-type"),
-    ("tun-port", None, 1, "tun-port"), ("tun-nocsum", None, 0, "tun-nocsum"),
-    ("tun-csum", None, 0, "tun-csum"), ("tun-remcsum", None, 0, "tun-remcsum"),
-]
-_BY_LONG = {}
-for _o in _OPTS:
-    _BY_LONG.setdefault(_o[0], _o)  # "--list" is the first of the two
-_BY_SHORT = {o[1]: o for o in _OPTS if o[1]}
-
-# popt's error codes and texts
-POPT_NOARG = -10
-POPT_BADOPT = -11
-POPT_UNWANTEDARG = -12
-POPT_TEXT = {POPT_NOARG: "missing argument", POPT_BADOPT: "unknown option",
-             POPT_UNWANTEDARG: "option does not take an argument"}
-
-
-class _PoptError(Exception):
-    def __init__(self, code):
-        Exception.__init__(self, code)
-        self.code = code
-
-
-class Scanner:
-    """Returns options one at a time the way libpopt 1.19 does for
-    ipvsadm's table: bundled short options, `-x=value`, `--long=value`,
-    an optional argument taken only when the next word does not start with
-    '-', non-option words kept aside, `--` ending the options."""
-
-    def __init__(self, argv):
-        self.argv = argv
-        self.next = 1
-        self.bundle = None  # rest of a cluster of short options
-        self.rest = False
-        self.leftovers = []
-
-    def bad_option(self):
-        return self.argv[self.next - 1] if self.next > 0 else ""
-
-    def _take_next(self, optional):
-        if self.next >= len(self.argv):
-            if optional:
-                return None
-            raise _PoptError(POPT_NOARG)
-        word = self.argv[self.next]
-        if optional and word.startswith("-"):
-            return None
-        self.next += 1
-        return word
-
-    def get(self):
-        """(tag, argument) of the next option, or None at the end."""
-        while True:
-            if self.bundle:
-                letter, rest = self.bundle[0], self.bundle[1:]
-                opt = _BY_SHORT.get(letter)
-                if opt is None:
-                    self.bundle = None
-                    raise _PoptError(POPT_BADOPT)
-                if opt[2]:
-                    self.bundle = None
-                    if rest:
-                        if rest[0] == "=":
-                            rest = rest[1:]
-                        return opt[3], rest
-                    return opt[3], self._take_next(opt[2] == 2)
-                if rest.startswith("="):
-                    self.bundle = None
-                    raise _PoptError(POPT_UNWANTEDARG)
-                self.bundle = rest or None
-                return opt[3], None
-            if self.next >= len(self.argv):
-                return None
-            word = self.argv[self.next]
-            self.next += 1
-            if self.rest or not word.startswith("-") or word == "-":
-                self.leftovers.append(word)
-                continue
-            if word == "--":
-                self.rest = True
-                continue
-            if word[1] == "-":
-                name, eq, value = word[2:].partition("=")
-                opt = _BY_LONG.get(name)
-                if opt is None:
-                    raise _PoptError(POPT_BADOPT)
-                if not opt[2]:
-                    if eq:
-                        raise _PoptError(POPT_UNWANTEDARG)
-                    return opt[3], None
-                if eq:
-                    return opt[3], value
-                return opt[3], self._take_next(opt[2] == 2)
-            self.bundle = word[1:]
+__all__ = ["ParseExit", "PoptFailure", "Command", "parse_options", "check_command", "fail",
+           "tryhelp"]
 
 
 # ------------------------------------------------------------ the command
@@ -199,8 +64,6 @@ _LEGAL = {
 }
 assert all(len(row) == 34 for row in _LEGAL.values())
 
-TUN_IPIP, TUN_GUE, TUN_GRE = 0, 1, 2
-TUN_NAMES = ["ipip", "gue", "gre"]
 _TUN_OPTS = [O_TUN_PORT, O_TUN_NOCSUM, O_TUN_CSUM, O_TUN_REMCSUM]
 _TUN_LEGAL = ["xxxx", "+111", "x11x"]
 
@@ -215,20 +78,8 @@ FMT_NOSORT = 0x40
 FMT_EXACT = 0x80
 FMT_TUN_INFO = 0x100
 
-SVC_F_PERSISTENT = 0x1
-SVC_F_ONEPACKET = 0x4
-SVC_F_SCHED1, SVC_F_SCHED2, SVC_F_SCHED3 = 0x8, 0x10, 0x20
-_SCHED_FLAGS = {"flag-1": (SVC_F_SCHED1, None), "flag-2": (SVC_F_SCHED2, None),
-                "flag-3": (SVC_F_SCHED3, None), "sh-fallback": (SVC_F_SCHED1, "sh"),
-                "sh-port": (SVC_F_SCHED2, "sh"), "mh-fallback": (SVC_F_SCHED1, "mh"),
-                "mh-port": (SVC_F_SCHED2, "mh")}
-
-FWD_MASQ, FWD_TUNNEL, FWD_ROUTE = 0, 2, 3
-AF_INET, AF_INET6 = 2, 10
-IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP = 6, 17, 132
 MAX_TIMEOUT = 86400 * 31
-PERSISTENT_TIMEOUT = 360
-DEF_SCHED = "wlc"
+DEF_SCHED = DEFAULT_SCHEDULER
 DEF_MCAST_IFN = "eth0"
 
 
@@ -277,159 +128,7 @@ class Command:
         return bool(self.options & (1 << opt))
 
 
-# ----------------------------------------------------------- value parsers
-
-_SPACE = " \t\n\v\f\r"
-_DIGITS = "0123456789"
-
-
-def _strtol_prefix(s):
-    """(value, rest) of a C strtol(s, &end, 10); value None if no digits."""
-    i = 0
-    while i < len(s) and s[i] in _SPACE:
-        i += 1
-    j = i
-    if j < len(s) and s[j] in "+-":
-        j += 1
-    k = j
-    while k < len(s) and s[k] in _DIGITS:
-        k += 1
-    if k == j:
-        return None, s
-    # Bounded before conversion (Python refuses int() of more than 4300
-    # digits): past 19 significant digits strtol saturates with ERANGE;
-    # +-2**63 stands for that, outside every range ipvsadm accepts.
-    digits = s[j:k].lstrip("0")
-    if len(digits) > 19:
-        return (-(2 ** 63) - 1 if s[i] == "-" else 2 ** 63), s[k:]
-    return int(s[i:k]), s[k:]
-
-
-def string_to_number(s, lo, hi):
-    """strtol(s, 10) that must consume everything and land in [lo, hi]; -1 if not."""
-    n, rest = _strtol_prefix(s)
-    if n is None or rest:
-        return -1
-    if not -(2 ** 63) <= n < 2 ** 63 or not lo <= n <= hi:
-        return -1
-    return n
-
-
-def parse_timeout(buf, lo, hi):
-    if buf is None:
-        return PERSISTENT_TIMEOUT
-    i = string_to_number(buf, lo, hi)
-    if i == -1:
-        fail("invalid timeout value `%s' specified" % buf)
-    return i
-
-
-def parse_fwmark(buf):
-    n = string_to_number(buf, 1, 0xFFFFFFFF)
-    if n == -1:
-        fail("invalid fwmark value `%s' specified" % buf)
-    return n
-
-
-def _inet_aton(s):
-    import socket
-    try:
-        return socket.inet_aton(s)
-    except (OSError, ValueError, UnicodeError):
-        return None
-
-
-def _inet_pton6(s):
-    import socket
-    try:
-        return socket.inet_pton(socket.AF_INET6, s)
-    except (OSError, ValueError, UnicodeError):
-        return None
-
-
-def host_to_addr(name):
-    """gethostbyname(): the first IPv4 address of a host name, or None."""
-    if not name or name == "<broadcast>":
-        return None  # Python gives these special meanings; the C library does not
-    import socket
-    try:
-        return socket.inet_aton(socket.gethostbyname(name))
-    except (OSError, ValueError, UnicodeError):
-        return None
-
-
-def service_to_port(name, proto):
-    pname = {IPPROTO_TCP: "tcp", IPPROTO_UDP: "udp", IPPROTO_SCTP: "sctp"}.get(proto)
-    if pname is None:
-        return -1
-    import socket
-    try:
-        return socket.getservbyname(name, pname)
-    except (OSError, ValueError, UnicodeError):
-        return -1
-
-
-SERVICE_NONE, SERVICE_ADDR, SERVICE_PORT = 0, 1, 2
-
-
-def parse_service(buf, protocol):
-    """ipvsadm's host[:port] / [v6]:port grammar.
-    Returns (result bits, af, packed address, port or None)."""
-    if buf.isascii() and all(c.isdigit() for c in buf):
-        return SERVICE_NONE, 0, None, None
-    port_str = None
-    if buf.startswith("["):
-        buf = buf[1:]
-        end = buf.find("]")
-        if end < 0:
-            return SERVICE_NONE, 0, None, None
-        after = buf[end + 1:]
-        buf = buf[:end]
-        if not after.startswith(":"):
-            return SERVICE_NONE, 0, None, None
-        port_str = after[1:]
-    raw = _inet_pton6(buf)
-    if raw is not None:
-        af = AF_INET6
-    else:
-        colon = buf.rfind(":")
-        if colon >= 0:
-            port_str = buf[colon + 1:]
-            buf = buf[:colon]
-        else:
-            port_str = None  # ipvsadm forgets a bracketed port here
-        af = AF_INET
-        raw = _inet_aton(buf)
-        if raw is None:
-            raw = host_to_addr(buf)
-            if raw is None:
-                return SERVICE_NONE, 0, None, None
-    result = SERVICE_ADDR
-    port = None
-    if port_str is not None:
-        result |= SERVICE_PORT
-        port = string_to_number(port_str, 0, 65535)
-        if port == -1:
-            port = service_to_port(port_str, protocol)
-            if port == -1:
-                return SERVICE_NONE, af, raw, None
-    return result, af, raw, port
-
-
-def parse_netmask(buf):
-    raw = _inet_aton(buf)
-    if raw is None:
-        raw = host_to_addr(buf)
-    return raw
-
-
-def _truncate(s, nbytes):
-    """A C strncpy into a fixed buffer, as text again."""
-    b = s.encode("utf-8", "surrogateescape")[:nbytes]
-    return b.decode("utf-8", "replace")
-
-
-# -------------------------------------------------------------- the parser
+# ------------------------------------------------------------- the parser
 
 def _set_command(ce, cmd):
     if ce.cmd != CMD_NONE:
@@ -447,21 +146,157 @@ def _set_option(ce, opt):
 _FIRST = {"A": CMD_ADD, "E": CMD_EDIT, "D": CMD_DEL, "a": CMD_ADDDEST, "e": CMD_EDITDEST,
           "d": CMD_DELDEST, "C": CMD_FLUSH, "L": CMD_LIST, "l": CMD_LIST, "Z": CMD_ZERO,
           "set": CMD_TIMEOUT, "R": CMD_RESTORE, "S": CMD_SAVE}
-_FORMAT_FLAGS = {"stats": (O_STATS, FMT_STATS), "rate": (O_RATE, FMT_RATE),
-                 "thresholds": (O_THRESHOLDS, FMT_THRESHOLDS),
-                 "persistent-conn": (O_PERSISTENTCONN, FMT_PERSISTENTCONN),
-                 "nosort": (O_NOSORT, FMT_NOSORT), "exact": (O_EXACT, FMT_EXACT),
-                 "tun-info": (O_TUN_INFO, FMT_TUN_INFO), "n": (O_NUMERIC, FMT_NUMERIC)}
-_PROTO_OF = {"t": IPPROTO_TCP, "u": IPPROTO_UDP, "sctp": IPPROTO_SCTP}
+_DAEMON_COMMANDS = {"start-daemon": (CMD_STARTDAEMON, "illegal start-daemon parameter specified"),
+                    "stop-daemon": (CMD_STOPDAEMON, "illegal start_daemon specified")}
+_INT_MAX = 2 ** 31 - 1  # Debian's 1.31 bounds weights and thresholds by INT_MAX
+# the options with a number: tag -> (option, Command field, lowest, highest, error)
+_NUMBERS = {
+    "w": (O_WEIGHT, "weight", 0, _INT_MAX, "illegal weight specified"),
+    "x": (O_UTHRESHOLD, "u_threshold", 0, _INT_MAX, "illegal u_threshold specified"),
+    "y": (O_LTHRESHOLD, "l_threshold", 0, _INT_MAX, "illegal l_threshold specified"),
+    "syncid": (O_SYNCID, "syncid", 0, 255, "illegal syncid specified"),
+    "mcast-port": (O_MCAST_PORT, "mcast_port", 1, 65535, "illegal mcast-port specified"),
+    "mcast-ttl": (O_MCAST_TTL, "mcast_ttl", 1, 255, "illegal mcast-ttl specified"),
+    "sync-maxlen": (O_SYNC_MAXLEN, "sync_maxlen", 1, 65535 - 20 - 8,
+                    "illegal sync-maxlen specified"),
+    "tun-port": (O_TUN_PORT, "tun_port", 1, 65535, "illegal tunnel port specified"),
+}
+# the options with a name, cut to 15 bytes as strncpy into ipvsadm's buffers
+_NAMES = {"s": (O_SCHEDULER, "sched_name"), "pe": (O_PE, "pe_name"),
+          "mcast-interface": (O_MCAST, "mcast_ifn")}
+# the options that only set their bit (and a format flag)
+_FLAGS = {"stats": (O_STATS, FMT_STATS), "rate": (O_RATE, FMT_RATE),
+          "thresholds": (O_THRESHOLDS, FMT_THRESHOLDS),
+          "persistent-conn": (O_PERSISTENTCONN, FMT_PERSISTENTCONN),
+          "nosort": (O_NOSORT, FMT_NOSORT), "exact": (O_EXACT, FMT_EXACT),
+          "tun-info": (O_TUN_INFO, FMT_TUN_INFO), "n": (O_NUMERIC, FMT_NUMERIC),
+          "c": (O_CONNECTION, 0), "timeout": (O_TIMEOUT, 0), "daemon": (O_DAEMON, 0)}
+_FORWARDING = {word: method for _, word, method in FORWARDING_SWITCHES}
+# --tun-nocsum, --tun-csum, --tun-remcsum: option, flag value
+_TUN_FLAG_TAGS = {opt[2:]: (O_TUN_NOCSUM + i, i) for i, opt in enumerate(TUNNEL_FLAG_OPTIONS)}
 
 
-class PoptFailure(Exception):
-    """popt itself refused an option: ipvsadm prints '<option>: <reason>'
-    and the command fails with status 255 (in -R the next line still runs)."""
+def _first(ce, tag, arg):
+    """The first option: the command."""
+    if tag in _FIRST:
+        _set_command(ce, _FIRST[tag])
+    elif tag in _DAEMON_COMMANDS:
+        cmd, error = _DAEMON_COMMANDS[tag]
+        _set_command(ce, cmd)
+        ce.state = DAEMON_STATES.get(arg, 0)
+        if not ce.state:
+            fail(error)
+    elif tag == "h":
+        raise ParseExit(0, usage=True)
+    elif tag == "v":
+        raise ParseExit(0, version=True)
+    else:
+        tryhelp()
 
-    def __init__(self, text):
-        Exception.__init__(self, text)
-        self.text = text
+
+def _service(ce, tag, arg):
+    _set_option(ce, O_SERVICE)
+    ce.protocol = PROTOCOL_BY_OPTION[tag]
+    res, af, raw, port = parse_service(arg, ce.protocol)
+    if af:
+        ce.af, ce.addr = af, raw
+        if af == AF_INET6:
+            ce.netmask = 128
+    if port is not None:
+        ce.port = port
+    if not res & SERVICE_ADDR:
+        fail("illegal virtual server address[:port] specified")
+
+
+def _netmask(ce, arg):
+    _set_option(ce, O_NETMASK)
+    if ce.af != AF_INET6:
+        raw = parse_netmask(arg)
+        if raw is None:
+            fail("illegal virtual server persistent mask specified")
+        ce.netmask = int.from_bytes(raw, "little")
+    else:
+        n = strtol_prefix(arg)[0] or 0  # atoi()
+        if not 1 <= n <= 128:
+            fail("illegal ipv6 netmask specified")
+        ce.netmask = n
+
+
+def _server(ce, arg):
+    _set_option(ce, O_SERVER)
+    res, af, raw, port = parse_service(arg, ce.protocol)
+    ce.d_af = af or ce.af
+    ce.d_addr = raw if af else ce.addr
+    ce.d_port = port if port is not None else ce.port
+    if not res & SERVICE_ADDR:
+        fail("illegal real server address[:port] specified")
+    if res == SERVICE_ADDR:
+        ce.d_port = ce.port
+
+
+def _option(ce, sc, tag, arg):
+    """One option after the command; returns the -b argument when it is -b."""
+    if tag in _NUMBERS:
+        opt, field, lo, hi, error = _NUMBERS[tag]
+        _set_option(ce, opt)
+        n = string_to_number(arg, lo, hi)
+        if n == -1:
+            fail(error)
+        setattr(ce, field, n)
+    elif tag in _FLAGS:
+        opt, fmt = _FLAGS[tag]
+        _set_option(ce, opt)
+        ce.format |= fmt
+    elif tag in _NAMES:
+        opt, field = _NAMES[tag]
+        _set_option(ce, opt)
+        setattr(ce, field, truncate(arg, 15))
+    elif tag in PROTOCOL_BY_OPTION:
+        _service(ce, tag, arg)
+    elif tag == "f":
+        _set_option(ce, O_SERVICE)
+        ce.af = AF_INET
+        ce.protocol = IPPROTO_TCP
+        ce.fwmark = parse_fwmark(arg)
+    elif tag == "p":
+        _set_option(ce, O_PERSISTENT)
+        ce.flags |= SVC_F_PERSISTENT
+        ce.timeout = parse_timeout(arg, 1, MAX_TIMEOUT)
+    elif tag == "M":
+        _netmask(ce, arg)
+    elif tag == "r":
+        _server(ce, arg)
+    elif tag in _FORWARDING:
+        _set_option(ce, O_FORWARD)
+        ce.fwd = _FORWARDING[tag]
+    elif tag == "sort":
+        pass  # the default; accepted for compatibility
+    elif tag == "6":
+        if not ce.fwmark:
+            fail("-6 used before -f\n")
+        ce.af = AF_INET6
+        ce.netmask = 128
+    elif tag == "o":
+        _set_option(ce, O_ONEPACKET)
+        ce.flags |= SVC_F_ONEPACKET
+    elif tag == "b":
+        _set_option(ce, O_SCHED_FLAGS)
+        return arg
+    elif tag == "mcast-group":
+        _set_option(ce, O_MCAST_GROUP)
+        ce.mcast_group = parse_mcast_group(arg)
+    elif tag == "tun-type":
+        _set_option(ce, O_TUN_TYPE)
+        if arg not in TUNNEL_TYPES:
+            fail("illegal tunnel type specified")
+        ce.tun_type = TUNNEL_TYPES[arg]
+    elif tag in _TUN_FLAG_TAGS:
+        opt, flag = _TUN_FLAG_TAGS[tag]
+        _set_option(ce, opt)
+        ce.tun_flags |= flag
+    else:
+        fail("invalid option `%s'" % sc.bad_option())
+    return None
 
 
 def parse_options(argv):
@@ -470,178 +305,22 @@ def parse_options(argv):
     sc = Scanner(argv)
     try:
         got = sc.get()
-    except _PoptError:
+    except PoptError:
         got = None
     if got is None:
         tryhelp()
-    tag, arg = got
-    if tag in _FIRST:
-        _set_command(ce, _FIRST[tag])
-    elif tag in ("start-daemon", "stop-daemon"):
-        _set_command(ce, CMD_STARTDAEMON if tag == "start-daemon" else CMD_STOPDAEMON)
-        if arg == "master":
-            ce.state = 1
-        elif arg == "backup":
-            ce.state = 2
-        elif tag == "start-daemon":
-            fail("illegal start-daemon parameter specified")
-        else:
-            fail("illegal start_daemon specified")
-    elif tag == "h":
-        raise ParseExit(0, usage=True)
-    elif tag == "v":
-        raise ParseExit(0, version=True)
-    else:
-        tryhelp()
-
+    _first(ce, *got)
     sched_flags_arg = ""
     while True:
         try:
             got = sc.get()
-        except _PoptError as e:
-            raise PoptFailure("%s: %s" % (sc.bad_option(), POPT_TEXT[e.code])) from None
+        except PoptError as e:
+            raise sc.failure(e) from None
         if got is None:
             break
-        tag, arg = got
-        if tag in _PROTO_OF:
-            _set_option(ce, O_SERVICE)
-            ce.protocol = _PROTO_OF[tag]
-            res, af, raw, port = parse_service(arg, ce.protocol)
-            if af:
-                ce.af, ce.addr = af, raw
-                if af == AF_INET6:
-                    ce.netmask = 128
-            if port is not None:
-                ce.port = port
-            if not res & SERVICE_ADDR:
-                fail("illegal virtual server address[:port] specified")
-        elif tag == "f":
-            _set_option(ce, O_SERVICE)
-            ce.af = AF_INET
-            ce.protocol = IPPROTO_TCP
-            ce.fwmark = parse_fwmark(arg)
-        elif tag == "s":
-            _set_option(ce, O_SCHEDULER)
-            ce.sched_name = _truncate(arg, 15)
-        elif tag == "p":
-            _set_option(ce, O_PERSISTENT)
-            ce.flags |= SVC_F_PERSISTENT
-            ce.timeout = parse_timeout(arg, 1, MAX_TIMEOUT)
-        elif tag == "M":
-            _set_option(ce, O_NETMASK)
-            if ce.af != AF_INET6:
-                raw = parse_netmask(arg)
-                if raw is None:
-                    fail("illegal virtual server persistent mask specified")
-                ce.netmask = int.from_bytes(raw, "little")
-            else:
-                n = _strtol_prefix(arg)[0] or 0  # atoi()
-                if not 1 <= n <= 128:
-                    fail("illegal ipv6 netmask specified")
-                ce.netmask = n
-        elif tag == "r":
-            _set_option(ce, O_SERVER)
-            res, af, raw, port = parse_service(arg, ce.protocol)
-            ce.d_af = af or ce.af
-            ce.d_addr = raw if af else ce.addr
-            ce.d_port = port if port is not None else ce.port
-            if not res & SERVICE_ADDR:
-                fail("illegal real server address[:port] specified")
-            if res == SERVICE_ADDR:
-                ce.d_port = ce.port
-        elif tag in ("i", "g", "m"):
-            _set_option(ce, O_FORWARD)
-            ce.fwd = {"i": FWD_TUNNEL, "g": FWD_ROUTE, "m": FWD_MASQ}[tag]
-        elif tag == "w":
-            _set_option(ce, O_WEIGHT)
-            ce.weight = string_to_number(arg, 0, 2 ** 31 - 1)  # Debian 1.31: INT_MAX
-            if ce.weight == -1:
-                fail("illegal weight specified")
-        elif tag == "x":
-            _set_option(ce, O_UTHRESHOLD)
-            ce.u_threshold = string_to_number(arg, 0, 2 ** 31 - 1)
-            if ce.u_threshold == -1:
-                fail("illegal u_threshold specified")
-        elif tag == "y":
-            _set_option(ce, O_LTHRESHOLD)
-            ce.l_threshold = string_to_number(arg, 0, 2 ** 31 - 1)
-            if ce.l_threshold == -1:
-                fail("illegal l_threshold specified")
-        elif tag == "c":
-            _set_option(ce, O_CONNECTION)
-        elif tag in _FORMAT_FLAGS:
-            opt, fmt = _FORMAT_FLAGS[tag]
-            _set_option(ce, opt)
-            ce.format |= fmt
-        elif tag == "mcast-interface":
-            _set_option(ce, O_MCAST)
-            ce.mcast_ifn = _truncate(arg, 15)
-        elif tag == "syncid":
-            _set_option(ce, O_SYNCID)
-            ce.syncid = string_to_number(arg, 0, 255)
-            if ce.syncid == -1:
-                fail("illegal syncid specified")
-        elif tag == "timeout":
-            _set_option(ce, O_TIMEOUT)
-        elif tag == "daemon":
-            _set_option(ce, O_DAEMON)
-        elif tag == "sort":
-            pass  # the default; accepted for compatibility
-        elif tag == "6":
-            if ce.fwmark:
-                ce.af = AF_INET6
-                ce.netmask = 128
-            else:
-                fail("-6 used before -f\n")
-        elif tag == "o":
-            _set_option(ce, O_ONEPACKET)
-            ce.flags |= SVC_F_ONEPACKET
-        elif tag == "pe":
-            _set_option(ce, O_PE)
-            ce.pe_name = _truncate(arg, 15)
-        elif tag == "b":
-            _set_option(ce, O_SCHED_FLAGS)
-            sched_flags_arg = arg
-        elif tag == "mcast-group":
-            _set_option(ce, O_MCAST_GROUP)
-            ce.mcast_group = _parse_mcast_group(arg)
-        elif tag == "mcast-port":
-            _set_option(ce, O_MCAST_PORT)
-            ce.mcast_port = string_to_number(arg, 1, 65535)
-            if ce.mcast_port == -1:
-                fail("illegal mcast-port specified")
-        elif tag == "mcast-ttl":
-            _set_option(ce, O_MCAST_TTL)
-            ce.mcast_ttl = string_to_number(arg, 1, 255)
-            if ce.mcast_ttl == -1:
-                fail("illegal mcast-ttl specified")
-        elif tag == "sync-maxlen":
-            _set_option(ce, O_SYNC_MAXLEN)
-            ce.sync_maxlen = string_to_number(arg, 1, 65535 - 20 - 8)
-            if ce.sync_maxlen == -1:
-                fail("illegal sync-maxlen specified")
-        elif tag == "tun-type":
-            _set_option(ce, O_TUN_TYPE)
-            if arg not in TUN_NAMES:
-                fail("illegal tunnel type specified")
-            ce.tun_type = TUN_NAMES.index(arg)
-        elif tag == "tun-port":
-            _set_option(ce, O_TUN_PORT)
-            ce.tun_port = string_to_number(arg, 1, 65535)
-            if ce.tun_port == -1:
-                fail("illegal tunnel port specified")
-        elif tag == "tun-nocsum":
-            _set_option(ce, O_TUN_NOCSUM)
-            ce.tun_flags |= 0
-        elif tag == "tun-csum":
-            _set_option(ce, O_TUN_CSUM)
-            ce.tun_flags |= 1
-        elif tag == "tun-remcsum":
-            _set_option(ce, O_TUN_REMCSUM)
-            ce.tun_flags |= 2
-        else:
-            fail("invalid option `%s'" % sc.bad_option())
-
+        b = _option(ce, sc, *got)
+        if b is not None:
+            sched_flags_arg = b
     args = sc.leftovers
     if ce.cmd == CMD_TIMEOUT:
         if len(args) < 3:
@@ -651,87 +330,40 @@ def parse_options(argv):
     if args:
         fail("unexpected argument %s" % args[0])
     if sched_flags_arg:
-        ce.flags &= ~(SVC_F_SCHED1 | SVC_F_SCHED2 | SVC_F_SCHED3)
-        ce.flags |= _parse_sched_flags(ce.sched_name, sched_flags_arg)
+        ce.flags &= ~SVC_F_SCHED_ANY
+        ce.flags |= parse_sched_flags(ce.sched_name, sched_flags_arg)
     return ce
 
 
-def _parse_mcast_group(arg):
-    if ":" in arg:
-        raw = _inet_pton6(arg)
-        if raw is None or raw[0] != 0xFF:
-            fail("invalid IPv6 mcast-group `%s'" % arg)
-        import socket
-        return socket.inet_ntop(socket.AF_INET6, raw)
-    raw = _inet_pton4(arg)
-    if raw is None or raw[0] >> 4 != 0xE:
-        fail("invalid IPv4 mcast-group `%s'" % arg)
-    return "%d.%d.%d.%d" % tuple(raw)
+# ------------------------------------------------------------- the checks
 
-
-def _inet_pton4(s):
-    import socket
-    try:
-        return socket.inet_pton(socket.AF_INET, s)
-    except (OSError, ValueError, UnicodeError):
-        return None
-
-
-def _parse_sched_flags(sched, arg):
-    sched = sched or DEF_SCHED
-    flags = 0
-    words = [w for w in arg.split(",") if w]
-    if not words:
-        # ipvsadm 1.31 dereferences a null pointer here and crashes
-        fail("invalid scheduler flag `%s'" % arg)
-    for w in words:
-        if w not in _SCHED_FLAGS:
-            fail("invalid scheduler flag `%s'" % w)
-        bit, needs = _SCHED_FLAGS[w]
-        flags |= bit
-        if needs and sched != needs:
-            fail("incompatible scheduler flag `%s'" % w)
-    return flags
+def _opt_check(row, columns, options, what):
+    """ipvsadm's check of one row of a legality grid: '+' required, 'x'
+    illegal, '1' at most one of them; `columns` the option of each column,
+    `what` the thing the row is for ("the 'list' command")."""
+    last = None
+    for kind, opt in zip(row, columns):
+        if not options & (1 << opt):
+            if kind == "+":
+                fail("You need to supply the '%s' option for %s" % (OPT_NAMES[opt], what))
+            continue
+        if kind == "x":
+            fail("Illegal '%s' option with %s" % (OPT_NAMES[opt], what))
+        if kind == "1":
+            if last is None:
+                last = opt
+                continue
+            fail("The option '%s' conflicts with the '%s' option in %s"
+                 % (OPT_NAMES[opt], OPT_NAMES[last], what))
 
 
 def generic_opt_check(cmd, options):
-    row = _LEGAL[cmd]
-    last = None
-    for j, kind in enumerate(row):
-        if not options & (1 << j):
-            if kind == "+":
-                fail("You need to supply the '%s' option for the '%s' command"
-                     % (OPT_NAMES[j], CMD_NAMES[cmd]))
-            continue
-        if kind == "x":
-            fail("Illegal '%s' option with the '%s' command" % (OPT_NAMES[j], CMD_NAMES[cmd]))
-        if kind == "1":
-            if last is None:
-                last = j
-                continue
-            fail("The option '%s' conflicts with the '%s' option in the '%s' command"
-                 % (OPT_NAMES[j], OPT_NAMES[last], CMD_NAMES[cmd]))
+    _opt_check(_LEGAL[cmd], range(len(OPT_NAMES)), options, "the '%s' command" % CMD_NAMES[cmd])
 
 
 def tunnel_opt_check(tun_type, options):
-    row = _TUN_LEGAL[tun_type]
-    last = None
-    for j, kind in enumerate(row):
-        k = _TUN_OPTS[j]
-        if not options & (1 << k):
-            if kind == "+":
-                fail("You need to supply the '%s' option for the '%s' tunnel type"
-                     % (OPT_NAMES[k], TUN_NAMES[tun_type]))
-            continue
-        if kind == "x":
-            fail("Illegal '%s' option with the '%s' tunnel type"
-                 % (OPT_NAMES[k], TUN_NAMES[tun_type]))
-        if kind == "1":
-            if last is None:
-                last = k
-                continue
-            fail("The option '%s' conflicts with the '%s' option in the '%s' tunnel type"
-                 % (OPT_NAMES[k], OPT_NAMES[last], TUN_NAMES[tun_type]))
+    _opt_check(_TUN_LEGAL[tun_type], _TUN_OPTS, options,
+               "the '%s' tunnel type" % TUNNEL_TYPE_NAMES[tun_type])
 
 
 def check_command(ce):
@@ -751,8 +383,7 @@ def check_command(ce):
             ce.d_port = ce.port
         if ce.d_af != ce.af and ce.fwd != FWD_TUNNEL:
             fail("Different address family is allowed only for tunneling servers")
-        tun_bits = ((1 << O_TUN_TYPE) | (1 << O_TUN_PORT) | (1 << O_TUN_NOCSUM) |
-                    (1 << O_TUN_CSUM) | (1 << O_TUN_REMCSUM))
+        tun_bits = (1 << O_TUN_TYPE) | sum(1 << o for o in _TUN_OPTS)
         if ce.options & tun_bits and ce.fwd != FWD_TUNNEL:
             fail("Tunnel options conflict with forward method")
         tunnel_opt_check(ce.tun_type, ce.options)

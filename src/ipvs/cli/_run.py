@@ -2,15 +2,19 @@
 # and prints what ipvsadm 1.31 prints, with its exit statuses.
 #
 # Rule: no option parsing (that is _options) and no formatting (that is
-# _render) here; this module only connects the two to the library. It
-# never lets an exception escape to the user as a traceback.
+# _render, through the listings of _listing) here; this module only
+# connects the two to the library, through its public API. It never lets
+# an exception escape to the user as a traceback.
 
 
+from ..vocab import AF_INET, AF_INET6, DEFAULT_SCHEDULER, IPPROTO_TCP
 from . import _options as O
-from . import _render as R
+from ._exits import Exit
+from ._listing import CONN_FILE, Listings
+
+__all__ = ["Runner", "Exit", "CONN_FILE", "restore_words"]
 
 INIT_HINT = "Are you sure that IP Virtual Server is built in the kernel or as module?"
-CONN_FILE = "/proc/net/ip_vs_conn"
 RESTORE_BATCH = 2000  # restore lines queued before they are sent
 
 
@@ -47,19 +51,7 @@ def _c_string(w):
     return w if nul < 0 else w[:nul]
 
 
-class Exit(Exception):
-    """Stop the program now with this status (after printing `message`).
-    signum: end by that signal instead (a standalone run kills itself with
-    it, as the C tool dies of it; in-process, the status is 128 + signum)."""
-
-    def __init__(self, status, message=None, signum=0):
-        Exception.__init__(self, message)
-        self.status = status
-        self.message = message
-        self.signum = signum
-
-
-class Runner:
+class Runner(Listings):
     def __init__(self, prog, out, err, stdin):
         self.prog = prog
         self.out = out
@@ -80,7 +72,7 @@ class Runner:
         """The kernel connection, opened on first use the way ipvsadm's
         ipvs_init() does (loading ip_vs with modprobe if it is missing)."""
         if self._client is None:
-            from .._errors import KernelError, NotAvailableError
+            from .. import KernelError, NotAvailableError
             try:
                 try:
                     c = self._new_client()
@@ -95,7 +87,7 @@ class Runner:
             except KernelError as e:
                 raise Exit(2, "Can't initialize ipvs: %s\n%s" % (e.strerror, INIT_HINT)) from None
             except OSError as e:
-                from .._netns import NetnsError  # only --netns can fail so
+                from .. import NetnsError  # only --netns can fail so
                 if isinstance(e, NetnsError):
                     raise Exit(1, "%s: %s" % (self.prog, e)) from None
                 raise
@@ -103,7 +95,7 @@ class Runner:
         return self._client
 
     def _new_client(self):
-        from .._client import Client
+        from .. import Client
         return Client()
 
     @staticmethod
@@ -114,9 +106,6 @@ class Runner:
                            timeout=60, check=False)
         except (OSError, subprocess.SubprocessError):
             pass
-
-    def names(self, fmt):
-        return R.NumericNames() if fmt & O.FMT_NUMERIC else R.SystemNames()
 
     # ---------------------------------------------------------- commands
 
@@ -157,7 +146,7 @@ class Runner:
         if cmd == O.CMD_SAVE:
             self.list_all(ce.format | O.FMT_RULE)
             return 0
-        from .._errors import KernelError
+        from .. import KernelError
         try:
             self.execute(ce)
         except KernelError as e:
@@ -187,17 +176,17 @@ class Runner:
                      O.CMD_DELDEST: "delete_destination"}[cmd],
                     self.service(ce), self.destination(ce))
         if cmd == O.CMD_TIMEOUT:
-            from .._model import Timeouts
+            from .. import Timeouts
             tcp, fin, udp = ce.timeouts
             return ("set_timeouts", Timeouts(tcp=tcp, tcp_fin=fin, udp=udp))
         if cmd == O.CMD_STARTDAEMON:
-            from .._model import SyncDaemon
+            from .. import SyncDaemon
             return ("start_daemon", SyncDaemon(
                 state=ce.state, mcast_ifn=ce.mcast_ifn, syncid=ce.syncid,
                 sync_maxlen=ce.sync_maxlen, mcast_group=ce.mcast_group,
                 mcast_port=ce.mcast_port, mcast_ttl=ce.mcast_ttl))
         if cmd == O.CMD_STOPDAEMON:
-            from .._model import SyncDaemon
+            from .. import SyncDaemon
             return ("stop_daemon", SyncDaemon(state=ce.state, mcast_ifn=ce.mcast_ifn,
                                               syncid=ce.syncid))
         return None
@@ -207,27 +196,27 @@ class Runner:
     @staticmethod
     def _invalid():
         import errno
-        from .._errors import KernelError
+        from .. import KernelError
         return KernelError(errno.EINVAL)
 
     def service(self, ce):
         import socket
-        from .._model import Service
-        af = ce.af or O.AF_INET
+        from .. import Service
+        af = ce.af or AF_INET
         try:
-            if af == O.AF_INET6:
+            if af == AF_INET6:
                 netmask = str(ce.netmask)
             else:
                 netmask = socket.inet_ntoa((ce.netmask & 0xFFFFFFFF).to_bytes(4, "little"))
             if ce.fwmark:
-                return Service(af=af, fwmark=ce.fwmark, scheduler=ce.sched_name or O.DEF_SCHED,
+                return Service(af=af, fwmark=ce.fwmark, scheduler=ce.sched_name or DEFAULT_SCHEDULER,
                                flags=ce.flags, timeout=ce.timeout, netmask=netmask,
                                pe_name=ce.pe_name)
-            addr = ce.addr or bytes(16 if af == O.AF_INET6 else 4)
-            return Service(af=af, protocol=ce.protocol or O.IPPROTO_TCP,
-                           address=socket.inet_ntop(socket.AF_INET6 if af == O.AF_INET6
+            addr = ce.addr or bytes(16 if af == AF_INET6 else 4)
+            return Service(af=af, protocol=ce.protocol or IPPROTO_TCP,
+                           address=socket.inet_ntop(socket.AF_INET6 if af == AF_INET6
                                                     else socket.AF_INET, addr),
-                           port=ce.port, scheduler=ce.sched_name or O.DEF_SCHED,
+                           port=ce.port, scheduler=ce.sched_name or DEFAULT_SCHEDULER,
                            flags=ce.flags, timeout=ce.timeout, netmask=netmask,
                            pe_name=ce.pe_name)
         except (ValueError, OSError):
@@ -235,136 +224,17 @@ class Runner:
 
     def destination(self, ce):
         import socket
-        from .._model import Destination
-        af = ce.d_af or O.AF_INET
+        from .. import Destination
+        af = ce.d_af or AF_INET
         try:
-            addr = socket.inet_ntop(socket.AF_INET6 if af == O.AF_INET6 else socket.AF_INET,
-                                    ce.d_addr or bytes(16 if af == O.AF_INET6 else 4))
+            addr = socket.inet_ntop(socket.AF_INET6 if af == AF_INET6 else socket.AF_INET,
+                                    ce.d_addr or bytes(16 if af == AF_INET6 else 4))
             return Destination(address=addr, port=ce.d_port, af=af, fwd_method=ce.fwd,
                                weight=ce.weight, u_threshold=ce.u_threshold,
                                l_threshold=ce.l_threshold, tun_type=ce.tun_type,
                                tun_port=ce.tun_port, tun_flags=ce.tun_flags)
         except (ValueError, OSError):
             raise self._invalid() from None
-
-    # ------------------------------------------------------------ listings
-
-    def _fail_listing(self, e):
-        raise Exit(1, e.strerror)
-
-    def list_all(self, fmt):
-        from .._errors import KernelError
-        c = self.client
-        names = self.names(fmt)
-        try:
-            text = None
-            # The plain listing takes the real servers of all services from
-            # one read of /proc/net/ip_vs (see ipvs._proctable); netlink is
-            # asked only for a service the file cannot answer for. Any other
-            # format, or a file not in the kernel's layout: one netlink dump
-            # per service.
-            proc = None if fmt & R.PROC_UNFIT else self._proc_table()
-            if proc is not None:
-                try:
-                    if fmt & O.FMT_NUMERIC:
-                        text = R.numeric_table(self.info, c.service_records(), proc, fmt,
-                                               names, c.destinations)
-                    else:
-                        from .._proctable import pair
-                        services = c.services()
-                        text = R.table(self.info, [
-                            (s, R.ProcDests(d) if d is not None else c.destinations(s))
-                            for s, d in zip(services, pair(proc, services))], fmt, names)
-                except ValueError:  # a destination line not in the kernel's layout
-                    text = None
-            if text is None:
-                text = R.table(self.info, [(s, c.destinations(s)) for s in c.services()],
-                               fmt, names)
-        except KernelError as e:
-            if not fmt & O.FMT_RULE:
-                self.out.write(R.info_line(self.info))
-            self._fail_listing(e)
-        self.out.write(text)
-
-    def _proc_table(self):
-        from .. import _proctable
-        try:
-            with self.open_proc("ip_vs") as f:
-                return _proctable.read(f)
-        except OSError:
-            return None
-
-    def list_service(self, ce):
-        from .._errors import KernelError
-        c = self.client
-        try:
-            svc = c.get_service(self.service(ce))
-            dests = c.destinations(svc)
-        except KernelError as e:
-            self._fail_listing(e)
-        self.out.write(R.one_service(svc, dests, ce.format, self.names(ce.format)))
-
-    def list_timeouts(self):
-        from .._errors import KernelError
-        try:
-            t = self.client.timeouts()
-        except KernelError:
-            raise Exit(1) from None
-        self.out.write(R.timeouts(t))
-
-    def list_daemons(self):
-        from .._errors import KernelError
-        try:
-            ds = self.client.daemons()
-        except KernelError:
-            raise Exit(1) from None
-        self.out.write(R.daemons(ds))
-
-    def open_proc(self, name):
-        """/proc/net/NAME of the namespace the client works in, open for
-        binary reading; OSError (NetnsError is one) if it cannot be opened."""
-        return open(self.client.proc_file(name), "rb")
-
-    def open_connections(self):
-        """The connection table's proc file, open."""
-        return self.open_proc("ip_vs_conn")
-
-    def list_connections(self, fmt):
-        from .._conns import iter_records_from
-        try:
-            f = self.open_connections()
-        except OSError:
-            raise Exit(1, "cannot open file %s" % CONN_FILE) from None
-        names = self.names(fmt)
-        with f:
-            first = f.readline()
-            if not first:
-                raise Exit(1, "unexpected input from %s" % CONN_FILE)
-            self.out.write(R.connections_title(fmt))
-            if fmt & O.FMT_NUMERIC and not fmt & O.FMT_PERSISTENTCONN:
-                # the fast path: the decoder writes the lines, a batch of
-                # the file at a time, so memory stays flat
-                from .._conns import iter_numeric_text_from
-                self._write_bytes(iter_numeric_text_from(f))
-            else:
-                write = self.out.write
-                line = R.connection_record
-                for r in iter_records_from(f):
-                    write(line(r, fmt, names))
-
-    def _write_bytes(self, pieces):
-        """Text that comes as bytes, to the output: into its binary buffer
-        when it has one (after what its text layer holds), as a C program
-        writes the bytes it has; else as str, each byte as itself (latin-1,
-        how the decoders make str of the table's tokens)."""
-        buf = getattr(self.out, "buffer", None)
-        if buf is None:
-            for p in pieces:
-                self.out.write(p.decode("latin-1"))
-            return
-        self.out.flush()
-        for p in pieces:
-            buf.write(p)
 
     # ------------------------------------------------------------- restore
 
@@ -374,7 +244,7 @@ class Runner:
         requests to a system call, Client.batch); any other line (a listing,
         a parse error, an exit) first drains the batch, so every message
         comes out in the order of the lines, as ipvsadm prints them."""
-        from ._fastrestore import FastRestore
+        from .. import FastRestore
         fast = FastRestore().operation
         result = 0
         pending = []
@@ -421,7 +291,7 @@ class Runner:
             O.check_command(ce)
         except (O.PoptFailure, O.ParseExit):
             return None  # process() parses the line again and reports it
-        from .._errors import KernelError
+        from .. import KernelError
         try:
             op = self.operation(ce)
         except KernelError:

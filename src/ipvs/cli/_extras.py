@@ -1,0 +1,93 @@
+# The options beyond ipvsadm 1.31 (cli.WORDS), taken out of the argument
+# vector before ipvsadm's own parser sees the rest, and checked together.
+#
+# Rule: words in, (Extras, the rest of the words) out; a usage error is an
+# Exit with status 2. No I/O.
+
+from ._exits import Exit
+
+
+class Extras:
+    """What the words beyond ipvsadm asked for (the defaults: nothing)."""
+    json = False
+    pretty = False
+    apply = None  # None, or a file name ("-": standard input)
+    dry_run = False
+    atomic = False
+    netns = None
+    status = False
+    about = False
+
+
+def _usage_error(msg):
+    raise Exit(2, msg)
+
+
+def split(argv):
+    """(Extras, the remaining argv for ipvsadm's parser)."""
+    x = Extras()
+    rest = [argv[0]]
+    args = argv[1:]
+    i = 0
+    json_wanted = any(a in ("--json", "-j") for a in args)
+    pretty_p = json_wanted and any(a in ("--apply", "--status") or a.startswith("--apply=")
+                                   for a in args)
+    listing = json_wanted and any(a in ("-L", "-l", "--list", "-S", "--save") or
+                  (a.startswith("-") and not a.startswith("--") and ("L" in a or "l" in a)
+                   and len(a) > 1) for a in args)
+    while i < len(args):
+        a = args[i]
+        if a in ("--json", "-j"):
+            x.json = True
+        elif a == "--pretty":
+            x.pretty = True
+        elif a == "--dry-run":
+            x.dry_run = True
+        elif a == "--atomic":
+            x.atomic = True
+        elif a == "--status":
+            x.status = True
+        elif a == "--about":
+            x.about = True
+        elif a == "--netns" or a.startswith("--netns="):
+            if a == "--netns":
+                i += 1
+                if i >= len(args):
+                    _usage_error("--netns needs the name of a network namespace")
+                x.netns = args[i]
+            else:
+                x.netns = a[len("--netns="):]
+            if not x.netns:
+                _usage_error("--netns needs the name of a network namespace")
+        elif a == "--apply" or a.startswith("--apply="):
+            if a == "--apply":
+                # an optional FILE: the next word, unless it is an option
+                if i + 1 < len(args) and (args[i + 1] == "-" or not args[i + 1].startswith("-")):
+                    i += 1
+                    x.apply = args[i]
+                else:
+                    x.apply = "-"
+            else:
+                x.apply = a[len("--apply="):] or "-"
+        elif a == "-p" and (listing or pretty_p):
+            x.pretty = True  # ip -j -p; -p (persistent) is no listing option
+        else:
+            rest.append(a)
+        i += 1
+    if x.about and len(args) > 1:
+        _usage_error("--about takes no other command or option")
+    if x.pretty and not x.json:
+        _usage_error("--pretty goes with --json")
+    if x.dry_run and x.apply is None:
+        _usage_error("--dry-run goes with --apply")
+    if x.apply is not None and len(rest) > 1:
+        _usage_error("--apply takes no other command or option (only --dry-run, --json, "
+                     "--netns)")
+    if x.status and (len(rest) > 1 or x.apply is not None):
+        _usage_error("--status takes no other command or option (only --json, --pretty, "
+                     "--netns)")
+    if x.atomic and not any(a in ("-R", "--restore") for a in rest[1:]):
+        _usage_error("--atomic goes with -R (--restore)")
+    if x.json and x.apply is not None and not x.dry_run:
+        _usage_error("--json goes with listings and with --apply --dry-run")
+    return x, rest
