@@ -22,6 +22,7 @@ _EXPORTS = {
     "NetnsError": "._netns",
     "to_json": "._json", "dumps": "._json",
     "Status": "._status",
+    "DrainProgress": "._drain", "DrainResult": "._drain", "wait_drained": "._drain",
 }
 for _name in ("AF_INET", "AF_INET6", "DAEMON_BACKUP", "DAEMON_MASTER", "FWD_LOCAL",
               "FWD_MASQ", "FWD_ROUTE", "FWD_TUNNEL", "IPPROTO_SCTP", "IPPROTO_TCP",
@@ -45,6 +46,7 @@ __all__ = [
     "Operation", "PlanError", "ApplyError", "Snapshot", "plan", "apply", "read_table",
     "take_snapshot", "restore_snapshot", "Journal", "Interrupted", "UndoFailure",
     "NetnsError", "to_json", "dumps", "Status",
+    "DrainProgress", "DrainResult", "wait_drained",
 ]
 
 
@@ -76,6 +78,8 @@ if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
                         plan as plan, read_table as read_table,
                         restore_snapshot as restore_snapshot, take_snapshot as take_snapshot)
     from ._status import Status as Status
+    from ._drain import (DrainProgress as DrainProgress, DrainResult as DrainResult,
+                         wait_drained as wait_drained)
 
 
 def __getattr__(name):

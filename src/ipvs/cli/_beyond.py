@@ -16,13 +16,15 @@ from ._run import CONN_FILE, Exit, Runner, restore_words
 EBADF = 9  # errno's value; importing errno costs every start-up a module
 
 WORDS = ("--json", "-j", "--pretty", "--apply", "--dry-run", "--atomic", "--netns", "--status",
-         "--about")
+         "--about",
+         "--drain", "--prometheus", "--labels", "--watch")  # these four: _opswords
 
 
 def wanted(argv) -> bool:
     """Does this command line use any of these options? (cheap)"""
     for a in argv[1:]:
-        if a in WORDS or a.startswith(("--netns=", "--apply=")):
+        if a in WORDS or a.startswith(("--netns=", "--apply=", "--drain=", "--labels=",
+                                       "--watch=")):
             return True
     return False
 
@@ -37,6 +39,8 @@ class Extras:
         self.netns = None
         self.status = False
         self.about = False
+        from ._opswords import Words
+        self.ops = Words()  # --drain, --prometheus, --watch
 
 
 def _usage_error(msg):
@@ -47,7 +51,11 @@ def split(argv):
     """(Extras, the remaining argv for ipvsadm's parser)."""
     x = Extras()
     rest = [argv[0]]
-    args = argv[1:]
+    from . import _opswords
+    try:
+        x.ops, args = _opswords.take(argv[1:])
+    except ValueError as e:
+        _usage_error(str(e))
     i = 0
     json_wanted = any(a in ("--json", "-j") for a in args)
     pretty_p = json_wanted and any(a in ("--apply", "--status") or a.startswith("--apply=")
@@ -110,6 +118,9 @@ def split(argv):
         _usage_error("--atomic goes with -R (--restore)")
     if x.json and x.apply is not None and not x.dry_run:
         _usage_error("--json goes with listings and with --apply --dry-run")
+    ops_error = _opswords.checks(x.ops, rest, x.apply, x.json)
+    if ops_error:
+        _usage_error(ops_error)
     return x, rest
 
 
@@ -132,6 +143,9 @@ class BeyondRunner(Runner):
             return 0
         if self.x.status:
             return self.show_status()
+        if self.x.ops.any:  # --drain, --prometheus, --watch
+            from ._opsrun import run_operators
+            return run_operators(self, argv)
         if self.x.apply is not None:
             return self.apply_rules()
         if self.x.json and len(argv) > 1:
