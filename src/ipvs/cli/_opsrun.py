@@ -79,6 +79,21 @@ class _Signals:
         return False
 
 
+def is_tty(stream) -> bool:
+    """Is this stream a terminal? (main()'s own writers have no isatty())"""
+    import os
+    try:
+        return bool(stream.isatty())
+    except AttributeError:
+        pass
+    except (ValueError, OSError):
+        return False
+    try:
+        return os.isatty(stream.fileno())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 class _Progress:
     """One rewritten status line on stderr when it is a terminal; nothing
     otherwise (scripts and logs see only the outcome)."""
@@ -86,10 +101,7 @@ class _Progress:
     def __init__(self, err, what):
         self.err = err
         self.what = what
-        try:
-            self.tty = err.isatty()
-        except (AttributeError, ValueError, OSError):
-            self.tty = False
+        self.tty = is_tty(err)
         self.shown = False
 
     def __call__(self, p):
