@@ -62,6 +62,12 @@ def ours(args):
     return p.stdout
 
 
+def ref(args):
+    """Set-up through the reference ipvsadm: C starts in milliseconds where
+    Python takes seconds under emulation; what is tested is our --drain."""
+    ns("drn-dr", "ipvsadm %s" % args)
+
+
 def ours_bg(args):
     return subprocess.Popen(["ip", "netns", "exec", "drn-dr", OURS] + args.split(),
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -150,14 +156,16 @@ def wait_for(pred, seconds):
 
 
 def setup_with_long_conn():
-    """A service with rs1 only, a long connection to rs1, then rs2 added."""
-    ours("-C")
-    ours("-A %s -s rr" % SVC)
-    ours("-a %s -r %s -m -w 2" % (SVC, RS1))
+    """A service with rs1 only, a long connection to rs1, then rs2 added.
+    (A real server added again can come back from the kernel's trash with
+    the counts of its old connections, hence >= 1.)"""
+    ref("-C")
+    ref("-A %s -s rr" % SVC)
+    ref("-a %s -r %s -m -w 2" % (SVC, RS1))
     conn = LongConn()
     assert conn.server == "rs1"
-    ours("-a %s -r %s -m -w 1" % (SVC, RS2))
-    assert wait_for(lambda: dests()[RS1][1] == 1, 10)
+    ref("-a %s -r %s -m -w 1" % (SVC, RS2))
+    assert wait_for(lambda: dests()[RS1][1] >= 1, 10)
     return conn
 
 
@@ -183,28 +191,24 @@ def test_drain_waits_for_the_open_connection_then_deletes(net):
     assert dests()[RS2][0] == 1
 
 
-def test_drain_deletes_at_the_timeout_when_the_connection_stays(net):
+def test_interrupt_leaves_weight_zero_then_timeout_deletes(net):
     conn = setup_with_long_conn()
-    t0 = time.monotonic()
-    out = ours("-d %s -r %s --drain 4" % (SVC, RS1))
-    took = time.monotonic() - t0
-    assert out == "" and 4 <= took < 30
-    assert RS1 not in dests()
-    conn.reset()
-
-
-def test_interrupt_leaves_weight_zero_and_the_server(net):
     for sig in (signal.SIGINT, signal.SIGTERM):
-        conn = setup_with_long_conn()
         p = ours_bg("-d %s -r %s --drain 90" % (SVC, RS1))
         check_draining(conn)
         p.send_signal(sig)
-        assert p.wait(timeout=30) != 0
+        assert p.wait(timeout=30) == -sig  # ends by the signal, as the C tool would
         err = p.stderr.read()
         assert "drain interrupted" in err and "weight 0" in err, err
         assert "Traceback" not in err
         assert dests()[RS1][0] == 0
-        conn.reset()
+    # the connection stays open: the timeout ends the wait, then the delete
+    t0 = time.monotonic()
+    out = ours("-d %s -r %s --drain 3" % (SVC, RS1))
+    took = time.monotonic() - t0
+    assert out == "" and 3 <= took < 30
+    assert RS1 not in dests()
+    conn.reset()
 
 
 def test_apply_drain(net, tmp_path):
