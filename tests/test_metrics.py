@@ -27,7 +27,7 @@ def samples(text, name):
 
 
 def test_node_exporter_names_labels_and_exact_counters():
-    t = M.exposition([(WEB, [D1, D2]), (MARK, [D6])], totals=Stats(9, 8, 7, 6, 5, 4, 3, 2, 1, 0))
+    t = M.metrics_exposition([(WEB, [D1, D2]), (MARK, [D6])], totals=Stats(9, 8, 7, 6, 5, 4, 3, 2, 1, 0))
     assert samples(t, "node_ipvs_connections_total") == {"": "9"}
     assert samples(t, "node_ipvs_outgoing_bytes_total") == {"": "5"}
     lab1 = ('{local_address="10.0.0.1",local_port="80",remote_address="192.168.0.1",'
@@ -52,12 +52,12 @@ def test_labels_cut_and_sum_as_node_exporter():
     assert M.parse_labels("") == ()
     with pytest.raises(ValueError, match="unknown IPVS backend labels: bad, worse"):
         M.parse_labels("worse,proto,bad")
-    t = M.exposition([(WEB, [D1, D2]), (MARK, [D6])], labels=("proto",))
+    t = M.metrics_exposition([(WEB, [D1, D2]), (MARK, [D6])], labels=("proto",))
     assert samples(t, "node_ipvs_backend_weight") == {'{proto="TCP"}': "4",
                                                       '{proto="FWM"}': "2"}
     assert samples(t, "node_ipvs_backend_connections_total")['{proto="TCP"}'] == \
         str(2 ** 63 + 2)
-    t = M.exposition([(WEB, [D1, D2])], labels=())
+    t = M.metrics_exposition([(WEB, [D1, D2])], labels=())
     assert samples(t, "node_ipvs_backend_weight") == {"": "4"}
 
 

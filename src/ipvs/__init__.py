@@ -23,6 +23,8 @@ _EXPORTS = {
     "to_json": "._json", "dumps": "._json",
     "Status": "._status",
     "DrainProgress": "._drain", "DrainResult": "._drain", "wait_drained": "._drain",
+    "metrics_exposition": "._metrics", "collect_metrics": "._metrics",
+    "take_sample": "._watch", "counter_rates": "._watch",
 }
 for _name in ("AF_INET", "AF_INET6", "DAEMON_BACKUP", "DAEMON_MASTER", "FWD_LOCAL",
               "FWD_MASQ", "FWD_ROUTE", "FWD_TUNNEL", "IPPROTO_SCTP", "IPPROTO_TCP",
@@ -46,7 +48,8 @@ __all__ = [
     "Operation", "PlanError", "ApplyError", "Snapshot", "plan", "apply", "read_table",
     "take_snapshot", "restore_snapshot", "Journal", "Interrupted", "UndoFailure",
     "NetnsError", "to_json", "dumps", "Status",
-    "DrainProgress", "DrainResult", "wait_drained",
+    "DrainProgress", "DrainResult", "wait_drained", "metrics_exposition", "collect_metrics",
+    "take_sample", "counter_rates",
 ]
 
 
@@ -80,6 +83,9 @@ if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
     from ._status import Status as Status
     from ._drain import (DrainProgress as DrainProgress, DrainResult as DrainResult,
                          wait_drained as wait_drained)
+    from ._metrics import (collect_metrics as collect_metrics,
+                           metrics_exposition as metrics_exposition)
+    from ._watch import counter_rates as counter_rates, take_sample as take_sample
 
 
 def __getattr__(name):

@@ -1,8 +1,8 @@
 # Prometheus text exposition (format 0.0.4) of the IPVS table: what
 # `ipvsadm -L --prometheus` prints and `python -m ipvs.exporter` serves.
 #
-# Rule: exposition() is a pure function from model objects to text (golden-
-# text tested); collect() is the one place that reads the kernel, through
+# Rule: metrics_exposition() is a pure function from model objects to text (golden-
+# text tested); collect_metrics() is the one place that reads the kernel, through
 # the public Client API only. Names and labels follow node_exporter's ipvs
 # collector wherever it measures the same thing (node_ipvs_connections_total
 # and the other four global counters, node_ipvs_backend_connections_active,
@@ -88,7 +88,7 @@ def _family(out, name, kind, help_text, samples):
     out.append("".join(["%s%s %d\n" % (name, lab, v) for lab, v in samples]))
 
 
-def exposition(entries: Iterable, *, totals: Optional[Stats] = None,
+def metrics_exposition(entries: Iterable, *, totals: Optional[Stats] = None,
                labels: Sequence[str] = BACKEND_LABELS,
                scrape_seconds: Optional[float] = None, prefix: str = "node_ipvs_") -> str:
     """The exposition text for `entries`, (Service, [Destination]) pairs
@@ -160,7 +160,7 @@ def read_totals(client) -> Optional[Stats]:
         return None
 
 
-def collect(client, *, labels: Sequence[str] = BACKEND_LABELS,
+def collect_metrics(client, *, labels: Sequence[str] = BACKEND_LABELS,
             clock=time.perf_counter) -> str:
     """One scrape: every service and real server with its Stats (one dump
     per service, as ipvsadm -Ln --stats does), the table-wide totals, and
@@ -168,5 +168,5 @@ def collect(client, *, labels: Sequence[str] = BACKEND_LABELS,
     t0 = clock()
     entries = [(s, client.destinations(s)) for s in client.services()]
     totals = read_totals(client)
-    text = exposition(entries, totals=totals, labels=labels)
+    text = metrics_exposition(entries, totals=totals, labels=labels)
     return text + duration_family(clock() - t0)

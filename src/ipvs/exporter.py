@@ -15,7 +15,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Optional, Sequence, Tuple
 
-from ._metrics import BACKEND_LABELS, CONTENT_TYPE, collect, parse_labels
+from ._metrics import BACKEND_LABELS, CONTENT_TYPE, collect_metrics, parse_labels
 
 __all__ = ["make_server", "parse_listen", "main"]
 
@@ -40,7 +40,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
             try:
-                body = collect(self.server.client, labels=self.server.labels).encode()
+                body = collect_metrics(self.server.client, labels=self.server.labels).encode()
             except OSError as e:  # a KernelError too: the scrape fails, the server stays
                 self._send(500, "text/plain; charset=utf-8",
                            ("scrape failed: %s\n" % (e.strerror or e)).encode())

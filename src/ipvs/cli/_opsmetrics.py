@@ -13,8 +13,8 @@ from ._run import Exit
 
 def prometheus_listing(runner, argv):
     from .._errors import KernelError
-    from .._metrics import BACKEND_LABELS, collect, duration_family, exposition, \
-        parse_labels, read_totals
+    from .._metrics import BACKEND_LABELS, collect_metrics, duration_family, \
+        metrics_exposition, parse_labels, read_totals
     ce = _listing(argv, "--prometheus")
     labels = BACKEND_LABELS
     if runner.x.ops.labels is not None:
@@ -27,11 +27,11 @@ def prometheus_listing(runner, argv):
         if ce.has(O.O_SERVICE):
             t0 = time.perf_counter()
             svc = c.get_service(runner.service(ce))
-            text = exposition([(svc, c.destinations(svc))], totals=read_totals(c),
+            text = metrics_exposition([(svc, c.destinations(svc))], totals=read_totals(c),
                               labels=labels)
             text += duration_family(time.perf_counter() - t0)
         else:
-            text = collect(c, labels=labels)
+            text = collect_metrics(c, labels=labels)
     except KernelError as e:
         raise Exit(1, e.strerror) from None
     runner.out.write(text)
