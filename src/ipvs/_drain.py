@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import time
+from collections import namedtuple
 from typing import Callable, Iterable, List, Optional, Tuple
 
 from ._errors import KernelError
@@ -24,46 +25,25 @@ DEFAULT_TIMEOUT = 300.0
 DEFAULT_POLL = 1.0
 
 
-class DrainProgress:
+class DrainProgress(namedtuple("DrainProgress", "elapsed timeout active inactive persistent "
+                                                "remaining")):
     """What one poll saw: seconds since the weight went to 0, the timeout,
     and the summed active, inactive and persistent connection counts of
     the real servers still draining (`remaining` of them)."""
 
-    __slots__ = ("elapsed", "timeout", "active", "inactive", "persistent", "remaining")
-
-    def __init__(self, elapsed, timeout, active, inactive, persistent, remaining):
-        self.elapsed = elapsed
-        self.timeout = timeout
-        self.active = active
-        self.inactive = inactive
-        self.persistent = persistent
-        self.remaining = remaining
+    __slots__ = ()
 
     @property
     def done(self) -> bool:
         return self.remaining == 0
 
-    def __repr__(self):
-        return ("DrainProgress(elapsed=%.1f, active=%d, inactive=%d, persistent=%d, "
-                "remaining=%d)" % (self.elapsed, self.active, self.inactive,
-                                   self.persistent, self.remaining))
 
-
-class DrainResult:
+class DrainResult(namedtuple("DrainResult", "drained elapsed deleted")):
     """How a drain ended: `drained` True when every connection count reached
     0, False when the timeout passed first; `elapsed` seconds; `deleted`
     whether the real servers were deleted (False for wait_drained)."""
 
-    __slots__ = ("drained", "elapsed", "deleted")
-
-    def __init__(self, drained: bool, elapsed: float, deleted: bool):
-        self.drained = drained
-        self.elapsed = elapsed
-        self.deleted = deleted
-
-    def __repr__(self):
-        return "DrainResult(drained=%r, elapsed=%.1f, deleted=%r)" % (
-            self.drained, self.elapsed, self.deleted)
+    __slots__ = ()
 
 
 def _counts(d: Destination) -> Tuple[int, int, int]:
@@ -165,8 +145,7 @@ def drain(client, service: Service, dest: Destination, *,
     except KernelError as e:
         if e.errno != errno.ENOENT:  # already gone (deleted by someone else) is fine
             raise
-    result.deleted = True
-    return result
+    return result._replace(deleted=True)
 
 
 # ------------------------------------------------------------- plans

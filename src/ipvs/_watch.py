@@ -17,18 +17,18 @@ RATE_FIELDS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
 
 # (key, title, what it sorts by) of every column, in display order; the
 # key is what the user presses to sort by it
-COLUMNS = (
-    ("n", "NAME", "name"),
-    ("c", "CONN/S", "conn_rate"),
-    ("p", "INPKT/S", "inpkt_rate"),
-    ("P", "OUTPKT/S", "outpkt_rate"),
-    ("b", "INBYTE/S", "inbyte_rate"),
-    ("B", "OUTBYTE/S", "outbyte_rate"),
-    ("t", "CONNS", "conns"),
-    ("a", "ACTIVE", "active"),
-    ("i", "INACT", "inactive"),
-    ("w", "WEIGHT", "weight"),
-)
+COLUMNS = tuple(tuple(line.split()) for line in """
+n NAME      name
+c CONN/S    conn_rate
+p INPKT/S   inpkt_rate
+P OUTPKT/S  outpkt_rate
+b INBYTE/S  inbyte_rate
+B OUTBYTE/S outbyte_rate
+t CONNS     conns
+a ACTIVE    active
+i INACT     inactive
+w WEIGHT    weight
+""".strip().splitlines())
 SORT_KEYS = {k: attr for k, _, attr in COLUMNS}
 
 

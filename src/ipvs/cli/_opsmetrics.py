@@ -40,11 +40,8 @@ def prometheus_listing(runner, argv):
 
 def _listing(argv, option):
     """The parsed -L command; Exit(2) for anything else."""
-    try:
-        ce = O.parse_options(argv)
-    except O.PoptFailure as e:
-        raise Exit(2, e.text) from None
-    O.check_command(ce)
+    from ._opsrun import parse_command
+    ce = parse_command(argv, 2)
     if ce.cmd != O.CMD_LIST or ce.has(O.O_CONNECTION) or ce.has(O.O_TIMEOUT) \
             or ce.has(O.O_DAEMON):
         raise Exit(2, "%s goes with -L (--list) of the services, not -c, --timeout or "

@@ -26,57 +26,33 @@ def run_operators(runner, argv):
     return watch_listing(runner, argv)
 
 
-def _command(runner, argv):
+def parse_command(argv, status=255):
+    """ipvsadm's parse and checks of argv; popt's complaint: Exit(status)."""
     try:
         ce = O.parse_options(argv)
     except O.PoptFailure as e:
-        raise Exit(255, e.text) from None
+        raise Exit(status, e.text) from None
     O.check_command(ce)
     return ce
 
 
-class _Signals:
-    """SIGINT and SIGTERM only noted while a drain runs; checkpoint() turns
-    one into ipvs.Interrupted between kernel operations, so a signal never
-    cuts a netlink exchange in half and never lets the delete run."""
+def _signals():
+    from ._beyond import HeldSignals
 
-    def __init__(self):
-        self.signum = 0
-        self._old = {}
+    class Signals(HeldSignals):
+        """SIGINT, SIGTERM (and SIGHUP) only noted while a drain runs;
+        checkpoint() turns one into ipvs.Interrupted between kernel
+        operations, so a signal never cuts a netlink exchange in half and
+        never lets the delete run; sleep() wakes up for it."""
 
-    def __enter__(self):
-        import signal
-        self._signal = signal
-        for num in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[num] = signal.signal(num, self._note)
-            except (ValueError, OSError):  # not the main thread
-                pass
-        return self
-
-    def _note(self, signum, frame):
-        self.signum = self.signum or signum
-
-    def checkpoint(self):
-        if self.signum:
-            from .._plan import Interrupted
-            raise Interrupted(self.signum)
-
-    def sleep(self, seconds):
-        end = time.monotonic() + seconds
-        while not self.signum:
-            left = end - time.monotonic()
-            if left <= 0:
-                break
-            time.sleep(min(left, 0.1))
-
-    def __exit__(self, *exc):
-        for num, old in self._old.items():
-            try:
-                self._signal.signal(num, old)
-            except (ValueError, OSError, TypeError):
-                pass
-        return False
+        def sleep(self, seconds):
+            end = time.monotonic() + seconds
+            while not self.signum:
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                time.sleep(min(left, 0.1))
+    return Signals()
 
 
 def is_tty(stream) -> bool:
@@ -126,7 +102,7 @@ def _interrupted(runner, progress, signum, what):
 
 def delete_drained(runner, argv, timeout):
     """-d -t VIP:PORT -r RIP:PORT --drain [SECONDS]."""
-    ce = _command(runner, argv)
+    ce = parse_command(argv)
     if ce.cmd != O.CMD_DELDEST:
         raise Exit(2, "--drain goes with -d (--delete-server) and with --apply")
     from .. import _drain
@@ -138,7 +114,7 @@ def delete_drained(runner, argv, timeout):
     from .._plan import service_spec
     what = "%s -r %s" % (service_spec(svc), _hostport(dest))
     progress = _Progress(runner.err, "draining " + what)
-    with _Signals() as sig:
+    with _signals() as sig:
         try:
             _drain.drain(c, svc, dest, timeout=timeout, progress=progress, sleep=sig.sleep,
                          checkpoint=sig.checkpoint)
@@ -177,7 +153,7 @@ def apply_drained(runner, timeout):
         return 0
     stage = _drain.drain_stage(c.table(), _normal(target))[0]
     progress = _Progress(runner.err, "draining %d real servers" % len(pairs))
-    with _Signals() as sig:
+    with _signals() as sig:
         try:
             c.apply(stage, atomic=True, checkpoint=sig.checkpoint)
             if pairs:

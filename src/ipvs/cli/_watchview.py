@@ -149,13 +149,10 @@ def _plain(out, state, read, exact):
         prev = cur
 
 
-def _curses(scr, state, read, exact):
-    import curses
-    try:
-        curses.curs_set(0)
-    except curses.error:
-        pass
-    scr.timeout(100)
+def _loop(state, read, draw, next_key):
+    """The terminal drivers' loop: a reading every interval, a redraw when
+    something changed; draw(groups) draws, next_key() waits up to 0.1 s
+    and returns a key, "resize" or None."""
     prev, gs = read(None)
     dirty = True
     while not state.quit:
@@ -163,21 +160,40 @@ def _curses(scr, state, read, exact):
             prev, gs = read(prev)
             dirty = True
         if dirty:
-            h, w = scr.getmaxyx()
-            scr.erase()
-            for y, text in enumerate(layout(gs, state, w - 1, h, time.time(), exact)):
-                try:
-                    scr.addstr(y, 0, text, curses.A_REVERSE if y == 3 else curses.A_NORMAL)
-                except curses.error:
-                    pass
-            scr.refresh()
+            draw(gs)
             dirty = False
+        k = next_key()
+        if k == "resize":
+            dirty = True
+        elif k is not None:
+            dirty = state.key(k)
+
+
+def _curses(scr, state, read, exact):
+    import curses
+    try:
+        curses.curs_set(0)
+    except curses.error:
+        pass
+    scr.timeout(100)
+
+    def draw(gs):
+        h, w = scr.getmaxyx()
+        scr.erase()
+        for y, text in enumerate(layout(gs, state, w - 1, h, time.time(), exact)):
+            try:
+                scr.addstr(y, 0, text, curses.A_REVERSE if y == 3 else curses.A_NORMAL)
+            except curses.error:
+                pass
+        scr.refresh()
+
+    def next_key():
         ch = scr.getch()
         if ch == curses.KEY_RESIZE:
             curses.update_lines_cols()
-            dirty = True
-        elif 0 <= ch < 256:
-            dirty = state.key(chr(ch)) or dirty
+            return "resize"
+        return chr(ch) if 0 <= ch < 256 else None
+    _loop(state, read, draw, next_key)
 
 
 def _ansi(out, state, read, exact):
@@ -191,31 +207,28 @@ def _ansi(out, state, read, exact):
     saved = termios.tcgetattr(fd) if os.isatty(fd) else None
     resized = []
     old_winch = signal.signal(signal.SIGWINCH, lambda s, f: resized.append(1))
+
+    def draw(gs):
+        size = os.get_terminal_size(out.fileno())
+        lines = layout(gs, state, size.columns - 1, size.lines, time.time(), exact)
+        out.write("\033[H\033[2J" + "\r\n".join(lines))
+        out.flush()
+
+    def next_key():
+        if resized:
+            del resized[:]
+            return "resize"
+        try:
+            ready = select.select([fd], [], [], 0.1)[0]
+        except InterruptedError:
+            return None
+        return os.read(fd, 1).decode("latin-1") if ready else None
     out.write("\033[?1049h\033[?25l")
     out.flush()
     try:
         if saved is not None:
             tty.setcbreak(fd)
-        prev, gs = read(None)
-        dirty = True
-        while not state.quit:
-            if time.monotonic() - prev.time >= state.interval:
-                prev, gs = read(prev)
-                dirty = True
-            if dirty or resized:
-                del resized[:]
-                size = os.get_terminal_size(out.fileno())
-                lines = layout(gs, state, size.columns - 1, size.lines, time.time(), exact)
-                out.write("\033[H\033[2J" + "\r\n".join(lines))
-                out.flush()
-                dirty = False
-            try:
-                ready = select.select([fd], [], [], 0.1)[0]
-            except InterruptedError:
-                continue
-            if ready:
-                ch = os.read(fd, 1).decode("latin-1")
-                dirty = state.key(ch)
+        _loop(state, read, draw, next_key)
     finally:
         if saved is not None:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
