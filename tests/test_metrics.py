@@ -84,6 +84,9 @@ def test_cli_prometheus(kernel):
                                                         '{remote_address="192.168.0.2"}': "1"}
     assert "node_ipvs_scrape_duration_seconds " in out
     assert "node_ipvs_connections_total" not in out  # no /proc/net/ip_vs_stats here
+    status, out, err = run(["-L", "--prometheus", "-t", "10.0.0.1:80"])
+    assert status == 0 and samples(out, "node_ipvs_services") == {"": "1"}
+    assert run(["-L", "--prometheus", "-t", "10.0.0.9:80"])[::2] == (1, "No such service\n")
     for args, msg in [(["-L", "--prometheus", "--labels", "x"], "--labels: unknown"),
                       (["-L", "--labels", "proto"], "--labels goes with --prometheus"),
                       (["-A", "-t", "1.2.3.4:80", "--prometheus"], "--prometheus goes with -L"),
