@@ -31,7 +31,7 @@ pytestmark = [
 
 CLIENT = r"""
 import socket, struct, sys
-s = socket.create_connection((sys.argv[1], 8080), timeout=20)
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
 print(s.recv(100).decode().split()[0], flush=True)
 for line in sys.stdin:
     if line.strip() == "ping":
@@ -109,7 +109,7 @@ def net():
     for p in servers:
         p.terminate()
         p.wait(timeout=10)
-    ns("drn-dr", "%s -C" % OURS, check=False)
+    ns("drn-dr", "ipvsadm -C", check=False)
     for n in NS:
         sh("ip netns del %s" % n, check=False)
 
@@ -117,7 +117,7 @@ def net():
 class LongConn:
     def __init__(self):
         self.p = subprocess.Popen(["ip", "netns", "exec", "drn-cl", sys.executable, "-c",
-                                   CLIENT, VIP], stdin=subprocess.PIPE,
+                                   CLIENT, VIP, SVC.split(":")[-1]], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True)
         self.server = self.p.stdout.readline().strip()
 
@@ -134,7 +134,7 @@ class LongConn:
 
 
 def fetch():
-    p = ns("drn-cl", "socat -T 5 - TCP:%s:8080,connect-timeout=5" % VIP, check=False)
+    p = ns("drn-cl", "socat -T 5 - TCP:%s,connect-timeout=5" % SVC.split()[1], check=False)
     return p.stdout.split()[0] if p.stdout.split() else ""
 
 
@@ -155,17 +155,24 @@ def wait_for(pred, seconds):
     return pred()
 
 
-def setup_with_long_conn():
-    """A service with rs1 only, a long connection to rs1, then rs2 added.
-    (A real server added again can come back from the kernel's trash with
-    the counts of its old connections, hence >= 1.)"""
+def setup_with_long_conn(port):
+    """On VIP:port (a port of its own per test: a real server added again to
+    the same service comes back from the kernel's trash with the counts of
+    the earlier tests' connections):"""
+    global SVC
+    SVC = "-t %s:%d" % (VIP, port)
+    return _setup()
+
+
+def _setup():
+    """A service with rs1 only, a long connection to rs1, then rs2 added."""
     ref("-C")
     ref("-A %s -s rr" % SVC)
     ref("-a %s -r %s -m -w 2" % (SVC, RS1))
     conn = LongConn()
     assert conn.server == "rs1"
     ref("-a %s -r %s -m -w 1" % (SVC, RS2))
-    assert wait_for(lambda: dests()[RS1][1] >= 1, 10)
+    assert wait_for(lambda: dests()[RS1][1] == 1, 10)
     return conn
 
 
@@ -179,7 +186,7 @@ def check_draining(conn):
 
 
 def test_drain_waits_for_the_open_connection_then_deletes(net):
-    conn = setup_with_long_conn()
+    conn = setup_with_long_conn(8090)
     t0 = time.monotonic()
     p = ours_bg("-d %s -r %s --drain 90" % (SVC, RS1))
     check_draining(conn)
@@ -192,7 +199,7 @@ def test_drain_waits_for_the_open_connection_then_deletes(net):
 
 
 def test_interrupt_leaves_weight_zero_then_timeout_deletes(net):
-    conn = setup_with_long_conn()
+    conn = setup_with_long_conn(8100)
     for sig in (signal.SIGINT, signal.SIGTERM):
         p = ours_bg("-d %s -r %s --drain 90" % (SVC, RS1))
         check_draining(conn)
@@ -212,7 +219,7 @@ def test_interrupt_leaves_weight_zero_then_timeout_deletes(net):
 
 
 def test_apply_drain(net, tmp_path):
-    conn = setup_with_long_conn()
+    conn = setup_with_long_conn(8110)
     rules = tmp_path / "rules"
     rules.write_text("-A %s -s rr\n-a %s -r %s -m -w 1\n" % (SVC, SVC, RS2))
     plan = ours("--apply %s --drain 90 --dry-run" % rules)
