@@ -30,6 +30,9 @@ _EXPORTS = {
     "connection_from_record": "._conns", "iter_records_from": "._conns",
     "iter_numeric_text_from": "._conns",
     "CONNECTION_LINE": "._conntext", "connection_expire": "._conntext",
+    "DrainProgress": "._drain", "DrainResult": "._drain", "wait_drained": "._drain",
+    "metrics_exposition": "._metrics", "collect_metrics": "._metrics",
+    "take_sample": "._watch", "counter_rates": "._watch",
 }
 for _name in ("AF_INET", "AF_INET6", "DAEMON_BACKUP", "DAEMON_MASTER", "FWD_LOCAL",
               "FWD_MASQ", "FWD_ROUTE", "FWD_TUNNEL", "IPPROTO_SCTP", "IPPROTO_TCP",
@@ -58,6 +61,8 @@ __all__ = [
     "ProcDestinations", "read_proc_table", "fast_table", "numeric_listing", "split_line",
     "FastRestore", "connection_from_record", "iter_records_from", "iter_numeric_text_from",
     "CONNECTION_LINE", "connection_expire",
+    "DrainProgress", "DrainResult", "wait_drained", "metrics_exposition", "collect_metrics",
+    "take_sample", "counter_rates",
 ]
 
 
@@ -99,6 +104,11 @@ if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
                         plan as plan, read_table as read_table,
                         restore_snapshot as restore_snapshot, take_snapshot as take_snapshot)
     from ._status import Status as Status
+    from ._drain import (DrainProgress as DrainProgress, DrainResult as DrainResult,
+                         wait_drained as wait_drained)
+    from ._metrics import (collect_metrics as collect_metrics,
+                           metrics_exposition as metrics_exposition)
+    from ._watch import counter_rates as counter_rates, take_sample as take_sample
 
 
 def __getattr__(name):

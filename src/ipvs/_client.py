@@ -446,3 +446,14 @@ class Client:
         after undoing our own operations when atomic (see ipvs.apply)."""
         from ._plan import apply
         return apply(self, target, atomic=atomic, checkpoint=checkpoint)
+
+    # -- operators' tools (see _drain)
+    def drain(self, service: Service, dest: Destination, *, timeout: float = 300.0,
+              poll: float = 1.0, progress=None, checkpoint=None):
+        """Weight 0, wait until `dest` has no active, inactive or persistent
+        connection or `timeout` seconds pass, then delete it; returns an
+        ipvs.DrainResult. An exception while waiting leaves it at weight 0
+        (see ipvs._drain.drain)."""
+        from ._drain import drain
+        return drain(self, service, dest, timeout=timeout, poll=poll, progress=progress,
+                     checkpoint=checkpoint)

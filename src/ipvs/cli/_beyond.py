@@ -40,6 +40,9 @@ class BeyondRunner(Runner):
             return 0
         if self.x.status:
             return self.show_status()
+        if self.x.ops.any:  # --drain, --prometheus, --watch
+            from ._opsrun import run_operators
+            return run_operators(self, argv)
         if self.x.apply is not None:
             return self.apply_rules()
         if self.x.json and len(argv) > 1:

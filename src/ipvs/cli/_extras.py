@@ -18,6 +18,10 @@ class Extras:
     status = False
     about = False
 
+    def __init__(self):
+        from ._opswords import Words
+        self.ops = Words()  # --drain, --prometheus, --watch
+
 
 def _usage_error(msg):
     raise Exit(2, msg)
@@ -27,7 +31,11 @@ def split(argv):
     """(Extras, the remaining argv for ipvsadm's parser)."""
     x = Extras()
     rest = [argv[0]]
-    args = argv[1:]
+    from . import _opswords
+    try:
+        x.ops, args = _opswords.take(argv[1:])
+    except ValueError as e:
+        _usage_error(str(e))
     i = 0
     json_wanted = any(a in ("--json", "-j") for a in args)
     pretty_p = json_wanted and any(a in ("--apply", "--status") or a.startswith("--apply=")
@@ -90,4 +98,7 @@ def split(argv):
         _usage_error("--atomic goes with -R (--restore)")
     if x.json and x.apply is not None and not x.dry_run:
         _usage_error("--json goes with listings and with --apply --dry-run")
+    ops_error = _opswords.checks(x.ops, rest, x.apply, x.json)
+    if ops_error:
+        _usage_error(ops_error)
     return x, rest

@@ -1,0 +1,185 @@
+# Commands of the operators' options: -d ... --drain, --apply --drain,
+# -L --prometheus, -L --watch.
+#
+# Rule: a client of the library's public API (ipvs.Client, the model
+# classes, ipvs._drain / _metrics / _watch as their documented functions);
+# the runner given is the BeyondRunner, for its client, streams and the
+# service/destination building of ipvsadm's grammar.
+from __future__ import annotations
+
+import time
+
+from . import _options as O
+from ._run import Exit
+
+
+def run_operators(runner, argv):
+    w = runner.x.ops
+    if w.drain is not None:
+        if runner.x.apply is not None:
+            return apply_drained(runner, w.drain)
+        return delete_drained(runner, argv, w.drain)
+    if w.prometheus:
+        from ._opsmetrics import prometheus_listing
+        return prometheus_listing(runner, argv)
+    from ._watchview import watch_listing
+    return watch_listing(runner, argv)
+
+
+def parse_command(argv, status=255):
+    """ipvsadm's parse and checks of argv; popt's complaint: Exit(status)."""
+    try:
+        ce = O.parse_options(argv)
+    except O.PoptFailure as e:
+        raise Exit(status, e.text) from None
+    O.check_command(ce)
+    return ce
+
+
+def _signals():
+    from ._beyond import HeldSignals
+
+    class Signals(HeldSignals):
+        """SIGINT, SIGTERM (and SIGHUP) only noted while a drain runs;
+        checkpoint() turns one into ipvs.Interrupted between kernel
+        operations, so a signal never cuts a netlink exchange in half and
+        never lets the delete run; sleep() wakes up for it."""
+
+        def sleep(self, seconds):
+            end = time.monotonic() + seconds
+            while not self.signum:
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                time.sleep(min(left, 0.1))
+    return Signals()
+
+
+def is_tty(stream) -> bool:
+    """Is this stream a terminal? (main()'s own writers have no isatty())"""
+    import os
+    try:
+        return bool(stream.isatty())
+    except AttributeError:
+        pass
+    except (ValueError, OSError):
+        return False
+    try:
+        return os.isatty(stream.fileno())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+class _Progress:
+    """One rewritten status line on stderr when it is a terminal; nothing
+    otherwise (scripts and logs see only the outcome)."""
+
+    def __init__(self, err, what):
+        self.err = err
+        self.what = what
+        self.tty = is_tty(err)
+        self.shown = False
+
+    def __call__(self, p):
+        if not self.tty:
+            return
+        self.err.write("\r\033[K%s: %d active, %d inactive, %d persistent; %ds of %ds"
+                       % (self.what, p.active, p.inactive, p.persistent, p.elapsed, p.timeout))
+        self.err.flush()
+        self.shown = True
+
+    def end(self):
+        if self.shown:
+            self.err.write("\n")
+            self.shown = False
+
+
+def _interrupted(runner, progress, signum, what):
+    progress.end()
+    raise Exit(128 + signum, "%s: drain interrupted: %s left in place at weight 0"
+               % (runner.prog, what), signum=signum)
+
+
+def delete_drained(runner, argv, timeout):
+    """-d -t VIP:PORT -r RIP:PORT --drain [SECONDS]."""
+    ce = parse_command(argv)
+    if ce.cmd != O.CMD_DELDEST:
+        raise Exit(2, "--drain goes with -d (--delete-server) and with --apply")
+    from .. import _drain
+    from .._errors import KernelError
+    from .._plan import Interrupted
+    c = runner.client
+    svc = runner.service(ce)
+    dest = runner.destination(ce)
+    from .._plan import service_spec
+    what = "%s -r %s" % (service_spec(svc), _hostport(dest))
+    progress = _Progress(runner.err, "draining " + what)
+    with _signals() as sig:
+        try:
+            _drain.drain(c, svc, dest, timeout=timeout, progress=progress, sleep=sig.sleep,
+                         checkpoint=sig.checkpoint)
+        except Interrupted as e:
+            _interrupted(runner, progress, e.signum, what)
+        except KernelError as e:
+            progress.end()
+            raise Exit(255, e.strerror) from None  # as ipvsadm -d fails
+    progress.end()
+    return 0
+
+
+def _hostport(d):
+    return ("[%s]:%d" if ":" in d.address else "%s:%d") % (d.address, d.port)
+
+
+def apply_drained(runner, timeout):
+    """--apply FILE --drain [SECONDS] [--dry-run]: the plan in two steps.
+    First everything but the removals, with the real servers to remove (and
+    those of services to remove) set to weight 0, in one atomic apply; then
+    the wait; then the removals, in a second atomic apply."""
+    target = runner.read_rules()
+    c = runner.client
+    from .. import _drain
+    from .._plan import ApplyError, Interrupted
+    first, pairs, second = _drain.plan_drained(c, target)
+    if runner.x.dry_run:
+        p = runner.prog
+        for op in first:
+            runner.out.write("%s %s\n" % (p, op.command()))
+        if pairs:
+            runner.out.write("# drain %d real server%s (up to %gs), then:\n"
+                             % (len(pairs), "" if len(pairs) == 1 else "s", timeout))
+        for op in second:
+            runner.out.write("%s %s\n" % (p, op.command()))
+        return 0
+    stage = _drain.drain_stage(c.table(), _normal(target))[0]
+    progress = _Progress(runner.err, "draining %d real servers" % len(pairs))
+    with _signals() as sig:
+        try:
+            c.apply(stage, atomic=True, checkpoint=sig.checkpoint)
+            if pairs:
+                _drain.wait_drained(c, pairs, timeout=timeout, progress=progress,
+                                    sleep=sig.sleep, checkpoint=sig.checkpoint)
+            progress.end()
+            sig.checkpoint()
+            c.apply(target, atomic=True, checkpoint=sig.checkpoint)
+        except Interrupted as e:
+            _interrupted(runner, progress, e.signum,
+                         "the real servers to remove are" if pairs else "the table is")
+        except ApplyError as e:
+            progress.end()
+            runner._report_undo(e.rollback_errors)
+            if isinstance(e.error, Interrupted):
+                raise Exit(128 + e.error.signum, "%s: interrupted; %s" % (
+                    runner.prog, "the table is as it was before this step" if e.rolled_back
+                    else "COULD NOT RESTORE THE TABLE"), signum=e.error.signum) from None
+            msg = getattr(e.error, "strerror", None) or str(e.error)
+            raise Exit(1, "%s: %s %s: %s; %s" % (
+                runner.prog, runner.prog, e.operation.command(), msg,
+                "the table is as it was before this step" if e.rolled_back
+                else "COULD NOT RESTORE THE TABLE")) from None
+    return 0
+
+
+def _normal(target):
+    from .._plan import normalize_table
+    return normalize_table(target)

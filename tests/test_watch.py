@@ -1,0 +1,103 @@
+"""The live view's pure parts: rate math from counter deltas (ipvs._watch),
+sorting, the key handling and the screen layout (ipvs.cli._watchview), and
+the plain-text driver against the in-memory kernel."""
+import io
+
+import pytest
+
+from ipvs import Destination, Service, Stats
+from ipvs import _watch as W
+from ipvs.cli import _watchview as V
+
+S1 = Service(protocol="tcp", address="10.0.0.1", port=80)
+S2 = Service(protocol="udp", address="10.0.0.2", port=53)
+D1 = Destination(address="192.168.0.1", port=80, weight=2, active_conns=3)
+D2 = Destination(address="192.168.0.2", port=80, weight=1, inactive_conns=4)
+
+
+def sample(t, n):
+    """Counters that grow by n (S1) and 3n (S2) per unit of time."""
+    def st(k):
+        return Stats(k, 10 * k, 9 * k, 1000 * k, 2 ** 40 + 5000 * k)
+    return W.Sample([(S1.replace(stats=st(n * t)), [D1.replace(stats=st(n * t - t)),
+                                                    D2.replace(stats=st(t))]),
+                     (S2.replace(stats=st(3 * n * t)), [])], float(t))
+
+
+def test_rates_are_counter_deltas_over_the_interval():
+    assert W.counter_rates(None, Stats(), 2) is None
+    assert W.counter_rates(Stats(10, 20, 30, 40, 2 ** 63), Stats(14, 20, 36, 40, 2 ** 63 + 8),
+                           2.0) == (2.0, 0.0, 3.0, 0.0, 4.0)
+    # zeroed in between (ipvsadm -Z): counted from 0
+    assert W.counter_rates(Stats(100), Stats(6), 3.0)[0] == 2.0
+
+
+def test_groups_and_totals():
+    gs = W.groups(sample(10, 2), sample(12, 2))
+    s1, ds = gs[0]
+    assert s1.rates == (2.0, 20.0, 18.0, 2000.0, 10000.0)
+    assert [d.rates[0] for d in ds] == [1.0, 1.0]
+    assert s1.active == 3 and s1.inactive == 4 and s1.weight == 3
+    assert gs[1][0].rates[0] == 6.0
+    t = W.total_row(gs)
+    assert t.rates[0] == 8.0 and t.stats.conns == 24 + 72
+    first = W.groups(None, sample(1, 1))
+    assert first[0][0].rates is None and W.total_row(first).rates is None
+
+
+def test_sorting_by_each_key():
+    gs = W.groups(sample(10, 2), sample(12, 2))
+    by = W.sort_groups(gs, "conn_rate")
+    assert [g[0].service for g in by] == [S2.replace(stats=by[0][0].stats), by[1][0].service]
+    assert by[0][0].service.port == 53
+    assert W.sort_groups(gs, "name")[0][0].service.port == 80  # names ascend
+    assert W.sort_groups(gs, "active")[0][0].service.port == 80
+    assert [d.dest.address for d in W.sort_groups(gs, "inactive")[0][1]][0] == "192.168.0.2"
+
+
+def test_keys():
+    st = V.State(2)
+    assert st.sort == "conn_rate" and st.descending
+    assert st.key("b") and st.sort == "inbyte_rate"
+    assert st.key("b") and not st.descending  # the same key again: the other way
+    assert st.key("r") and st.descending
+    assert not st.key("z")
+    st.key("q")
+    assert st.quit
+
+
+def test_layout_fits_the_window():
+    gs = W.groups(sample(10, 2), sample(12, 2))
+    st = V.State(2)
+    wide = V.layout(gs, st, 200, 50)
+    assert "CONN/S*" in wide[3] and "WEIGHT" in wide[3]
+    assert wide[4].startswith("UDP 10.0.0.2:53")
+    narrow = V.layout(gs, st, 50, 6)
+    assert len(narrow) == 6 and all(len(l) <= 50 for l in narrow)
+    assert "WEIGHT" not in narrow[3] and "CONN/S" in narrow[3]
+    exact = V.layout(gs, st, 200, None, exact=True)
+    assert any(l.split()[:3] == ["TCP", "10.0.0.1:80", "2.0"] for l in exact)
+    assert W.human(12345) == "12.3K" and W.human(950) == "950" and W.human(-1) == "-"
+
+
+def test_plain_frames(monkeypatch):
+    import sys
+    sys.path.insert(0, "tests")
+    from test_cli_beyond import FakeClient, run
+    k = FakeClient([(S1.replace(stats=Stats(5)), [D1.replace(stats=Stats(5))])])
+    monkeypatch.setattr("ipvs._client.Client", lambda **kw: k)
+    frames = []
+
+    def sleep(s):
+        frames.append(s)
+        if len(frames) > 2:
+            raise KeyboardInterrupt
+    monkeypatch.setattr("time.sleep", sleep)
+    status, out, err = run(["-L", "--watch", "0.5", "--exact"])
+    assert (status, err) == (0, "")
+    assert out.count("NAME") == 2 and "TCP 10.0.0.1:80" in out
+    for args, msg in [(["-L", "--watch", "0"], "--watch: not a number of seconds above 0"),
+                      (["-L", "-t", "1.2.3.4:80", "--watch"], "--watch shows every service"),
+                      (["-A", "-t", "1.2.3.4:80", "--watch"], "--watch goes with -L")]:
+        status, out, err = run(args)
+        assert status == 2 and err.startswith(msg) and "Traceback" not in err, (args, err)
