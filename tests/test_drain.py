@@ -1,4 +1,4 @@
-"""The drain state machine (ipvs._drain) against the in-memory kernel with a
+"""The drain state machine (ipvs.drain) against the in-memory kernel with a
 fake clock, and the CLI's --drain on top of it."""
 import errno
 
@@ -6,7 +6,7 @@ import pytest
 
 import ipvs
 from ipvs import Destination, Service
-from ipvs import _drain
+from ipvs import drain as _drain
 from ipvs.cli import _opswords
 
 from memkernel import MemKernel
@@ -140,7 +140,7 @@ def test_bad_values_are_refused():
 @pytest.fixture
 def kernel(monkeypatch):
     k = Draining([(WEB, [R1, R2])], (1, 1, 0))
-    monkeypatch.setattr("ipvs._client.Client", lambda **kw: k)
+    monkeypatch.setattr("ipvs.Client", lambda **kw: k)
     monkeypatch.setattr("time.sleep", lambda s: None)
     return k
 

@@ -1,4 +1,4 @@
-"""The Prometheus exposition (ipvs._metrics), the exporter's HTTP side and
+"""The Prometheus exposition (ipvs.metrics), the exporter's HTTP side and
 -L --prometheus, on the host against the in-memory kernel."""
 import threading
 import urllib.error
@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 
 from ipvs import Destination, Service, Stats
-from ipvs import _metrics as M
+from ipvs import metrics as M
 from ipvs import exporter
 
 from test_cli_beyond import FakeClient, run
@@ -73,7 +73,7 @@ class Kernel(FakeClient):
 @pytest.fixture
 def kernel(monkeypatch):
     k = Kernel([(WEB, [D1, D2])])
-    monkeypatch.setattr("ipvs._client.Client", lambda **kw: k)
+    monkeypatch.setattr("ipvs.Client", lambda **kw: k)
     return k
 
 

@@ -1,4 +1,4 @@
-"""The live view's pure parts: rate math from counter deltas (ipvs._watch),
+"""The live view's pure parts: rate math from counter deltas (ipvs.watch),
 sorting, the key handling and the screen layout (ipvs.cli._watchview), and
 the plain-text driver against the in-memory kernel."""
 import io
@@ -6,7 +6,7 @@ import io
 import pytest
 
 from ipvs import Destination, Service, Stats
-from ipvs import _watch as W
+from ipvs import watch as W
 from ipvs.cli import _watchview as V
 
 S1 = Service(protocol="tcp", address="10.0.0.1", port=80)
@@ -85,7 +85,7 @@ def test_plain_frames(monkeypatch):
     sys.path.insert(0, "tests")
     from test_cli_beyond import FakeClient, run
     k = FakeClient([(S1.replace(stats=Stats(5)), [D1.replace(stats=Stats(5))])])
-    monkeypatch.setattr("ipvs._client.Client", lambda **kw: k)
+    monkeypatch.setattr("ipvs.Client", lambda **kw: k)
     frames = []
 
     def sleep(s):

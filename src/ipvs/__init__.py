@@ -30,9 +30,9 @@ _EXPORTS = {
     "connection_from_record": "._conns", "iter_records_from": "._conns",
     "iter_numeric_text_from": "._conns",
     "CONNECTION_LINE": "._conntext", "connection_expire": "._conntext",
-    "DrainProgress": "._drain", "DrainResult": "._drain", "wait_drained": "._drain",
-    "metrics_exposition": "._metrics", "collect_metrics": "._metrics",
-    "take_sample": "._watch", "counter_rates": "._watch",
+    "DrainProgress": ".drain", "DrainResult": ".drain", "wait_drained": ".drain",
+    "metrics_exposition": ".metrics", "collect_metrics": ".metrics",
+    "take_sample": ".watch", "counter_rates": ".watch",
 }
 for _name in ("AF_INET", "AF_INET6", "DAEMON_BACKUP", "DAEMON_MASTER", "FWD_LOCAL",
               "FWD_MASQ", "FWD_ROUTE", "FWD_TUNNEL", "IPPROTO_SCTP", "IPPROTO_TCP",
@@ -104,11 +104,11 @@ if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
                         plan as plan, read_table as read_table,
                         restore_snapshot as restore_snapshot, take_snapshot as take_snapshot)
     from ._status import Status as Status
-    from ._drain import (DrainProgress as DrainProgress, DrainResult as DrainResult,
+    from .drain import (DrainProgress as DrainProgress, DrainResult as DrainResult,
                          wait_drained as wait_drained)
-    from ._metrics import (collect_metrics as collect_metrics,
+    from .metrics import (collect_metrics as collect_metrics,
                            metrics_exposition as metrics_exposition)
-    from ._watch import counter_rates as counter_rates, take_sample as take_sample
+    from .watch import counter_rates as counter_rates, take_sample as take_sample
 
 
 def __getattr__(name):

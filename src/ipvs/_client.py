@@ -21,6 +21,7 @@ from ._errors import KernelError, ProtocolError
 from ._model import (AF_INET, AF_INET6, Connection, Destination, Info, Service,
                      Stats, SyncDaemon, Timeouts, pack_address, unpack_address)
 from ._records import DEST, SVC
+from ._tablemethods import TableMethods
 from ._transport import Conn
 
 _U32 = struct.Struct("=I")
@@ -207,7 +208,7 @@ def encode_operation(op) -> EncodedOp:
 
 # ------------------------------------------------------------------ client
 
-class Client:
+class Client(TableMethods):
     """One connection to the kernel's IPVS. Use as a context manager.
 
     Every method raises KernelError (an OSError: .errno, and .strerror with
@@ -427,33 +428,3 @@ class Client:
             text = None
         return make_status(version=info.version_string, conn_tab_size=info.conn_tab_size,
                            status_text=text, sysctls=self._sysctl_texts())
-
-    # -- whole tables (see _plan)
-    def table(self) -> list:
-        """The table as rules: [(Service, [Destination, ...]), ...]."""
-        from ._plan import read_table
-        return read_table(self)
-
-    def plan(self, target) -> list:
-        """The operations (ipvs.Operation) that would make the table equal
-        to `target` ((Service, [Destination, ...]) pairs); changes nothing."""
-        from ._plan import plan, read_table
-        return plan(read_table(self), target)
-
-    def apply(self, target, *, atomic: bool = True, checkpoint=None) -> list:
-        """Make the table equal to `target` with the fewest operations,
-        never a flush; returns the operations run. ApplyError on a failure,
-        after undoing our own operations when atomic (see ipvs.apply)."""
-        from ._plan import apply
-        return apply(self, target, atomic=atomic, checkpoint=checkpoint)
-
-    # -- operators' tools (see _drain)
-    def drain(self, service: Service, dest: Destination, *, timeout: float = 300.0,
-              poll: float = 1.0, progress=None, checkpoint=None):
-        """Weight 0, wait until `dest` has no active, inactive or persistent
-        connection or `timeout` seconds pass, then delete it; returns an
-        ipvs.DrainResult. An exception while waiting leaves it at weight 0
-        (see ipvs._drain.drain)."""
-        from ._drain import drain
-        return drain(self, service, dest, timeout=timeout, poll=poll, progress=progress,
-                     checkpoint=checkpoint)

@@ -1,6 +1,6 @@
 """A Prometheus endpoint for IPVS: `python -m ipvs.exporter --listen ADDR:PORT`.
 
-Serves on /metrics what `ipvsadm -L --prometheus` prints (ipvs._metrics),
+Serves on /metrics what `ipvsadm -L --prometheus` prints (ipvs.metrics),
 read from the kernel afresh at every scrape; standard library only
 (http.server), one scrape at a time over one netlink socket.
 
@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Optional, Sequence, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
+    from typing import Optional, Sequence, Tuple
 
-from ._metrics import BACKEND_LABELS, CONTENT_TYPE, collect_metrics, parse_labels
+from .metrics import BACKEND_LABELS, CONTENT_TYPE, collect_metrics, parse_labels
 
 __all__ = ["make_server", "parse_listen", "main"]
 

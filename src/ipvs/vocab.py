@@ -23,14 +23,14 @@ PROTOCOL_ROWS = (
     (IPPROTO_UDP, "udp", "UDP", ("u", "udp-service")),
     (IPPROTO_SCTP, "sctp", "SCTP", (None, "sctp-service")),
 )
-PROTOCOLS = {r[1]: r[0] for r in PROTOCOL_ROWS}  # "tcp" -> 6
-PROTOCOL_NAMES = {r[0]: r[1] for r in PROTOCOL_ROWS}  # 6 -> "tcp"
-PROTOCOL_LABELS = {r[0]: r[2] for r in PROTOCOL_ROWS}  # 6 -> "TCP"
-PROTOCOL_BY_LABEL = {r[2]: r[0] for r in PROTOCOL_ROWS}  # "TCP" -> 6
+PROTOCOLS = {row[1]: row[0] for row in PROTOCOL_ROWS}  # "tcp" -> 6
+PROTOCOL_NAMES = {row[0]: row[1] for row in PROTOCOL_ROWS}  # 6 -> "tcp"
+PROTOCOL_LABELS = {row[0]: row[2] for row in PROTOCOL_ROWS}  # 6 -> "TCP"
+PROTOCOL_BY_LABEL = {row[2]: row[0] for row in PROTOCOL_ROWS}  # "TCP" -> 6
 # 6 -> "-t", 132 -> "--sctp-service": how a rule names the protocol
-PROTOCOL_OPTIONS = {r[0]: "-" + r[3][0] if r[3][0] else "--" + r[3][1] for r in PROTOCOL_ROWS}
+PROTOCOL_OPTIONS = {row[0]: "-" + row[3][0] if row[3][0] else "--" + row[3][1] for row in PROTOCOL_ROWS}
 # "tcp-service" -> 6: the option words that give a service's protocol
-PROTOCOL_BY_OPTION = {r[3][1]: r[0] for r in PROTOCOL_ROWS}
+PROTOCOL_BY_OPTION = {row[3][1]: row[0] for row in PROTOCOL_ROWS}
 FWMARK_LABEL = "FWM"  # what the listing and the proc file print for a firewall mark
 
 # service flags (IP_VS_SVC_F_*)
@@ -68,10 +68,10 @@ FORWARDING_ROWS = (
     (FWD_ROUTE, "route", "Route", "-g"),
     (FWD_BYPASS, "bypass", None, None),
 )
-FORWARDING = {r[1]: r[0] for r in FORWARDING_ROWS}  # "masq" -> 0
-FORWARDING_NAMES = {r[0]: r[1] for r in FORWARDING_ROWS}
-FORWARDING_LABELS = {r[0]: r[2] for r in FORWARDING_ROWS if r[2]}
-FORWARDING_OPTIONS = {r[0]: r[3] for r in FORWARDING_ROWS if r[3]}
+FORWARDING = {row[1]: row[0] for row in FORWARDING_ROWS}  # "masq" -> 0
+FORWARDING_NAMES = {row[0]: row[1] for row in FORWARDING_ROWS}
+FORWARDING_LABELS = {row[0]: row[2] for row in FORWARDING_ROWS if row[2]}
+FORWARDING_OPTIONS = {row[0]: row[3] for row in FORWARDING_ROWS if row[3]}
 # ipvsadm's three forwarding options: (letter, long word, method)
 FORWARDING_SWITCHES = (("m", "masquerading", FWD_MASQ), ("i", "ipip", FWD_TUNNEL),
                        ("g", "gatewaying", FWD_ROUTE))

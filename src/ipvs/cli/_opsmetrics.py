@@ -1,7 +1,7 @@
 # ipvsadm -L --prometheus [--labels LIST] [-t|-u|-f SERVICE]: the table as
 # Prometheus text, once (for node_exporter's textfile collector).
 #
-# Rule: the text comes from the library (ipvs._metrics); this module only
+# Rule: the text comes from the library (ipvs.metrics); this module only
 # checks the command line and picks the services.
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from ._run import Exit
 
 
 def prometheus_listing(runner, argv):
-    from .._errors import KernelError
-    from .._metrics import BACKEND_LABELS, collect_metrics, duration_family, \
+    from .. import KernelError
+    from ..metrics import BACKEND_LABELS, collect_metrics, duration_family, \
         metrics_exposition, parse_labels, read_totals
     ce = _listing(argv, "--prometheus")
     labels = BACKEND_LABELS

@@ -2,7 +2,7 @@
 # -L --prometheus, -L --watch.
 #
 # Rule: a client of the library's public API (ipvs.Client, the model
-# classes, ipvs._drain / _metrics / _watch as their documented functions);
+# classes, ipvs.drain / metrics / watch as their documented functions);
 # the runner given is the BeyondRunner, for its client, streams and the
 # service/destination building of ipvsadm's grammar.
 from __future__ import annotations
@@ -105,13 +105,13 @@ def delete_drained(runner, argv, timeout):
     ce = parse_command(argv)
     if ce.cmd != O.CMD_DELDEST:
         raise Exit(2, "--drain goes with -d (--delete-server) and with --apply")
-    from .. import _drain
-    from .._errors import KernelError
-    from .._plan import Interrupted
+    from .. import drain as _drain
+    from .. import KernelError
+    from .. import Interrupted
     c = runner.client
     svc = runner.service(ce)
     dest = runner.destination(ce)
-    from .._plan import service_spec
+    from ..rules import service_spec
     what = "%s -r %s" % (service_spec(svc), _hostport(dest))
     progress = _Progress(runner.err, "draining " + what)
     with _signals() as sig:
@@ -138,8 +138,8 @@ def apply_drained(runner, timeout):
     the wait; then the removals, in a second atomic apply."""
     target = runner.read_rules()
     c = runner.client
-    from .. import _drain
-    from .._plan import ApplyError, Interrupted
+    from .. import drain as _drain
+    from .. import ApplyError, Interrupted
     first, pairs, second = _drain.plan_drained(c, target)
     if runner.x.dry_run:
         p = runner.prog
@@ -151,7 +151,7 @@ def apply_drained(runner, timeout):
         for op in second:
             runner.out.write("%s %s\n" % (p, op.command()))
         return 0
-    stage = _drain.drain_stage(c.table(), _normal(target))[0]
+    stage = _drain.drain_stage(c.table(), target)[0]
     progress = _Progress(runner.err, "draining %d real servers" % len(pairs))
     with _signals() as sig:
         try:
@@ -178,8 +178,3 @@ def apply_drained(runner, timeout):
                 "the table is as it was before this step" if e.rolled_back
                 else "COULD NOT RESTORE THE TABLE")) from None
     return 0
-
-
-def _normal(target):
-    from .._plan import normalize_table
-    return normalize_table(target)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 WORDS = ("--drain", "--prometheus", "--labels", "--watch")
 
-# defaults, in seconds: ipvs._drain.DEFAULT_TIMEOUT (a unit test checks that
+# defaults, in seconds: ipvs.drain.DEFAULT_TIMEOUT (a unit test checks that
 # they agree; the library is not imported here, for start-up), and a watch
 # refreshed every 2 s, as top(1) refreshes every 3
 DEFAULT_DRAIN = 300.0

@@ -1,5 +1,5 @@
 # ipvsadm -L --watch [SECONDS]: a top-like live view of the services and
-# their real servers, with per-interval rates (ipvs._watch).
+# their real servers, with per-interval rates (ipvs.watch).
 #
 # Rule: layout() is a pure function from rows to screen lines (tested on
 # the host); the three drivers only read keys, sizes and the clock:
@@ -30,7 +30,7 @@ class State:
 
     def key(self, ch):
         """Act on one key; True when the view must be drawn again."""
-        from .._watch import SORT_KEYS
+        from ..watch import SORT_KEYS
         if ch in ("q", "Q"):
             self.quit = True
         elif ch == "r":
@@ -49,7 +49,7 @@ def layout(gs, state, width, height, when=None, exact=False):
     """The screen as lines of at most `width` characters (at most `height`
     lines; None: no limit). Columns that do not fit are left out from the
     right, the name is cut last."""
-    from .._watch import COLUMNS, cells, sort_groups, total_row
+    from ..watch import COLUMNS, cells, sort_groups, total_row
     total = total_row(gs)
     gs = sort_groups(gs, state.sort, state.descending)
     ncols = len(COLUMNS) - 1
@@ -99,8 +99,8 @@ def watch_listing(runner, argv):
     ce = _listing(argv, "--watch")
     if ce.has(O.O_SERVICE):
         raise Exit(2, "--watch shows every service; it takes no -t, -u or -f")
-    from .._errors import KernelError
-    from .._watch import groups, take_sample
+    from .. import KernelError
+    from ..watch import groups, take_sample
     client = runner.client
     state = State(runner.x.ops.watch)
     exact = bool(ce.format & O.FMT_EXACT)

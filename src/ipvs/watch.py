@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import time
-from typing import List, Optional, Sequence, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
+    from typing import List, Optional, Sequence, Tuple
 
 from ._model import AF_INET6, Stats
 

@@ -12,9 +12,12 @@
 from __future__ import annotations
 
 import time
-from typing import Iterable, Optional, Sequence, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
+    from typing import Iterable, Optional, Sequence, Tuple
 
 from ._model import Service, Stats
+from .vocab import PROTOCOL_LABELS
 
 BACKEND_LABELS = ("local_address", "local_port", "remote_address", "remote_port", "proto",
                   "local_mark")
@@ -48,7 +51,7 @@ _BACKEND_GAUGES = (
      "The current persistent connections (templates) by local and remote address."),
     ("backend_weight", "weight", "The current backend weight by local and remote address."),
 )
-_PROTO = {6: "TCP", 17: "UDP", 132: "SCTP"}
+_PROTO = PROTOCOL_LABELS
 
 
 def parse_labels(text: str) -> Tuple[str, ...]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import errno
 import time
 from collections import namedtuple
-from typing import Callable, Iterable, List, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
+    from typing import Callable, Iterable, List, Optional, Tuple
 
 from ._errors import KernelError
 from ._model import FWD_MASK, Destination, Service
@@ -156,7 +158,9 @@ def drain_stage(current, target) -> Tuple[list, List[Tuple[Service, Destination]
     plan would remove (and every service it would remove, with its real
     servers) kept at weight 0. Applying it sets those weights to 0 in the
     same batch as the rest of the plan; applying `target` after the drain
-    deletes them."""
+    deletes them. `target` is any table apply() takes (normalized here)."""
+    from ._table import normalize_table
+    target = normalize_table(target)
     cur = {s.key: (s, ds) for s, ds in current}
     stage = []
     pairs: List[Tuple[Service, Destination]] = []
@@ -183,7 +187,8 @@ def drain_stage(current, target) -> Tuple[list, List[Tuple[Service, Destination]
 def plan_drained(client, target) -> Tuple[list, List[Tuple[Service, Destination]], list]:
     """(operations before the drain, pairs to drain, operations after it)
     for making the table equal to `target`; changes nothing."""
-    from ._plan import normalize_table, plan
+    from ._plan import plan
+    from ._table import normalize_table
     current = client.table()
     tgt = normalize_table(target)
     stage, pairs = drain_stage(current, tgt)
