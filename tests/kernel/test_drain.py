@@ -31,6 +31,7 @@ pytestmark = [
 
 CLIENT = r"""
 import socket, struct, sys
+from netns_shell import nat_hosts, ns, sh, stop, wait_listening
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
 print(s.recv(100).decode().split()[0], flush=True)
 for line in sys.stdin:
@@ -43,17 +44,6 @@ for line in sys.stdin:
         print("closed", flush=True)
         break
 """
-
-
-def sh(cmd, check=True, timeout=60):
-    p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=timeout)
-    if check and p.returncode:
-        raise AssertionError("%s -> %d\n%s%s" % (cmd, p.returncode, p.stdout, p.stderr))
-    return p
-
-
-def ns(name, cmd, **kw):
-    return sh("ip netns exec %s %s" % (name, cmd), **kw)
 
 
 def ours(args):
@@ -76,39 +66,16 @@ def ours_bg(args):
 
 @pytest.fixture(scope="module")
 def net():
-    for n in NS:
-        sh("ip netns del %s" % n, check=False)
-        sh("ip netns add %s" % n)
-        ns(n, "ip link set lo up")
-    sh("ip link add cl0 netns drn-cl type veth peer name d1 netns drn-dr")
-    sh("ip link add rs0 netns drn-rs type veth peer name d2 netns drn-dr")
-    ns("drn-cl", "ip addr add 10.30.1.2/24 dev cl0")
-    ns("drn-cl", "ip link set cl0 up")
-    ns("drn-dr", "ip addr add 10.30.1.1/24 dev d1")
-    ns("drn-dr", "ip addr add 10.30.2.1/24 dev d2")
-    ns("drn-dr", "ip addr add %s/32 dev d1" % VIP)
-    ns("drn-dr", "ip link set d1 up")
-    ns("drn-dr", "ip link set d2 up")
-    ns("drn-dr", "sysctl -qw net.ipv4.ip_forward=1")
+    nat_hosts(NS, "10.30", VIP)
     ns("drn-dr", "sysctl -qw net.ipv4.vs.conntrack=1", check=False)
-    ns("drn-rs", "ip addr add 10.30.2.2/24 dev rs0")
-    ns("drn-rs", "ip link set rs0 up")
-    ns("drn-rs", "ip route add default via 10.30.2.1")
     servers = [subprocess.Popen(
         ["ip", "netns", "exec", "drn-rs", "socat", "TCP-LISTEN:%d,fork,reuseaddr" % port,
          "SYSTEM:echo %s; exec cat" % name],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for port, name in ((8001, "rs1"), (8002, "rs2"))]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        out = ns("drn-rs", "ss -ltn", check=False).stdout
-        if ":8001 " in out and ":8002 " in out:
-            break
-        time.sleep(0.5)
+    wait_listening("drn-rs", (8001, 8002))
     yield
-    for p in servers:
-        p.terminate()
-        p.wait(timeout=10)
+    stop(servers)
     ns("drn-dr", "ipvsadm -C", check=False)
     for n in NS:
         sh("ip netns del %s" % n, check=False)

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from cli_harness import VENV_BIN
+from netns_shell import nat_hosts, ns, sh, stop, wait_listening
 
 NS = ("ipvs-cl", "ipvs-dr", "ipvs-rs")
 VIP = "10.10.1.100"
@@ -21,17 +22,6 @@ OURS = os.path.join(VENV_BIN, "ipvsadm")
 
 pytestmark = pytest.mark.skipif(shutil.which("socat") is None or shutil.which("ip") is None,
                                 reason="needs socat and iproute2")
-
-
-def sh(cmd, check=True, timeout=30):
-    p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=timeout)
-    if check and p.returncode:
-        raise AssertionError("%s -> %d\n%s%s" % (cmd, p.returncode, p.stdout, p.stderr))
-    return p
-
-
-def ns(name, cmd, **kw):
-    return sh("ip netns exec %s %s" % (name, cmd), **kw)
 
 
 def ipvsadm(args):
@@ -44,27 +34,12 @@ def ipvsadm(args):
 @pytest.fixture(scope="module")
 def net():
     sh("modprobe ipip", check=False)
-    for n in NS:
-        sh("ip netns del %s" % n, check=False)
-        sh("ip netns add %s" % n)
-        ns(n, "ip link set lo up")
-    sh("ip link add cl0 netns ipvs-cl type veth peer name d1 netns ipvs-dr")
-    sh("ip link add rs0 netns ipvs-rs type veth peer name d2 netns ipvs-dr")
-    ns("ipvs-cl", "ip addr add 10.10.1.2/24 dev cl0")
-    ns("ipvs-cl", "ip link set cl0 up")
-    ns("ipvs-dr", "ip addr add 10.10.1.1/24 dev d1")
-    ns("ipvs-dr", "ip addr add 10.10.2.1/24 dev d2")
-    ns("ipvs-dr", "ip link set d1 up")
-    ns("ipvs-dr", "ip link set d2 up")
-    ns("ipvs-dr", "ip addr add %s/32 dev d1" % VIP)
+    nat_hosts(NS, "10.10", VIP)
     for s in ("net.ipv4.ip_forward=1", "net.ipv4.vs.conntrack=1",
               # replies from the VIP (DR, IPIP) come back through the director
               "net.ipv4.conf.all.accept_local=1", "net.ipv4.conf.d2.accept_local=1",
               "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.d2.rp_filter=0"):
         ns("ipvs-dr", "sysctl -qw %s" % s, check=False)
-    ns("ipvs-rs", "ip addr add 10.10.2.2/24 dev rs0")
-    ns("ipvs-rs", "ip link set rs0 up")
-    ns("ipvs-rs", "ip route add default via 10.10.2.1")
     ns("ipvs-rs", "ip addr add %s/32 dev lo" % VIP)
     for s in ("net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0",
               "net.ipv4.conf.lo.arp_ignore=1", "net.ipv4.conf.all.arp_ignore=1"):
@@ -75,19 +50,9 @@ def net():
             ["ip", "netns", "exec", "ipvs-rs", "socat",
              "TCP-LISTEN:%d,fork,reuseaddr" % port, "SYSTEM:echo reply-from-rs-%d" % port],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    deadline = time.monotonic() + 60  # socat starts slowly under emulation
-    while time.monotonic() < deadline:
-        listening = ns("ipvs-rs", "ss -ltn", check=False).stdout
-        if ":8000 " in listening and ":8080 " in listening:
-            break
-        time.sleep(0.5)
+    wait_listening("ipvs-rs", (8000, 8080))
     yield
-    for p in servers:
-        p.terminate()
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    stop(servers)
     for n in NS:
         sh("ip netns del %s" % n, check=False)
 

@@ -16,6 +16,15 @@ import urllib.parse
 import pytest
 
 from cli_harness import VENV_BIN
+from netns_shell import nat_hosts, ns as _ns, sh as _sh, stop
+
+
+def sh(cmd, check=True, timeout=120):
+    return _sh(cmd, check=check, timeout=timeout)
+
+
+def ns(name, cmd, timeout=120, **kw):
+    return _ns(name, cmd, timeout=timeout, **kw)
 
 NS = ("prm-cl", "prm-dr", "prm-rs")
 VIP = "10.40.1.100"
@@ -29,17 +38,6 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("socat") is None, reason="needs socat"),
     pytest.mark.skipif(os.environ.get("IPVS_IN_VM") != "1", reason="needs the IPVS kernel"),
 ]
-
-
-def sh(cmd, check=True, timeout=120):
-    p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=timeout)
-    if check and p.returncode:
-        raise AssertionError("%s -> %d\n%s%s" % (cmd, p.returncode, p.stdout, p.stderr))
-    return p
-
-
-def ns(name, cmd, **kw):
-    return sh("ip netns exec %s %s" % (name, cmd), **kw)
 
 
 def ours(args, **kw):
@@ -69,23 +67,7 @@ def wait_port(port, seconds=60):
 
 @pytest.fixture(scope="module")
 def net():
-    for n in NS:
-        sh("ip netns del %s" % n, check=False)
-        sh("ip netns add %s" % n)
-        ns(n, "ip link set lo up")
-    sh("ip link add cl0 netns prm-cl type veth peer name d1 netns prm-dr")
-    sh("ip link add rs0 netns prm-rs type veth peer name d2 netns prm-dr")
-    ns("prm-cl", "ip addr add 10.40.1.2/24 dev cl0")
-    ns("prm-cl", "ip link set cl0 up")
-    ns("prm-dr", "ip addr add 10.40.1.1/24 dev d1")
-    ns("prm-dr", "ip addr add 10.40.2.1/24 dev d2")
-    ns("prm-dr", "ip addr add %s/32 dev d1" % VIP)
-    ns("prm-dr", "ip link set d1 up")
-    ns("prm-dr", "ip link set d2 up")
-    ns("prm-dr", "sysctl -qw net.ipv4.ip_forward=1")
-    ns("prm-rs", "ip addr add 10.40.2.2/24 dev rs0")
-    ns("prm-rs", "ip link set rs0 up")
-    ns("prm-rs", "ip route add default via 10.40.2.1")
+    nat_hosts(NS, "10.40", VIP)
     procs = [bg("prm-rs", ["socat", "TCP-LISTEN:%s,fork,reuseaddr" % rs.split(":")[1],
                            "SYSTEM:echo hello-from-%s" % rs.split(":")[1]]) for rs in RSS]
     ours("-C")
@@ -106,12 +88,7 @@ def net():
     wait_port(PORT)
     wait_port(9090)
     yield procs
-    for p in procs:
-        p.terminate()
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    stop(procs, timeout=20)
     shutil.rmtree(data, ignore_errors=True)
     ours("-C", check=False)
     for n in NS:

@@ -29,6 +29,7 @@ pytestmark = [
 
 CLIENT = r"""
 import socket, sys, time
+from netns_shell import nat_hosts, ns, sh
 while True:
     try:
         s = socket.create_connection((sys.argv[1], 8081), timeout=5)
@@ -38,17 +39,6 @@ while True:
         pass
     time.sleep(0.05)
 """
-
-
-def sh(cmd, check=True, timeout=60):
-    p = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=timeout)
-    if check and p.returncode:
-        raise AssertionError("%s -> %d\n%s%s" % (cmd, p.returncode, p.stdout, p.stderr))
-    return p
-
-
-def ns(name, cmd, **kw):
-    return sh("ip netns exec %s %s" % (name, cmd), **kw)
 
 
 def tmux(*args):
@@ -61,23 +51,7 @@ def screen():
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
-    for n in NS:
-        sh("ip netns del %s" % n, check=False)
-        sh("ip netns add %s" % n)
-        ns(n, "ip link set lo up")
-    sh("ip link add cl0 netns wat-cl type veth peer name d1 netns wat-dr")
-    sh("ip link add rs0 netns wat-rs type veth peer name d2 netns wat-dr")
-    ns("wat-cl", "ip addr add 10.60.1.2/24 dev cl0")
-    ns("wat-cl", "ip link set cl0 up")
-    ns("wat-dr", "ip addr add 10.60.1.1/24 dev d1")
-    ns("wat-dr", "ip addr add 10.60.2.1/24 dev d2")
-    ns("wat-dr", "ip addr add %s/32 dev d1" % VIP)
-    ns("wat-dr", "ip link set d1 up")
-    ns("wat-dr", "ip link set d2 up")
-    ns("wat-dr", "sysctl -qw net.ipv4.ip_forward=1")
-    ns("wat-rs", "ip addr add 10.60.2.2/24 dev rs0")
-    ns("wat-rs", "ip link set rs0 up")
-    ns("wat-rs", "ip route add default via 10.60.2.1")
+    nat_hosts(NS, "10.60", VIP)
     procs = [subprocess.Popen(["ip", "netns", "exec", "wat-rs", "socat",
                                "TCP-LISTEN:8001,fork,reuseaddr", "SYSTEM:echo hi"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
