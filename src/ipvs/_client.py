@@ -65,9 +65,11 @@ def dest_attrs(d: Destination) -> dict:
     return a
 
 
-_DEST_NEST = spec.fixed_encoder(
-    "dest", ("addr_family", "addr", "port", "fwd_method", "weight", "tun_type", "tun_port",
-             "tun_flags", "u_thresh", "l_thresh"), {"addr": 16})
+# the destination attributes every NEW_DEST/SET_DEST sends (dest_nest's
+# order; the fast restore encodes its lines with the same list)
+DEST_FIELDS = ("addr_family", "addr", "port", "fwd_method", "weight", "tun_type", "tun_port",
+               "tun_flags", "u_thresh", "l_thresh")
+_DEST_NEST = spec.fixed_encoder("dest", DEST_FIELDS, {"addr": 16})
 
 
 def dest_nest(d: Destination) -> spec.Encoded:

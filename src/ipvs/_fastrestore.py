@@ -33,9 +33,6 @@ _DEST = re.compile(r"-a %s (%s):(%s) -r (%s):(%s) %s -w (0|[1-9][0-9]{0,9})\Z"
 _MASQ = [k for k, v in _FWD.items() if v == FWD_MASQ][0]
 _INT_MAX = 2 ** 31 - 1
 _PAD12 = bytes(12)
-# the destination attributes a plain real-server line sets, all of them
-_DEST_FIELDS = ("addr_family", "addr", "port", "fwd_method", "weight", "tun_type", "tun_port",
-                "tun_flags", "u_thresh", "l_thresh")
 
 
 def attr_id(table: str, name: str) -> int:
@@ -57,11 +54,11 @@ class FastRestore:
     def __init__(self):
         from . import _netlink as nl
         from . import _spec as spec
-        from ._client import EncodedOp, encode_operation, service_key_nest
+        from ._client import DEST_FIELDS, EncodedOp, encode_operation, service_key_nest
         from ._model import Service
         self._EncodedOp = EncodedOp
         self._encode = encode_operation
-        self._dest_nest = spec.fixed_encoder("dest", _DEST_FIELDS, {"addr": 16})
+        self._dest_nest = spec.fixed_encoder("dest", DEST_FIELDS, {"addr": 16})
         self._key_nest = service_key_nest
         self._nested = nl.nested
         self._Service = Service
