@@ -58,6 +58,17 @@ def _table(*attrs: Attr) -> Dict[str, Attr]:
     return {a.name: a for a in attrs}
 
 
+# IPVS_STATS_ATTR_* and IPVS_STATS64_ATTR_*: the same ids; the 32-bit nest
+# has u32 counters and rates but u64 byte counts
+_STATS_IDS = (("conns", 1), ("inpkts", 2), ("outpkts", 3), ("inbytes", 4), ("outbytes", 5),
+              ("cps", 6), ("inpps", 7), ("outpps", 8), ("inbps", 9), ("outbps", 10))
+
+
+def _stats_table(wide: bool) -> Dict[str, Attr]:
+    return _table(*[Attr(n, i, "u64" if wide or n in ("inbytes", "outbytes") else "u32")
+                    for n, i in _STATS_IDS], Attr("pad", 11, "binary"))
+
+
 TABLES: Dict[str, Dict[str, Attr]] = {
     "cmd": _table(
         Attr("service", 1, "nest", nest="service"),
@@ -110,20 +121,8 @@ TABLES: Dict[str, Dict[str, Attr]] = {
         Attr("mcast_port", 7, "u16"),
         Attr("mcast_ttl", 8, "u8"),
     ),
-    "stats": _table(
-        Attr("conns", 1, "u32"), Attr("inpkts", 2, "u32"), Attr("outpkts", 3, "u32"),
-        Attr("inbytes", 4, "u64"), Attr("outbytes", 5, "u64"),
-        Attr("cps", 6, "u32"), Attr("inpps", 7, "u32"), Attr("outpps", 8, "u32"),
-        Attr("inbps", 9, "u32"), Attr("outbps", 10, "u32"),
-        Attr("pad", 11, "binary"),
-    ),
-    "stats64": _table(
-        Attr("conns", 1, "u64"), Attr("inpkts", 2, "u64"), Attr("outpkts", 3, "u64"),
-        Attr("inbytes", 4, "u64"), Attr("outbytes", 5, "u64"),
-        Attr("cps", 6, "u64"), Attr("inpps", 7, "u64"), Attr("outpps", 8, "u64"),
-        Attr("inbps", 9, "u64"), Attr("outbps", 10, "u64"),
-        Attr("pad", 11, "binary"),
-    ),
+    "stats": _stats_table(wide=False),
+    "stats64": _stats_table(wide=True),
     "info": _table(
         Attr("version", 1, "u32"),
         Attr("conn_tab_size", 2, "u32"),
