@@ -50,8 +50,12 @@ def test_closed_pipe_kills_by_sigpipe_silently(unbuffered):
                                        ("ipvsadm", ["-R", "--atomic"]),
                                        ("ipvsadm", ["--apply"])])
 def test_ctrl_c_while_reading_stdin_dies_of_sigint(prog, args):
+    # SIGINT's default action in the child, as at a terminal: a shell that
+    # runs the test suite in the background (`cmd &` without job control)
+    # leaves SIGINT ignored, and an ignored disposition survives exec
     p = subprocess.Popen([os.path.join(BIN, prog)] + args, stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(1.5)  # started and waiting on stdin
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
