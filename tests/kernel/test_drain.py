@@ -17,6 +17,7 @@ import time
 import pytest
 
 from cli_harness import VENV_BIN
+from netns_shell import nat_hosts, ns, sh, stop, wait_listening
 
 NS = ("drn-cl", "drn-dr", "drn-rs")
 VIP = "10.30.1.100"
@@ -31,7 +32,6 @@ pytestmark = [
 
 CLIENT = r"""
 import socket, struct, sys
-from netns_shell import nat_hosts, ns, sh, stop, wait_listening
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
 print(s.recv(100).decode().split()[0], flush=True)
 for line in sys.stdin:

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from cli_harness import VENV_BIN
+from netns_shell import nat_hosts, ns, sh
 
 NS = ("wat-cl", "wat-dr", "wat-rs")
 VIP = "10.60.1.100"
@@ -33,7 +34,6 @@ pytestmark = [
 
 CLIENT = r"""
 import socket, sys, time
-from netns_shell import nat_hosts, ns, sh
 while True:
     try:
         s = socket.create_connection((sys.argv[1], 8081), timeout=5)
