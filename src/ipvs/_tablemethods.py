@@ -29,7 +29,6 @@ class TableMethods:
         from ._plan import apply
         return apply(self, target, atomic=atomic, checkpoint=checkpoint)
 
-
     def drain(self, service: Service, dest: Destination, *, timeout: float = 300.0,
               poll: float = 1.0, progress=None, checkpoint=None):
         """Weight 0, wait until `dest` has no active, inactive or persistent

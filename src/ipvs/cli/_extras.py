@@ -17,10 +17,7 @@ class Extras:
     netns = None
     status = False
     about = False
-
-    def __init__(self):
-        from ._opswords import Words
-        self.ops = Words()  # --drain, --prometheus, --watch
+    ops = None  # the operators' words (_opswords.Words), set by split()
 
 
 def _usage_error(msg):
