@@ -4,7 +4,7 @@ On a table of N services x D real servers: the reference's and our
 `ipvsadm -Ln --stats --exact` (outputs compared), the floors of one
 GET_DEST dump per service measured by two minimal clients that share no
 code with the project (benchmarks/floor_dests.c, compiled by the wrapper,
-and a raw-socket Python loop with pre-encoded requests), and a cProfile of
+and rawnl.py's raw-socket Python loop with pre-encoded requests), and a cProfile of
 our command in-process: the functions that take the time, by own time.
 
     python benchmarks/profile_dests.py --services 1000 --dests 4 --floor-bin PATH
@@ -14,73 +14,32 @@ import cProfile
 import io
 import os
 import pstats
-import socket
-import struct
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fill  # noqa: E402
+import rawnl  # noqa: E402
 from vs_reference import OURS, REF, flush, run, timed  # noqa: E402
 
 LISTING = ["-Ln", "--stats", "--exact"]
 
 
 def raw_python_floor(rounds=3):
-    """Seconds of the fastest pass of one GET_DEST dump per service by a
-    raw socket: requests encoded before the clock starts, the replies only
-    scanned for DONE/ERROR."""
-    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 16)  # NETLINK_GENERIC
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-    hdr = struct.Struct("=IHHII")
-
-    def request(family, flags, cmd, attrs=b""):
-        body = struct.pack("=BBH", cmd, 1, 0) + attrs
-        return bytearray(hdr.pack(16 + len(body), family, 1 | flags, 0, 0) + body)
-
-    def attr(t, payload):
-        pad = b"\0" * (-(4 + len(payload)) % 4)
-        return struct.pack("=HH", 4 + len(payload), t) + payload + pad
-
-    def exchange(msg, seq, keep):
-        struct.pack_into("=I", msg, 8, seq)
-        s.send(msg)
-        out = []
-        while True:
-            buf = s.recv(1 << 20)
-            pos = 0
-            while pos + 16 <= len(buf):
-                ln, typ = struct.unpack_from("=IH", buf, pos)
-                if typ in (2, 3):  # ERROR, DONE
-                    return out
-                if keep:
-                    out.append(bytes(buf[pos + 20:pos + ln]))
-                pos += (ln + 3) & ~3
-
-    def find(payload, t):
-        pos = 0
-        while pos + 4 <= len(payload):
-            ln, typ = struct.unpack_from("=HH", payload, pos)
-            if typ & 0x3FFF == t:
-                return payload[pos + 4:pos + ln]
-            pos += (ln + 3) & ~3
-        return None
-
-    fam = exchange(request(16, 4, 3, attr(2, b"IPVS\0")), 1, True)  # GENL_ID_CTRL, ACK, GETFAMILY
-    family = struct.unpack("=H", find(fam[0], 1))[0]
-    services = exchange(request(family, 0x300 | 4, 4), 2, True)  # DUMP|ACK, GET_SERVICE
-    reqs = [request(family, 0x300 | 4, 8, attr(1 | 0x8000, find(p, 1))) for p in services]
+    """Seconds of the fastest pass of one GET_DEST dump per service by
+    rawnl's raw socket: requests encoded before the clock starts, the
+    replies only walked to DONE."""
+    raw = rawnl.Raw()
+    reqs = raw.dest_dump_requests()
     best = None
-    seq = 3
     for _ in range(rounds):
         t0 = time.perf_counter()
         for r in reqs:
-            exchange(r, seq, False)
-            seq += 1
+            raw.roundtrip(r, keep=False)
         dt = time.perf_counter() - t0
         best = dt if best is None else min(best, dt)
-    s.close()
+    raw.s.close()
     return len(reqs), best
 
 

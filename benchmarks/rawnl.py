@@ -12,7 +12,7 @@ import struct
 _HDR = struct.Struct("=IHHII")
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 1, 4, 0x300
 GENL_ID_CTRL, CTRL_CMD_GETFAMILY, CTRL_ATTR_FAMILY_NAME, CTRL_ATTR_FAMILY_ID = 16, 3, 2, 1
-CMD_NEW_SERVICE, CMD_GET_SERVICE, CMD_NEW_DEST, CMD_GET_INFO = 1, 4, 5, 15
+CMD_NEW_SERVICE, CMD_GET_SERVICE, CMD_NEW_DEST, CMD_GET_DEST, CMD_GET_INFO = 1, 4, 5, 8, 15
 ATTR_SERVICE, ATTR_DEST = 1, 2
 SVC_AF, SVC_PROTOCOL, SVC_ADDR, SVC_PORT, SVC_SCHED, SVC_FLAGS, SVC_TIMEOUT, SVC_NETMASK = \
     1, 2, 3, 4, 6, 7, 8, 9
@@ -54,7 +54,13 @@ class Raw:
     def exchange(self, family, flags, cmd, attrs=b""):
         """Send one request (with an ack); the payloads after the genl
         header of its data messages."""
-        self.s.send(self.message(family, flags | NLM_F_ACK, cmd, attrs))
+        return self.roundtrip(self.message(family, flags | NLM_F_ACK, cmd, attrs))
+
+    def roundtrip(self, msg, keep=True):
+        """Send an encoded request and read its reply to DONE or the ack:
+        its data messages' payloads, or with keep=False nothing (a floor
+        that only walks the reply)."""
+        self.s.send(msg)
         out = []
         while True:
             buf = self.s.recv(1 << 20)
@@ -66,8 +72,15 @@ class Raw:
                     if err:
                         raise OSError(-err, "kernel refused the request")
                     return out
-                out.append(bytes(buf[pos + 20:pos + ln]))
+                if keep:
+                    out.append(bytes(buf[pos + 20:pos + ln]))
                 pos += (ln + 3) & ~3
+
+    def dest_dump_requests(self):
+        """One GET_DEST dump request per service of the table, encoded
+        (each carries the service's nest as the kernel sent it)."""
+        return [self.message(self.family, NLM_F_DUMP | NLM_F_ACK, CMD_GET_DEST,
+                             attr(ATTR_SERVICE | NESTED, nest)) for nest in self.services()]
 
     def services(self):
         """The service nests of a GET_SERVICE dump, as the kernel sent them."""
