@@ -25,6 +25,8 @@
 #define IPVS_E_LINE_LONG 14
 #define IPVS_E_CONN_SHORT 15
 #define IPVS_E_CONN_FIELD 16
+#define IPVS_E_BIG 17 /* a datagram longer than the receive buffer */
+#define IPVS_E_OS 97 /* a system call failed: errno in ipvs_dumps.oserr */
 #define IPVS_E_FULL 99
 
 /* status bits */
@@ -143,3 +145,29 @@ int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
 int ipvs_render_conns_numeric(const uint8_t *buf, size_t len, int final,
                               uint8_t *out, size_t cap, size_t *written,
                               int *full, size_t *consumed);
+
+/* The dumps of n requests, one after another, on netlink socket fd (the
+ * caller's; the sequence numbers are in the requests). reqs holds the n
+ * request messages back to back, each at a 4-byte boundary; args[i] is
+ * what dump i's IPVS_F_ARG fields default to. Dump i's records (of
+ * spec->records[r], checked as ipvs_decode_dump checks them) go to out
+ * after the st->count records already there; counts[i], statuses[i] and
+ * errors[i] say how many, its IPVS_DONE / IPVS_INTERRUPTED bits and the
+ * kernel's errno. rx (rxcap bytes) is the receive buffer.
+ * Returns 0 when all n are done; IPVS_E_FULL when out has no room for a
+ * buffer's records (kept in rx: call again with room, e.g. a new out and
+ * st->count = 0); IPVS_E_OS with errno in st->oserr when a system call
+ * failed (EINTR: call again as it is); IPVS_E_BIG; or a decode error
+ * (the socket then holds the rest of that reply). Start with st zeroed. */
+struct ipvs_dumps {
+    size_t next;     /* the dump under way */
+    size_t pos;      /* its request's offset in reqs */
+    size_t pending;  /* bytes in rx still to decode (0: none) */
+    size_t count;    /* records in out */
+    int sent;        /* its request has been sent */
+    int oserr;
+};
+int ipvs_run_dumps(int fd, const uint8_t *reqs, size_t len, size_t n, const uint64_t *args,
+                   uint32_t pid, const struct ipvs_spec *spec, unsigned r,
+                   uint8_t *rx, size_t rxcap, uint8_t *out, size_t cap,
+                   struct ipvs_dumps *st, uint32_t *counts, int *statuses, int64_t *errors);

@@ -8,3 +8,4 @@
 #include "ipvs_connline.c"
 #include "ipvs_conns.c"
 #include "ipvs_render.c"
+#include "ipvs_dumps.c"

@@ -58,6 +58,11 @@ class MemKernel:
             raise KernelError(errno.ESRCH, "list_destinations")
         return list(self.svcs[svc.key][1].values())
 
+    def entries(self, services=None):
+        if services is None:
+            services = self.services()
+        return [(s, self.destinations(s)) for s in services]
+
     def timeouts(self):
         return self._timeouts
 

@@ -199,6 +199,9 @@ def test_numeric_listing_from_records_equals_the_general_one(seed, fmt):
         def destinations(self, svc):
             asked.append(svc)
             return {s.key: ds for s, ds in entries + [(late, late_dests)]}[svc.key]
+
+        def entries(self, services):
+            return [(s, self.destinations(s)) for s in services]
     got = R.numeric_table(INFO, Kernel(), proc, fmt, R.NumericNames())
     # and the fast path did serve the plain services
     sort = not fmt & O.FMT_NOSORT
@@ -214,14 +217,18 @@ class ProcKernel:
     destinations (counted: the fast path should rarely ask), the proc file."""
 
     def __init__(self, entries, path):
-        self.entries, self.path, self.asked = entries, path, []
+        self.table, self.path, self.asked = entries, path, []
 
     def services(self):
-        return [s for s, _ in self.entries]
+        return [s for s, _ in self.table]
 
     def destinations(self, svc):
         self.asked.append(svc.key)
-        return dict((s.key, ds) for s, ds in self.entries)[svc.key]
+        return dict((s.key, ds) for s, ds in self.table)[svc.key]
+
+    def entries(self, services=None):
+        services = self.services() if services is None else services
+        return [(s, self.destinations(s)) for s in services]
 
     def proc_file(self, name):
         assert name == "ip_vs"

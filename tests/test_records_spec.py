@@ -51,7 +51,7 @@ MAKERS = [pytest.param(_decode_py.make_decoders, id="python"),
 def test_new_attribute_from_a_copied_spec(make):
     tables, records = spec_with_test_attr()
     layouts = _layout.compile_records(tables, records)
-    decode_services, decode_dests = make(layouts)
+    decode_services, decode_dests, _ = make(layouts)
     # the new field comes after the stats, in declaration order
     index = layouts["dest"].index
     assert index.test_attr == DEST._width and index._width == DEST._width + 1

@@ -29,10 +29,11 @@ ERRORS = {
     14: "connection line longer than 4096 bytes",
     15: "short connection line",
     16: "bad field in connection line",
+    17: "netlink message larger than the receive buffer",
 }
 E_MSG_LEN, E_AFTER_DONE, E_SEQ, E_SHORT_ERROR, E_OVERRUN, E_SHORT_GENL, E_NO_NEST, \
     E_TRAILING, E_ATTR_LEN, E_MISSING, E_SHORT_ATTR, E_SHORT_ADDR, E_LONG_STRING, \
-    E_LINE_LONG, E_CONN_SHORT, E_CONN_FIELD = range(1, 17)
+    E_LINE_LONG, E_CONN_SHORT, E_CONN_FIELD, E_BIG = range(1, 18)
 
 # status bits of a dump decoder's result: the reply is complete; the
 # kernel flagged it interrupted (NLM_F_DUMP_INTR: read it again)

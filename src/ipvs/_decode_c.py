@@ -7,18 +7,22 @@
 # through cffi would cost more than the decoding itself.
 from __future__ import annotations
 
+import _socket
+import errno
 import gc
+import os
 import struct
 from _operator import itemgetter as _pick  # operator.py only re-exports it
 from itertools import chain as _chain, repeat as _repeat
 
-from . import _layout, _netlink as nl, _spec
+from . import _decode_py, _layout, _netlink as nl, _spec
 from ._base import DecodeError
 from ._decode_py import ERRORS, MAX_LINE
 from ._ipvs_cdecoder import ffi, lib  # ImportError when not built
 from ._records import CONN_FIELDS
 
 _E_FULL = lib.IPVS_E_FULL
+_E_OS = lib.IPVS_E_OS
 _READS = {"u8": lib.IPVS_R_U8, "u16": lib.IPVS_R_U16, "be16": lib.IPVS_R_BE16,
           "u32": lib.IPVS_R_U32, "i32": lib.IPVS_R_I32, "u64": lib.IPVS_R_U64,
           "flags": lib.IPVS_R_FLAGS, "addr": lib.IPVS_R_ADDR, "string": lib.IPVS_R_STRING,
@@ -110,8 +114,8 @@ def _tuples_code(layout):
 
 
 def make_decoders(layouts):
-    """(decode_services, decode_dests) for compiled records ({name:
-    _layout.Layout}), run by the C engine on tables made from them."""
+    """(decode_services, decode_dests, run_dumps) for compiled records
+    ({name: _layout.Layout}), run by the C engine on tables made from them."""
     tables = _Tables(layouts)
 
     def dumper(layout):
@@ -148,19 +152,80 @@ def make_decoders(layouts):
         return dump
 
     services, dests = dumper(layouts["service"]), dumper(layouts["dest"])
-
-    def decode_services(buf, seq, pid):
-        """One receive buffer of a GET_SERVICE reply -> (records, status, errno)."""
-        return services(buf, seq, pid, 0)
+    dests_layout = layouts["dest"]
+    dest_rec = struct.Struct(dests_layout.fmt)
+    dest_index = tables.where[dests_layout.name]
+    code = _tuples_code(dests_layout)
+    dest_tuples = list
+    if code is not None:
+        env: dict = {}
+        exec(code, env)
+        dest_tuples = env["tuples"]
 
     def decode_dests(buf, seq, pid, svc_af):
         """One receive buffer of a GET_DEST dump -> (records, status, errno)."""
         return dests(buf, seq, pid, svc_af)
 
-    return decode_services, decode_dests
+    def run_dumps(sock, requests, pid, args):
+        """_decode_py.run_dumps of GET_DEST requests, every dump run by one
+        C call (or a few: it returns for more room or a signal), the GIL
+        released. A socket-like object that is not a real socket (a test's
+        fake kernel) goes through the twin's loop with this decoder."""
+        if type(sock) is not _socket.socket:
+            return _decode_py.run_dumps(sock, requests, pid, args, decode_dests)
+        n = len(args)
+        st = ffi.new("struct ipvs_dumps *")
+        counts = ffi.new("uint32_t[]", n)
+        statuses = ffi.new("int[]", n)
+        errors = ffi.new("int64_t[]", n)
+        cargs = ffi.new("uint64_t[]", list(args))
+        rx = _raw("uint8_t[]", _decode_py.RECV_CHUNK)
+        creqs = ffi.from_buffer("uint8_t[]", requests)
+        fd, size = sock.fileno(), dest_rec.size
+        cap = 4 * n + 64
+        segments = []
+        out = _raw("uint8_t[]", cap * size)
+        while True:
+            rc = lib.ipvs_run_dumps(fd, creqs, len(requests), n, cargs, pid, tables.spec,
+                                    dest_index, rx, _decode_py.RECV_CHUNK, out, cap, st,
+                                    counts, statuses, errors)
+            if rc == _E_OS and st.oserr == errno.EINTR:
+                # a signal: Python runs its handler on the way round (one
+                # may raise, KeyboardInterrupt: the transport then drains)
+                continue
+            if st.count:
+                segments.append(ffi.buffer(out, st.count * size))
+            if rc == _E_FULL:
+                cap *= 2
+                out = _raw("uint8_t[]", cap * size)
+                st.count = 0
+                continue
+            if rc == _E_OS:
+                raise OSError(st.oserr, os.strerror(st.oserr))
+            if rc:
+                _raise(rc)
+            break
+        with _no_gc():
+            recs = []
+            for seg in segments:
+                recs += dest_tuples(dest_rec.iter_unpack(seg))
+            out_recs, p = [], 0
+            for c in counts:
+                out_recs.append(recs[p:p + c])
+                p += c
+        return out_recs, list(statuses), list(errors)
+
+    decode_dests.tables = tables
+    run_dumps.tables = tables
+
+    def decode_services(buf, seq, pid):
+        """One receive buffer of a GET_SERVICE reply -> (records, status, errno)."""
+        return services(buf, seq, pid, 0)
+
+    return decode_services, decode_dests, run_dumps
 
 
-decode_services, decode_dests = make_decoders(_spec.LAYOUTS)
+decode_services, decode_dests, run_dumps = make_decoders(_spec.LAYOUTS)
 
 
 # Output memory for the connection decoder is not cleared: C writes every

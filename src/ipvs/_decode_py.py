@@ -12,11 +12,12 @@
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py would import enum and selectors
+import errno
 import struct
 
 from . import _layout, _netlink as nl, _spec
 from ._netlink import NLMSG_DONE, NLMSG_ERROR
-from ._base import (DONE, E_AFTER_DONE, E_ATTR_LEN, E_CONN_FIELD, E_CONN_SHORT,  # noqa: F401
+from ._base import (DONE, E_AFTER_DONE, E_BIG, E_ATTR_LEN, E_CONN_FIELD, E_CONN_SHORT,  # noqa: F401
                     E_LINE_LONG, E_LONG_STRING, E_MISSING, E_MSG_LEN, E_NO_NEST, E_OVERRUN,
                     E_SEQ, E_SHORT_ADDR, E_SHORT_ATTR, E_SHORT_ERROR, E_SHORT_GENL, E_TRAILING,
                     ERRORS, INTERRUPTED, DecodeError, fail as _fail)
@@ -168,8 +169,9 @@ def _walk(buf, seq, pid, nest_type, parse, arg):
 
 
 def make_decoders(layouts):
-    """(decode_services, decode_dests) for compiled records ({name:
-    _layout.Layout}): their record functions generated from the spec."""
+    """(decode_services, decode_dests, run_dumps) for compiled records
+    ({name: _layout.Layout}): their record functions generated from the
+    spec."""
     env = {"_attrs": _attrs, "_need": _need, "_addr": _addr, "_string": _string,
            "_flags": _flags, "_missing": _missing, "buf": None, "_U16": _U16, "_BE16": _BE16,
            "_U32": _U32,
@@ -191,7 +193,11 @@ def make_decoders(layouts):
         """One receive buffer of a GET_DEST dump -> (records, status, errno)."""
         return _walk(buf, seq, pid, dest.nest_id, parse_dest, svc_af)
 
-    return decode_services, decode_dests
+    def run_dumps_here(sock, requests, pid, args):
+        """run_dumps() with these records' dest decoder."""
+        return run_dumps(sock, requests, pid, args, decode_dests)
+
+    return decode_services, decode_dests, run_dumps_here
 
 
 _made: list = []  # the default spec's decoders, made on first use
@@ -213,6 +219,51 @@ def decode_services(buf, seq, pid):
 def decode_dests(buf, seq, pid, svc_af):
     """One receive buffer of a GET_DEST dump -> (records, status, errno)."""
     return (_made or _default())[1](buf, seq, pid, svc_af)
+
+
+_HDR = struct.Struct("=IHHI").unpack_from  # nlmsghdr's length, type, flags, seq
+RECV_CHUNK = 64 << 10  # the kernel's dump skbs are at most 32 KiB
+
+
+def run_dumps(sock, requests, pid, args, decode=None):
+    """The dumps of several requests, one after another, on `sock` (the
+    transport's socket; the requests carry its sequence numbers): the
+    request messages back to back in `requests`, args[i] what dump i's
+    records default their family to. -> (records of each dump, status of
+    each, errno of each). Bad bytes raise DecodeError, a failed system call
+    OSError; either leaves the rest of a reply on the socket.
+    decode: the buffer decoder (by default the twin's decode_dests)."""
+    if decode is None:
+        decode = (_made or _default())[1]
+    buf = bytearray(RECV_CHUNK)
+    view = memoryview(buf)
+    recv_into, send = sock.recv_into, sock.send
+    records, statuses, errors = [], [], []
+    pos, total = 0, len(requests)
+    for arg in args:
+        if total - pos < 16:
+            _fail(E_MSG_LEN)
+        mlen, _, _, seq = _HDR(requests, pos)
+        if mlen < 16 or mlen > total - pos:
+            _fail(E_MSG_LEN)
+        if send(requests[pos:pos + mlen]) != mlen:
+            raise OSError(errno.EMSGSIZE, "short netlink send")
+        pos += (mlen + 3) & ~3
+        recs, status, error = [], 0, 0
+        while not status & DONE:
+            n = recv_into(buf, 0, socket.MSG_TRUNC)
+            if n == 0:
+                raise OSError(errno.EPIPE, "the peer went away")
+            if n > RECV_CHUNK:
+                _fail(E_BIG)
+            got, st, err = decode(view[:n], seq, pid, arg)
+            recs += got
+            status |= st
+            error = err or error
+        records.append(recs)
+        statuses.append(status)
+        errors.append(error)
+    return records, statuses, errors
 
 
 # ------------------------------------------------------ /proc/net/ip_vs_conn

@@ -11,6 +11,9 @@
 #   decode_conns(chunk, final)             -> (records, consumed)
 #     records here is an iterator (take it once, in order; no len()):
 #     C makes each tuple as it is taken
+#   run_dumps(sock, requests, pid, args)   -> (records of each, statuses, errnos)
+#     GET_DEST dumps of many services run one after another on the
+#     transport's socket (C: in one call, the GIL released)
 #   render_conns_numeric(chunk, final)     -> (text bytes, consumed)
 #     the `ipvsadm -Lnc` lines of the connections decode_conns would give
 #     (same lines taken, same DecodeError), C writing them itself
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 DECODER: str = "python"
 decode_services = _decode_py.decode_services
 decode_dests = _decode_py.decode_dests
+run_dumps = _decode_py.run_dumps
 decode_conns = _decode_py.decode_conns
 render_conns_numeric = _decode_py.render_conns_numeric
 _why = None  # why C is not active: a sentence, or (module name, error) of the import
@@ -46,6 +50,7 @@ else:
         DECODER = "c"
         decode_services = _decode_c.decode_services
         decode_dests = _decode_c.decode_dests
+        run_dumps = _decode_c.run_dumps
         decode_conns = _decode_c.decode_conns
         render_conns_numeric = _decode_c.render_conns_numeric
 

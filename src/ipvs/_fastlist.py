@@ -54,18 +54,22 @@ def read_proc_table(client):
         return None
 
 
-def fast_table(client, proc=None) -> list:
-    """Every service with its real servers: [(Service, destinations)] in
-    kernel order, where destinations is a ProcDestinations when the proc
-    table `proc` (read_proc_table(), read here when not given) vouches for
-    them, else the service's [Destination] from netlink."""
+def fast_table(client, proc=None, services=None) -> list:
+    """Every service (or those given) with its real servers: [(Service,
+    destinations)] in kernel order, where destinations is a
+    ProcDestinations when the proc table `proc` (read_proc_table(), read
+    here when not given) vouches for them, else the service's
+    [Destination] from netlink (the dumps of all such run in one go)."""
     if proc is None:
         proc = read_proc_table(client)
-    services = client.services()
+    if services is None:
+        services = client.services()
     if proc is None:
-        return [(s, client.destinations(s)) for s in services]
-    return [(s, ProcDestinations(d) if d is not None else client.destinations(s))
-            for s, d in zip(services, _proctable.pair(proc, services))]
+        return client.entries(services)
+    lines = _proctable.pair(proc, services)
+    dumped = iter(client.entries([s for s, d in zip(services, lines) if d is None]))
+    return [(s, ProcDestinations(d)) if d is not None else next(dumped)
+            for s, d in zip(services, lines)]
 
 
 def numeric_listing(client, proc, render, *, sort=True) -> str:
@@ -83,8 +87,7 @@ def numeric_listing(client, proc, render, *, sort=True) -> str:
     rest = [i for i, t in enumerate(texts) if t is None]
     if rest:
         services = [service_from_record(records[i]) for i in rest]
-        for i, svc, lines in zip(rest, services, _proctable.pair(proc, services)):
-            dests = ProcDestinations(lines) if lines is not None else client.destinations(svc)
+        for i, (svc, dests) in zip(rest, fast_table(client, proc, services)):
             texts[i] = render(svc, dests)
     return "".join(texts)
 

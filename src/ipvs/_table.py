@@ -91,7 +91,7 @@ def same_table(a: Iterable, b: Iterable) -> bool:
 
 def read_table(client) -> Table:
     """The kernel's table as rules (no counters), in kernel order."""
-    return normalize_table((s, client.destinations(s)) for s in client.services())
+    return normalize_table(client.entries())
 
 
 

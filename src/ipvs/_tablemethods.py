@@ -1,5 +1,5 @@
-# The Client's whole-table methods: read the table as rules, plan, apply,
-# drain. They only call the Client's own per-object methods, through the
+# The Client's whole-table methods: list every service with its real
+# servers, read the table as rules, plan, apply, drain. They only call the Client's own per-object methods, through the
 # modules that hold the logic (_table, _plan, drain), imported on first use.
 #
 # Rule: a mixin of Client (ipvs._client); no state of its own.
@@ -7,10 +7,22 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
+    from typing import Iterable, List, Optional, Tuple
+
     from ._model import Destination, Service
 
 
 class TableMethods:
+    def entries(self, services: Optional[Iterable[Service]] = None
+                ) -> List[Tuple[Service, List[Destination]]]:
+        """Each service (by default all, as services() lists them) with
+        its real servers, the dumps of all of them run in one go (see
+        destination_records_many)."""
+        from ._client import dest_from_record
+        services = self.services() if services is None else list(services)
+        return [(s, [dest_from_record(r) for r in recs])
+                for s, recs in zip(services, self.destination_records_many(services))]
+
     def table(self) -> list:
         """The table as rules: [(Service, [Destination, ...]), ...]."""
         from ._plan import read_table

@@ -170,6 +170,24 @@ class Conn:
             return out
         raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
 
+    def execute_dumps(self, builds: Sequence[Callable[[int], bytes]], run) -> tuple:
+        """Dump requests build(seq) for each of builds, run one after
+        another by run(sock, requests, pid) (a decoder's dump loop: C runs
+        them all in one call); returns what it returns. The sequence
+        numbers are ours; a failure leaves the socket to be drained."""
+        self.begin()
+        requests = b"".join([b(self.next_seq()) for b in builds])
+        try:
+            out = run(self.sock, requests, self.pid)
+        except nl.DecodeError as e:
+            raise ProtocolError(str(e)) from None
+        except OSError as e:
+            if e.errno == errno.ENOBUFS:
+                raise ProtocolError("netlink receive buffer overrun") from None
+            raise
+        self.end()
+        return out
+
     def execute_batch(self, family: int, version: int,
                       requests: Sequence[Tuple[int, bytes]]) -> List[Optional[nl.ErrorInfo]]:
         """Send many requests (command, encoded attributes), packed several

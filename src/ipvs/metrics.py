@@ -174,7 +174,7 @@ def collect_metrics(client, *, labels: Sequence[str] = BACKEND_LABELS,
     per service, as ipvsadm -Ln --stats does), the table-wide totals, and
     the scrape's own duration. KernelError from the kernel as it comes."""
     t0 = clock()
-    entries = [(s, client.destinations(s)) for s in client.services()]
+    entries = client.entries()
     totals = read_totals(client)
     text = metrics_exposition(entries, totals=totals, labels=labels)
     return text + duration_family(clock() - t0)

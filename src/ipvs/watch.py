@@ -46,8 +46,7 @@ class Sample:
 
 
 def take_sample(client, clock=time.monotonic) -> Sample:
-    entries = [(s, client.destinations(s)) for s in client.services()]
-    return Sample(entries, clock())
+    return Sample(client.entries(), clock())
 
 
 def counter_rates(prev: Optional[Stats], cur: Stats, seconds: float) -> Optional[Tuple]:

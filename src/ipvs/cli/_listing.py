@@ -99,7 +99,7 @@ class Listings:
                     return R.table(self.info, fast_table(c, proc), fmt, names)
                 except ValueError:  # a destination line not in the kernel's layout
                     pass
-        entries = [(s, c.destinations(s)) for s in c.services()]
+        entries = c.entries()
         if self.json:
             return entries
         return R.table(self.info, entries, fmt, self.names(fmt))
