@@ -171,3 +171,51 @@ int ipvs_run_dumps(int fd, const uint8_t *reqs, size_t len, size_t n, const uint
                    uint32_t pid, const struct ipvs_spec *spec, unsigned r,
                    uint8_t *rx, size_t rxcap, uint8_t *out, size_t cap,
                    struct ipvs_dumps *st, uint32_t *counts, int *statuses, int64_t *errors);
+
+/* Listing lines from dump records (ipvs_lines.c). A line is its columns
+ * in order, then '\n'; a column is one of:
+ *   TEXT      text[a .. a+b)
+ *   ENDPOINT  the address at offset (family: u16 at offset2, port: u16 at
+ *             offset3) as "a.b.c.d:port" or "[v6]:port", at most b bytes,
+ *             left-justified in width
+ *   INT       the int of size bytes at offset (IPVS_C_SIGNED: signed) in
+ *             width, right-justified unless IPVS_C_LEFT
+ *   LARGENUM  the u64 at offset as ipvsadm prints counters (IPVS_C_EXACT)
+ *   LABEL     label a + v for v = (the int at offset) & mask when v < b,
+ *             else label a + b, left-justified in width; label k is
+ *             text[labels[2k] .. +labels[2k+1])
+ * Groups are rendered in order: each its text (text[text .. +len)) then
+ * one line for each record order[first .. first+count) names (indexes
+ * into recs, of size bytes each), those indexes first sorted by address
+ * and port when key is given (an ENDPOINT column's offsets; scratch: room
+ * for the largest count). Returns 0 when done, IPVS_E_FULL when out (cap
+ * bytes) may not hold the next piece (call again with a new out and
+ * st->written = 0; a fresh out always takes a line when it is 1 MiB and
+ * larger than any group's text), IPVS_E_SPEC for an index out of range.
+ * The text is out[0 .. st->written). Start with st zeroed. */
+#define IPVS_L_TEXT 1
+#define IPVS_L_ENDPOINT 2
+#define IPVS_L_INT 3
+#define IPVS_L_LARGENUM 4
+#define IPVS_L_LABEL 5
+#define IPVS_C_SIGNED 1
+#define IPVS_C_LEFT 2
+#define IPVS_C_EXACT 4
+struct ipvs_col {
+    uint8_t op, size, flags, width;
+    uint32_t offset, offset2, offset3;
+    uint32_t a, b;
+    uint64_t mask;
+};
+struct ipvs_group {
+    uint32_t text, len, first, count;
+};
+struct ipvs_lines {
+    size_t group, item, written;
+};
+int ipvs_render_lines(const uint8_t *recs, size_t nrecs, size_t size,
+                      const struct ipvs_col *cols, size_t ncols, const struct ipvs_col *key,
+                      const uint8_t *text, const uint32_t *labels,
+                      const struct ipvs_group *groups, size_t ngroups,
+                      uint32_t *order, uint32_t *scratch,
+                      uint8_t *out, size_t cap, struct ipvs_lines *st);

@@ -9,3 +9,4 @@
 #include "ipvs_conns.c"
 #include "ipvs_render.c"
 #include "ipvs_dumps.c"
+#include "ipvs_lines.c"

@@ -225,3 +225,70 @@ def test_batch_rejects_a_stray_reply():
 ])
 def test_strerror_table(operation, err, text):
     assert ipvs.ipvs_strerror(operation, err) == text
+
+
+def dest_msg(seq, port, flags=nl.NLM_F_MULTI):
+    d = spec.encode_attrs("dest", {
+        "addr": bytes([10, 9, 0, port & 0xFF]) + bytes(12), "port": port, "fwd_method": 0,
+        "weight": 1, "u_thresh": 0, "l_thresh": 0, "active_conns": port, "inact_conns": 0,
+        "persist_conns": 0, "addr_family": 2,
+        "stats64": {f: port for f in spec.STATS_FIELDS}})
+    return hdr(FAMILY, flags, seq, bytes([spec.CMD_NEW_DEST, 1, 0, 0]) + nl.nested(2, d))
+
+
+def table_kernel(interrupt_first=False, gone=None):
+    """Services on ports 80..82, service p with real servers p*10 .. p*10+p%3;
+    GET_DEST requests are told apart by their order (the fake does not
+    parse attributes)."""
+    state = {"dumps": 0, "interrupted": False}
+
+    def handler(t, cmd, seq, flags):
+        if cmd == spec.CMD_GET_SERVICE:
+            return [b"".join(service_msg(seq, p) for p in (80, 81, 82)), done(seq)]
+        i = state["dumps"] % 3
+        state["dumps"] += 1
+        p = 80 + i
+        if gone == p:
+            return [ack(seq, errno.ESRCH)]
+        flag = nl.NLM_F_MULTI
+        if interrupt_first and i == 1 and not state["interrupted"]:
+            state["interrupted"] = True
+            flag |= nl.NLM_F_DUMP_INTR
+        msgs = b"".join(dest_msg(seq, p * 10 + k, flag) for k in range(p % 3))
+        return ([msgs] if msgs else []) + [done(seq)]
+    return FakeKernel(handler)
+
+
+def test_entries_are_the_per_service_listing_in_one_go():
+    one = ipvs.Client(sock=table_kernel())
+    slow = [(s, one.destinations(s)) for s in one.services()]
+    fake = table_kernel()
+    c = ipvs.Client(sock=fake)
+    assert c.entries() == slow
+    assert [len(ds) for _, ds in slow] == [2, 0, 1]
+    sent = [r for r in fake.requests if r[1] == spec.CMD_GET_DEST]
+    assert len(sent) == 3 and all(f & nl.NLM_F_DUMP for _, _, f in sent)
+
+
+def test_entries_read_an_interrupted_dump_again():
+    c = ipvs.Client(sock=table_kernel(interrupt_first=True))
+    got = c.entries()
+    assert [[d.port for d in ds] for _, ds in got] == [[800, 801], [], [820]]
+
+
+def test_entries_raise_the_kernel_error_and_the_client_goes_on():
+    fake = table_kernel(gone=81)
+    c = ipvs.Client(sock=fake)
+    with pytest.raises(ipvs.KernelError) as ei:
+        c.entries()
+    assert ei.value.errno == errno.ESRCH and ei.value.strerror == "No such service"
+    fake.handler = table_kernel().handler
+    assert [len(ds) for _, ds in c.entries()] == [2, 0, 1]
+
+
+def test_entries_with_eintr():
+    fake = table_kernel()
+    c = ipvs.Client(sock=fake)
+    services = c.services()
+    fake.eintr = 2
+    assert [len(ds) for _, ds in c.entries(services)] == [2, 0, 1]

@@ -164,7 +164,7 @@ def test_the_twin_loop_takes_any_decoder():
     peer.start()
     try:
         got = _decode_py.run_dumps(ours, requests(len(SCRIPT)), PID,
-                                   [AF4, AF4, AF6, AF4, AF4, AF4], decode)
+                                   [AF4, AF4, AF6, AF4, AF4, AF4], decode=decode)
     finally:
         ours.close()
         peer.join(5)

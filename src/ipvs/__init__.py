@@ -6,7 +6,9 @@ only; a C decoder (built with cffi) speeds up large dumps when present.
 Names are imported on first use (PEP 562), so that `import ipvs.cli` (and
 so `ipvsadm -h`) does not pay for the netlink and model modules. Two
 submodules are public as they are: ipvs.vocab (every IPVS number and its
-spellings) and ipvs.rules (model objects as ipvsadm's command words).
+spellings) and ipvs.rules (model objects as ipvsadm's command words); so is
+ipvs.lines (listing lines as data, which Client.destination_lines writes
+from the dumps' records: in C when the C decoder is active).
 """
 __version__ = "0.1.0"
 

@@ -10,13 +10,13 @@ import _socket as socket  # the C module: socket.py would import enum and select
 import struct
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
-    from typing import Iterable, Iterator, List, Optional, Sequence
+    from typing import Iterable, Iterator, List, Optional
 
     from ._status import Status
 
 from . import _netlink as nl
 from . import _spec as spec
-from ._decoder import DONE, INTERRUPTED, decode_dests, decode_services, run_dumps
+from ._decoder import DONE, INTERRUPTED, decode_dests, decode_services
 from ._errors import KernelError, ProtocolError
 from ._model import (AF_INET, AF_INET6, Connection, Destination, Info, Service,
                      Stats, SyncDaemon, Timeouts, pack_address, unpack_address)
@@ -172,8 +172,16 @@ def service_key_nest(svc: Service) -> spec.Encoded:
     if enc is None:
         if len(_KEY_CACHE) > 65536:
             _KEY_CACHE.clear()
-        enc = _KEY_CACHE[k] = spec.Encoded(spec.encode_attrs("service", service_key_attrs(svc)))
+        a = service_key_attrs(svc)
+        kind = "fwmark" if svc.fwmark else len(a["addr"])
+        pack = _KEY_PACKS.get(kind)
+        if pack is None:  # the attributes' bytes encode_attrs makes, in one struct pack
+            pack = _KEY_PACKS[kind] = spec.fixed_encoder("service", list(a), {"addr": kind})
+        enc = _KEY_CACHE[k] = spec.Encoded(pack(*a.values()))
     return enc
+
+
+_KEY_PACKS: dict = {}  # by key kind: "fwmark", or the address's length
 
 
 OPERATIONS = {
@@ -336,23 +344,6 @@ class Client(TableMethods):
     def destination_records(self, service: Service) -> list:
         return self._dump(spec.CMD_GET_DEST, {"service": service_key_nest(service)},
                           decode_dests, (service.af,), "list_destinations")
-
-    def destination_records_many(self, services: Sequence[Service]) -> List[list]:
-        """destination_records() of each service, the dumps one after
-        another in one decoder call (C: all in one call); a dump the kernel
-        flagged interrupted is read again."""
-        fam, key, cmd = self.family, service_key_nest, spec.CMD_GET_DEST
-        builds = [lambda seq, v={"service": key(s)}: spec.encode_request(fam, cmd, v, dump=True,
-                                                                         seq=seq)
-                  for s in services]
-        records, statuses, errors = self._conn.execute_dumps(
-            builds, lambda sock, reqs, pid: run_dumps(sock, reqs, pid, [s.af for s in services]))
-        for i, svc in enumerate(services):
-            if errors[i]:
-                raise KernelError(errors[i], "list_destinations")
-            if statuses[i] & INTERRUPTED:
-                records[i] = self.destination_records(svc)
-        return records
 
     def add_destination(self, service: Service, dest: Destination) -> None:
         self._do("add_destination", service, dest)

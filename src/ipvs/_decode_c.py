@@ -166,13 +166,14 @@ def make_decoders(layouts):
         """One receive buffer of a GET_DEST dump -> (records, status, errno)."""
         return dests(buf, seq, pid, svc_af)
 
-    def run_dumps(sock, requests, pid, args):
+    def run_dumps(sock, requests, pid, args, lines=None):
         """_decode_py.run_dumps of GET_DEST requests, every dump run by one
         C call (or a few: it returns for more room or a signal), the GIL
-        released. A socket-like object that is not a real socket (a test's
-        fake kernel) goes through the twin's loop with this decoder."""
+        released; with lines, C writes the listing from the raw records.
+        A socket-like object that is not a real socket (a test's fake
+        kernel) goes through the twin's loop with this decoder."""
         if type(sock) is not _socket.socket:
-            return _decode_py.run_dumps(sock, requests, pid, args, decode_dests)
+            return _decode_py.run_dumps(sock, requests, pid, args, lines, decode_dests)
         n = len(args)
         st = ffi.new("struct ipvs_dumps *")
         counts = ffi.new("uint32_t[]", n)
@@ -183,7 +184,6 @@ def make_decoders(layouts):
         creqs = ffi.from_buffer("uint8_t[]", requests)
         fd, size = sock.fileno(), dest_rec.size
         cap = 4 * n + 64
-        segments = []
         out = _raw("uint8_t[]", cap * size)
         while True:
             rc = lib.ipvs_run_dumps(fd, creqs, len(requests), n, cargs, pid, tables.spec,
@@ -193,22 +193,22 @@ def make_decoders(layouts):
                 # a signal: Python runs its handler on the way round (one
                 # may raise, KeyboardInterrupt: the transport then drains)
                 continue
-            if st.count:
-                segments.append(ffi.buffer(out, st.count * size))
-            if rc == _E_FULL:
-                cap *= 2
-                out = _raw("uint8_t[]", cap * size)
-                st.count = 0
+            if rc == _E_FULL:  # one block for all: C renders from it
+                bigger = _raw("uint8_t[]", 2 * cap * size)
+                ffi.memmove(bigger, out, st.count * size)
+                out, cap = bigger, 2 * cap
                 continue
             if rc == _E_OS:
                 raise OSError(st.oserr, os.strerror(st.oserr))
             if rc:
                 _raise(rc)
             break
+        total = st.count
+        if lines is not None:
+            text = _render_lines(lines, out, total, counts, n)
+            return text, list(statuses), list(errors)
         with _no_gc():
-            recs = []
-            for seg in segments:
-                recs += dest_tuples(dest_rec.iter_unpack(seg))
+            recs = dest_tuples(dest_rec.iter_unpack(ffi.buffer(out, total * size)))
             out_recs, p = [], 0
             for c in counts:
                 out_recs.append(recs[p:p + c])
@@ -322,6 +322,91 @@ def decode_conns(chunk, final):
 
 
 _RENDER_ROOM = lib.IPVS_RENDER_ROOM
+_OPS_BY_KIND = {"text": lib.IPVS_L_TEXT, "endpoint": lib.IPVS_L_ENDPOINT, "int": lib.IPVS_L_INT,
+                "largenum": lib.IPVS_L_LARGENUM, "label": lib.IPVS_L_LABEL}
+_LINES_OUT = 1 << 20
+
+
+def _c_program(program):
+    """A lines.Program's C tables (made once, kept on the program): the
+    columns, the key, the literal text and the label table."""
+    c = getattr(program, "_c", None)
+    if c is not None:
+        return c
+    cols = ffi.new("struct ipvs_col[]", len(program.cols))
+    blob, labels = bytearray(), []
+
+    def put(s):
+        b = s.encode("latin-1")
+        blob.extend(b)
+        return len(blob) - len(b), len(b)
+
+    def at(col, addr, af, port):
+        col.offset, col.offset2, col.offset3 = addr.offset, af.offset, port.offset
+    for col, spec in zip(cols, program.cols):
+        kind = spec[0]
+        col.op = _OPS_BY_KIND[kind]
+        if kind == "text":
+            col.a, col.b = put(spec[1])
+        elif kind == "endpoint":
+            col.width, col.b = spec[1], spec[2]
+            at(col, *spec[3:6])
+        else:
+            f = spec[-1] if kind != "label" else spec[6]
+            col.offset, col.size = f.offset, f.size
+            col.flags = lib.IPVS_C_SIGNED if f.signed else 0
+            if kind == "int":
+                col.width = spec[2]
+                col.flags |= lib.IPVS_C_LEFT if spec[3] else 0
+            elif kind == "largenum":
+                col.flags |= lib.IPVS_C_EXACT if program.exact else 0
+            else:  # label: the table, then the default once more past its end
+                table = spec[7]
+                col.width, col.mask, col.a, col.b = spec[5], spec[2], len(labels) // 2, \
+                    len(table)
+                for t in table + (spec[4],):
+                    labels.extend(put(t))
+    key = ffi.new("struct ipvs_col *")
+    at(key, *program.key)
+    c = program._c = (cols, len(program.cols), key, bytes(blob),
+                      ffi.new("uint32_t[]", labels or [0]))
+    return c
+
+
+def _render_lines(lines, recs, total, counts, n):
+    """The listing C writes from `total` raw records (`n` groups, counts
+    records each): lines = (program, texts, sort), as _decode_py.run_dumps."""
+    program, texts, sort = lines
+    cols, ncols, key, blob, labels = _c_program(program)
+    gtext = [t.encode("latin-1") for t in texts]
+    text = blob + b"".join(gtext)
+    groups = ffi.new("struct ipvs_group[]", n)
+    pos, first, most = len(blob), 0, 1
+    for g, t, c in zip(groups, gtext, counts):
+        g.text, g.len, g.first, g.count = pos, len(t), first, c
+        pos += len(t)
+        first += c
+        most = max(most, c)
+    order = ffi.new("uint32_t[]", list(range(total)) or [0])
+    scratch = _raw("uint32_t[]", most)
+    st = ffi.new("struct ipvs_lines *")
+    cap = _LINES_OUT + max((len(t) for t in gtext), default=0)
+    pieces = []
+    while True:
+        out = _raw("uint8_t[]", cap)
+        st.written = 0
+        rc = lib.ipvs_render_lines(recs, total, program.size, cols, ncols,
+                                   key if sort else ffi.NULL, text, labels, groups, n,
+                                   order, scratch, out, cap, st)
+        if st.written:
+            pieces.append(ffi.buffer(out, st.written)[:])
+        if rc == _E_FULL:
+            if not st.written:  # (cannot happen with these bounds: never spin)
+                cap *= 2
+            continue
+        if rc:
+            _raise(rc)
+        return b"".join(pieces).decode("latin-1")
 
 
 def render_conns_numeric(chunk, final):

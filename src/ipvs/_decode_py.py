@@ -193,9 +193,9 @@ def make_decoders(layouts):
         """One receive buffer of a GET_DEST dump -> (records, status, errno)."""
         return _walk(buf, seq, pid, dest.nest_id, parse_dest, svc_af)
 
-    def run_dumps_here(sock, requests, pid, args):
+    def run_dumps_here(sock, requests, pid, args, lines=None):
         """run_dumps() with these records' dest decoder."""
-        return run_dumps(sock, requests, pid, args, decode_dests)
+        return run_dumps(sock, requests, pid, args, lines, decode_dests)
 
     return decode_services, decode_dests, run_dumps_here
 
@@ -225,13 +225,16 @@ _HDR = struct.Struct("=IHHI").unpack_from  # nlmsghdr's length, type, flags, seq
 RECV_CHUNK = 64 << 10  # the kernel's dump skbs are at most 32 KiB
 
 
-def run_dumps(sock, requests, pid, args, decode=None):
+def run_dumps(sock, requests, pid, args, lines=None, decode=None):
     """The dumps of several requests, one after another, on `sock` (the
     transport's socket; the requests carry its sequence numbers): the
     request messages back to back in `requests`, args[i] what dump i's
     records default their family to. -> (records of each dump, status of
     each, errno of each). Bad bytes raise DecodeError, a failed system call
     OSError; either leaves the rest of a reply on the socket.
+    lines = (program, texts, sort): the result's first item is instead a
+    listing: text i then the lines of dump i's records (a lines.Program,
+    sorted by address and port when sort).
     decode: the buffer decoder (by default the twin's decode_dests)."""
     if decode is None:
         decode = (_made or _default())[1]
@@ -251,7 +254,10 @@ def run_dumps(sock, requests, pid, args, decode=None):
         pos += (mlen + 3) & ~3
         recs, status, error = [], 0, 0
         while not status & DONE:
-            n = recv_into(buf, 0, socket.MSG_TRUNC)
+            try:
+                n = recv_into(buf, 0, socket.MSG_TRUNC)
+            except InterruptedError:  # (a socket retries by itself: PEP 475)
+                continue
             if n == 0:
                 raise OSError(errno.EPIPE, "the peer went away")
             if n > RECV_CHUNK:
@@ -263,6 +269,9 @@ def run_dumps(sock, requests, pid, args, decode=None):
         records.append(recs)
         statuses.append(status)
         errors.append(error)
+    if lines is not None:
+        from .lines import render_groups
+        return render_groups(lines[0], lines[1], records, lines[2]), statuses, errors
     return records, statuses, errors
 
 

@@ -269,11 +269,11 @@ def decode_attrs(table: str, buf, start: int = 0, end: Optional[int] = None) -> 
     return out
 
 
+DUMP_FLAGS = nl.NLM_F_REQUEST | nl.NLM_F_ACK | nl.NLM_F_DUMP  # a dump request's
+
+
 def encode_request(family: int, cmd: int, values: Optional[dict] = None, *,
                    dump: bool = False, seq: int = 0) -> bytes:
     """A complete IPVS request message."""
-    flags = nl.NLM_F_REQUEST | nl.NLM_F_ACK
-    if dump:
-        flags |= nl.NLM_F_DUMP
-    return nl.encode_genl(family, cmd, GENL_VERSION,
-                          encode_attrs("cmd", values or {}), flags=flags, seq=seq)
+    return nl.encode_genl(family, cmd, GENL_VERSION, encode_attrs("cmd", values or {}),
+                          flags=DUMP_FLAGS if dump else nl.NLM_F_REQUEST | nl.NLM_F_ACK, seq=seq)

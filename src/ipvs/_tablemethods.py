@@ -1,18 +1,67 @@
-# The Client's whole-table methods: list every service with its real
-# servers, read the table as rules, plan, apply, drain. They only call the Client's own per-object methods, through the
-# modules that hold the logic (_table, _plan, drain), imported on first use.
+# The Client's whole-table methods: the real servers of many services in
+# one go (their dumps run by one decoder call: records, objects or a
+# listing's text), the table as rules, plan, apply, drain. Besides the
+# transport's dump loop they only call the Client's own per-object methods,
+# through the modules that hold the logic (_table, _plan, drain), imported
+# on first use.
 #
 # Rule: a mixin of Client (ipvs._client); no state of its own.
 from __future__ import annotations
 
+from . import _netlink as nl, _spec as spec
+from ._decoder import INTERRUPTED, run_dumps
+from ._errors import KernelError, ProtocolError
+from ._transport import DUMP_RETRIES
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
-    from typing import Iterable, List, Optional, Tuple
+    from typing import Iterable, List, Optional, Sequence, Tuple
 
     from ._model import Destination, Service
+    from .lines import Program
 
 
 class TableMethods:
+    def _dest_dumps(self, services, lines=None):
+        from ._client import service_key_nest
+        # what spec.encode_request makes of {"service": key}, each request
+        # body made once and only the header per sequence number
+        nest = spec.TABLES["cmd"]["service"].id
+        head = nl.GENL_HDR.pack(spec.CMD_GET_DEST, spec.GENL_VERSION, 0)
+        fam, flags, message = self.family, spec.DUMP_FLAGS, nl.encode_message
+        builds = [lambda seq, b=head + nl.nested(nest, service_key_nest(s)):
+                  message(fam, flags, seq, b) for s in services]
+        afs = [s.af for s in services]
+        out, statuses, errors = self._conn.execute_dumps(
+            builds, lambda sock, reqs, pid: run_dumps(sock, reqs, pid, afs, lines))
+        for e in errors:
+            if e:
+                raise KernelError(e, "list_destinations")
+        return out, [st & INTERRUPTED for st in statuses]
+
+    def destination_records_many(self, services: Sequence[Service]) -> List[list]:
+        """destination_records() of each service, the dumps one after
+        another in one decoder call (C: all in one call); a dump the kernel
+        flagged interrupted is read again."""
+        records, again = self._dest_dumps(services)
+        for i, svc in enumerate(services):
+            if again[i]:
+                records[i] = self.destination_records(svc)
+        return records
+
+    def destination_lines(self, services: Sequence[Service], program: Program,
+                          texts: Sequence[str], *, sort: bool = True) -> str:
+        """A listing: for each service, its text from `texts`, then one line
+        (an ipvs.lines.Program) for each of its real servers, sorted by
+        address and port unless sort is false. The dumps run as in
+        destination_records_many; with the C decoder C writes the lines from
+        its records, so no Python object is made per real server."""
+        for _ in range(DUMP_RETRIES):
+            text, again = self._dest_dumps(services, (program, texts, sort))
+            if not any(again):
+                return text
+        raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
+
     def entries(self, services: Optional[Iterable[Service]] = None
                 ) -> List[Tuple[Service, List[Destination]]]:
         """Each service (by default all, as services() lists them) with

@@ -99,6 +99,8 @@ class Listings:
                     return R.table(self.info, fast_table(c, proc), fmt, names)
                 except ValueError:  # a destination line not in the kernel's layout
                     pass
+        if not self.json and fmt & O.FMT_NUMERIC and R.dest_program(fmt) is not None:
+            return R.program_table(self.info, c, fmt, self.names(fmt))
         entries = c.entries()
         if self.json:
             return entries

@@ -6,7 +6,7 @@
 
 
 from .. import CONNECTION_LINE, ProcDestinations, connection_expire, numeric_listing, split_line
-from .. import rules as _rules
+from .. import lines as _lines, rules as _rules
 from ..vocab import (AF_INET, AF_INET6, DAEMON_BACKUP, DAEMON_MASTER, DAEMON_OPTION_ROWS,
                      DAEMON_STATE_NAMES,
                      FORWARDING_LABELS, FWD_MASK, FWD_TUNNEL, FWMARK_LABEL, PROTOCOL_BY_LABEL,
@@ -72,18 +72,7 @@ def addrport(af, address, port, protocol, fmt, names):
 
 
 def largenum(i, fmt):
-    if fmt & FMT_EXACT:
-        n = len(str(i))
-        return "%*d" % (9 if n <= 8 else n + 1, i)
-    if i < 100000000:
-        return "%9d" % i
-    if i < 1000000000:
-        return "%8dK" % (i // 1000)
-    if i < 100000000000:
-        return "%8dM" % (i // 1000000)
-    if i < 100000000000000:
-        return "%8dG" % (i // 1000000000)
-    return "%8dT" % (i // 1000000000000)
+    return _lines.largenum_text(i, fmt & FMT_EXACT)
 
 
 def title(fmt):
@@ -140,29 +129,8 @@ def _mask_suffix(svc, word):
 
 def service_entry(svc, dests, fmt, names):
     """One service and its destinations, as list/save print them."""
-    out = []
+    out = [service_line(svc, fmt, names)]
     name = service_name(svc, fmt, names)
-    st = svc.stats
-    if fmt & FMT_RULE:
-        line = "-A " + name + _rules.service_options(svc, save=True)
-    elif fmt & FMT_STATS:
-        line = "%-33s" % name + "".join(largenum(v, fmt) for v in (
-            st.conns, st.inpkts, st.outpkts, st.inbytes, st.outbytes))
-    elif fmt & FMT_RATE:
-        line = "%-33s" % name + "".join(largenum(v, fmt) for v in (
-            st.cps, st.inpps, st.outpps, st.inbps, st.outbps))
-    else:
-        line = "%s %s" % (name, svc.scheduler)
-        if svc.flags & SVC_F_SCHED_ANY:
-            line += " (%s)" % sched_flags_text(svc)
-        if svc.flags & SVC_F_PERSISTENT:
-            line += " persistent %d" % svc.timeout + _mask_suffix(svc, "mask")
-            if svc.pe_name:
-                line += " pe %s" % svc.pe_name
-        if svc.flags & SVC_F_ONEPACKET:
-            line += " ops"
-    out.append(line + "\n")
-
     if type(dests) is ProcDestinations:
         out.append(proc_dest_lines(dests, svc.protocol, fmt, names))
         return "".join(out)
@@ -196,6 +164,96 @@ def service_entry(svc, dests, fmt, names):
             out.append("  -> %-28s %-7s %-6d %-10d %-10d\n" % (
                 dname, FORWARDING_LABELS.get(fwd, NULL), d.weight, d.active_conns, d.inactive_conns))
     return "".join(out)
+
+
+def service_line(svc, fmt, names):
+    """A service's own line in a listing or save, with its newline."""
+    name = service_name(svc, fmt, names)
+    st = svc.stats
+    if fmt & FMT_RULE:
+        line = "-A " + name + _rules.service_options(svc, save=True)
+    elif fmt & FMT_STATS:
+        line = "%-33s" % name + "".join(largenum(v, fmt) for v in (
+            st.conns, st.inpkts, st.outpkts, st.inbytes, st.outbytes))
+    elif fmt & FMT_RATE:
+        line = "%-33s" % name + "".join(largenum(v, fmt) for v in (
+            st.cps, st.inpps, st.outpps, st.inbps, st.outbps))
+    else:
+        line = "%s %s" % (name, svc.scheduler)
+        if svc.flags & SVC_F_SCHED_ANY:
+            line += " (%s)" % sched_flags_text(svc)
+        if svc.flags & SVC_F_PERSISTENT:
+            line += " persistent %d" % svc.timeout + _mask_suffix(svc, "mask")
+            if svc.pe_name:
+                line += " pe %s" % svc.pe_name
+        if svc.flags & SVC_F_ONEPACKET:
+            line += " ops"
+    return line + "\n"
+
+
+# ------------------------------------------- real-server lines as programs
+
+_COUNTERS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
+
+
+def _spaced(*columns):
+    """(field, width) pairs as left-justified numbers, each after a space."""
+    out = ()
+    for field, width in columns:
+        out += (_lines.text(" "), _lines.number(field, width))
+    return out
+
+
+def dest_columns(fmt):
+    """The real-server line of a numeric listing in format fmt, as columns
+    of ipvs.lines (None: a format these cannot write)."""
+    head = (_lines.text("  -> "), _lines.endpoint(28))
+    if fmt & FMT_RULE:
+        return None
+    if fmt & FMT_STATS:
+        return head + tuple(_lines.largenum("stats." + f) for f in _COUNTERS)
+    if fmt & FMT_RATE:
+        rates = ()
+        for f in ("cps", "inpps", "outpps"):
+            rates += (_lines.text(" "), _lines.number("stats." + f, 8, left=False))
+        return head + rates + (_lines.largenum("stats.inbps"), _lines.largenum("stats.outbps"))
+    if fmt & FMT_THRESHOLDS:
+        return head + _spaced(("u_thresh", 10), ("l_thresh", 10), ("active_conns", 10),
+                              ("inact_conns", 10))
+    if fmt & FMT_PERSISTENTCONN:
+        return head + _spaced(("weight", 9), ("persist_conns", 11), ("active_conns", 10),
+                              ("inact_conns", 10))
+    if fmt & FMT_TUN_INFO:
+        return None
+    return head + (_lines.text(" "), _lines.label("fwd_method", FWD_MASK, FORWARDING_LABELS,
+                                                  NULL, 7)) + _spaced(
+        ("weight", 6), ("active_conns", 10), ("inact_conns", 10))
+
+
+_PROGRAMS: dict = {}
+
+
+def dest_program(fmt):
+    """dest_columns(fmt) compiled (once per format), or None."""
+    key = fmt & (FMT_RULE | FMT_STATS | FMT_RATE | FMT_THRESHOLDS | FMT_PERSISTENTCONN
+                 | FMT_TUN_INFO | FMT_EXACT)
+    if key not in _PROGRAMS:
+        cols = dest_columns(fmt)
+        _PROGRAMS[key] = None if cols is None else _lines.Program(cols, exact=bool(fmt & FMT_EXACT))
+    return _PROGRAMS[key]
+
+
+def program_table(info, client, fmt, names):
+    """A numeric listing whose real-server lines a program writes
+    (dest_program(fmt)): service lines here, every real-server line by
+    Client.destination_lines (in C with the C decoder)."""
+    services = client.services()
+    sort = not fmt & FMT_NOSORT
+    if sort:
+        services = sorted(services, key=_rules.service_sort_key)
+    texts = [service_line(s, fmt, names) for s in services]
+    return info_line(info) + title(fmt) + client.destination_lines(
+        services, dest_program(fmt), texts, sort=sort)
 
 
 # ------------------------------------------- destinations from /proc/net/ip_vs

@@ -1,0 +1,216 @@
+/* ipvs_lines.c: listing lines written straight from dump records (the
+ * per-service listings' real-server lines: -Ln --stats, --rate,
+ * --thresholds, --persistent-conn), so that no Python object is made per
+ * real server. What a line holds is a column program handed over from
+ * Python (src/ipvs/cli/_render.py declares the formats, lines.py compiles
+ * them); nothing here knows a format or a record layout.
+ *
+ * Rule: the same text as the twin's compiled program (src/ipvs/lines.py)
+ * for any record; tests/test_lines.py holds them together.
+ */
+#include <stdio.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+static uint64_t col_uint(const uint8_t *p, unsigned size)
+{
+    uint8_t b8;
+    uint16_t b16;
+    uint32_t b32;
+    uint64_t b64;
+    switch (size) {
+    case 1: memcpy(&b8, p, 1); return b8;
+    case 2: memcpy(&b16, p, 2); return b16;
+    case 4: memcpy(&b32, p, 4); return b32;
+    default: memcpy(&b64, p, 8); return b64;
+    }
+}
+
+static int64_t col_int(const uint8_t *p, unsigned size, int is_signed)
+{
+    uint64_t v = col_uint(p, size);
+    if (!is_signed)
+        return (int64_t)v;
+    switch (size) {
+    case 1: return (int8_t)v;
+    case 2: return (int16_t)v;
+    case 4: return (int32_t)v;
+    default: return (int64_t)v;
+    }
+}
+
+/* "a.b.c.d:port" or "[v6]:port" (rules.endpoint over unpack_address) */
+static size_t endpoint_text(const uint8_t *rec, const struct ipvs_col *c, char *buf)
+{
+    char host[INET6_ADDRSTRLEN];
+    unsigned af = (unsigned)col_uint(rec + c->offset2, 2);
+    unsigned port = (unsigned)col_uint(rec + c->offset3, 2);
+    int n;
+    if (af == AF_INET6)
+        inet_ntop(AF_INET6, rec + c->offset, host, sizeof host);
+    else
+        inet_ntop(AF_INET, rec + c->offset, host, sizeof host);
+    n = snprintf(buf, 80, af == AF_INET ? "%s:%u" : "[%s]:%u", host, port);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* ipvsadm's print_largenum: exact, or cut to K, M, G, T */
+static int largenum(char *o, uint64_t i, int exact)
+{
+    if (exact) {
+        char digits[24];
+        int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)i);
+        return sprintf(o, "%*s", n <= 8 ? 9 : n + 1, digits);
+    }
+    if (i < 100000000ULL)
+        return sprintf(o, "%9llu", (unsigned long long)i);
+    if (i < 1000000000ULL)
+        return sprintf(o, "%8lluK", (unsigned long long)(i / 1000ULL));
+    if (i < 100000000000ULL)
+        return sprintf(o, "%8lluM", (unsigned long long)(i / 1000000ULL));
+    if (i < 100000000000000ULL)
+        return sprintf(o, "%8lluG", (unsigned long long)(i / 1000000000ULL));
+    return sprintf(o, "%8lluT", (unsigned long long)(i / 1000000000000ULL));
+}
+
+/* the most one line of this program can take */
+static size_t line_bound(const struct ipvs_col *cols, size_t ncols, const uint32_t *labels)
+{
+    size_t n = 2, i; /* the newline, and sprintf's NUL */
+    for (i = 0; i < ncols; i++) {
+        const struct ipvs_col *c = &cols[i];
+        size_t w = c->width, k;
+        switch (c->op) {
+        case IPVS_L_TEXT: w = c->b; break;
+        case IPVS_L_ENDPOINT: w = w > 80 ? w : 80; break;
+        case IPVS_L_INT: case IPVS_L_LARGENUM: w = w > 24 ? w : 24; break;
+        case IPVS_L_LABEL:
+            for (k = 0; k <= c->b; k++)
+                if (labels[2 * (c->a + k) + 1] > w)
+                    w = labels[2 * (c->a + k) + 1];
+            break;
+        }
+        n += w;
+    }
+    return n;
+}
+
+static char *line(char *o, const uint8_t *rec, const struct ipvs_col *cols, size_t ncols,
+                  const uint8_t *text, const uint32_t *labels)
+{
+    size_t i;
+    for (i = 0; i < ncols; i++) {
+        const struct ipvs_col *c = &cols[i];
+        int left = c->flags & IPVS_C_LEFT;
+        switch (c->op) {
+        case IPVS_L_TEXT:
+            memcpy(o, text + c->a, c->b);
+            o += c->b;
+            break;
+        case IPVS_L_ENDPOINT: {
+            char buf[80];
+            size_t n = endpoint_text(rec, c, buf);
+            if (n > c->b)
+                n = c->b;
+            o += sprintf(o, "%-*.*s", (int)c->width, (int)n, buf);
+            break;
+        }
+        case IPVS_L_INT:
+            if (c->flags & IPVS_C_SIGNED)
+                o += sprintf(o, left ? "%-*lld" : "%*lld", (int)c->width,
+                             (long long)col_int(rec + c->offset, c->size, 1));
+            else
+                o += sprintf(o, left ? "%-*llu" : "%*llu", (int)c->width,
+                             (unsigned long long)col_uint(rec + c->offset, c->size));
+            break;
+        case IPVS_L_LARGENUM:
+            o += largenum(o, col_uint(rec + c->offset, 8), c->flags & IPVS_C_EXACT);
+            break;
+        case IPVS_L_LABEL: {
+            uint64_t v = col_uint(rec + c->offset, c->size) & c->mask;
+            size_t k = c->a + (v < c->b ? v : c->b);
+            o += sprintf(o, "%-*.*s", (int)c->width, (int)labels[2 * k + 1],
+                         (const char *)text + labels[2 * k]);
+            break;
+        }
+        }
+    }
+    *o++ = '\n';
+    return o;
+}
+
+/* (address by family, then port) as rules.dest_sort_key orders them: the
+ * packed address (4 or 16 bytes; a prefix before a longer one), then the
+ * port */
+static int dest_before(const uint8_t *a, const uint8_t *b, const struct ipvs_col *k)
+{
+    size_t la = col_uint(a + k->offset2, 2) == AF_INET6 ? 16 : 4;
+    size_t lb = col_uint(b + k->offset2, 2) == AF_INET6 ? 16 : 4;
+    int c = memcmp(a + k->offset, b + k->offset, la < lb ? la : lb);
+    if (c)
+        return c < 0;
+    if (la != lb)
+        return la < lb;
+    return col_uint(a + k->offset3, 2) < col_uint(b + k->offset3, 2);
+}
+
+/* stable merge sort of idx[0..n) (scratch: n more) */
+static void sort_dests(uint32_t *idx, uint32_t *tmp, size_t n, const uint8_t *recs,
+                       size_t size, const struct ipvs_col *key)
+{
+    size_t width, i;
+    for (width = 1; width < n; width *= 2) {
+        for (i = 0; i < n; i += 2 * width) {
+            size_t lo = i, mid = i + width < n ? i + width : n;
+            size_t hi = i + 2 * width < n ? i + 2 * width : n, a = lo, b = mid, o = lo;
+            while (a < mid && b < hi)
+                tmp[o++] = dest_before(recs + (size_t)idx[b] * size,
+                                       recs + (size_t)idx[a] * size, key) ? idx[b++] : idx[a++];
+            while (a < mid)
+                tmp[o++] = idx[a++];
+            while (b < hi)
+                tmp[o++] = idx[b++];
+        }
+        memcpy(idx, tmp, n * sizeof *idx);
+    }
+}
+
+int ipvs_render_lines(const uint8_t *recs, size_t nrecs, size_t size,
+                      const struct ipvs_col *cols, size_t ncols, const struct ipvs_col *key,
+                      const uint8_t *text, const uint32_t *labels,
+                      const struct ipvs_group *groups, size_t ngroups,
+                      uint32_t *order, uint32_t *scratch,
+                      uint8_t *out, size_t cap, struct ipvs_lines *st)
+{
+    size_t bound = line_bound(cols, ncols, labels);
+    char *o = (char *)out + st->written;
+
+    while (st->group < ngroups) {
+        const struct ipvs_group *g = &groups[st->group];
+        if (g->first > nrecs || g->count > nrecs - g->first)
+            return IPVS_E_SPEC;
+        if (st->item == 0) {
+            if (cap - st->written < g->len + 1)
+                return IPVS_E_FULL;
+            memcpy(o, text + g->text, g->len);
+            o += g->len;
+            st->written += g->len;
+            if (key)
+                sort_dests(order + g->first, scratch, g->count, recs, size, key);
+            st->item = 1;
+        }
+        while (st->item <= g->count) {
+            uint32_t r = order[g->first + st->item - 1];
+            if (r >= nrecs)
+                return IPVS_E_SPEC;
+            if (cap - st->written < bound)
+                return IPVS_E_FULL;
+            o = line(o, recs + (size_t)r * size, cols, ncols, text, labels);
+            st->written = (size_t)(o - (char *)out);
+            st->item++;
+        }
+        st->group++;
+        st->item = 0;
+    }
+    return 0;
+}

@@ -1,0 +1,154 @@
+"""Line programs: a listing line declared as data (its columns), compiled
+once against a record layout, then run over dump records by either
+decoder: C writes the lines from its raw records (csrc/ipvs_lines.c), the
+twin runs the Python function compiled here over its tuples.
+
+    prog = Program([text("  -> "), endpoint(28), largenum("stats.conns")])
+    client.destination_lines(services, prog, texts)   # the listing's text
+
+A format is declared once, as columns (ipvsadm's are in the CLI's
+renderer); fields are named as the dump records name them ("weight",
+"u_thresh", "stats.conns"); offsets and tuple indexes come from the layout.
+"""
+from __future__ import annotations
+
+import _socket as socket
+
+from . import _spec
+
+__all__ = ["text", "endpoint", "number", "largenum", "label", "Program",
+           "numeric_endpoint", "largenum_text", "render_groups"]
+
+AF_INET, AF_INET6 = int(socket.AF_INET), int(socket.AF_INET6)
+_ntop = socket.inet_ntop
+
+
+def text(s):
+    """Literal text."""
+    return ("text", s)
+
+
+def endpoint(width, cut=59):
+    """The record's address and port, numeric ("a.b.c.d:port",
+    "[v6]:port"), at most `cut` characters, left-justified in `width`."""
+    return ("endpoint", width, cut)
+
+
+def number(field, width, left=True):
+    """An int field, %-Nd (left) or %Nd."""
+    return ("int", field, width, left)
+
+
+def largenum(field):
+    """A counter as ipvsadm prints it (exact with --exact)."""
+    return ("largenum", field)
+
+
+def label(field, mask, labels, default, width):
+    """labels[field & mask], else default, left-justified in width."""
+    return ("label", field, mask, labels, default, width)
+
+
+def numeric_endpoint(af, addr, port):
+    host = _ntop(AF_INET6, addr) if af == AF_INET6 else _ntop(AF_INET, addr[:4])
+    return ("%s:%d" if af == AF_INET else "[%s]:%d") % (host, port)
+
+
+def largenum_text(i, exact):
+    """ipvsadm's print_largenum."""
+    if exact:
+        n = len(str(i))
+        return "%*d" % (9 if n <= 8 else n + 1, i)
+    if i < 100000000:
+        return "%9d" % i
+    if i < 1000000000:
+        return "%8dK" % (i // 1000)
+    if i < 100000000000:
+        return "%8dM" % (i // 1000000)
+    if i < 100000000000000:
+        return "%8dG" % (i // 1000000000)
+    return "%8dT" % (i // 1000000000000)
+
+
+class Field:
+    """A field of a layout by its dotted name: tuple index, byte offset and
+    width in the C record, signedness."""
+
+    def __init__(self, layout, name):
+        top, _, sub = name.partition(".")
+        f = next(f for f in layout.fields if f.name == top)
+        if sub:
+            rec = layout.subs[f.record]
+            g = next(g for g in rec.fields if g.name == sub)
+            self.index, self.offset, self.size = f.index + g.index, f.offset + g.offset, g.store
+            self.signed = g.read == "i32"
+        else:
+            self.index, self.offset, self.size, self.signed = f.index, f.offset, f.store, \
+                f.read == "i32"
+
+
+class Program:
+    """Columns compiled against a layout (by default the dest record's):
+    .line(record, ep=numeric_endpoint) the text of one line for a record
+    tuple; .cols the columns with fields resolved (for C); .key the
+    (address, family, port) fields the lines sort by."""
+
+    def __init__(self, columns, exact=False, layout=None):
+        layout = _spec.LAYOUTS["dest"] if layout is None else layout
+        self.exact = exact
+        self.size = layout.size
+        addr, af, port = (Field(layout, n) for n in ("addr", "af", "port"))
+        self.key = (addr, af, port)
+        self.cols = []
+        fmt, args, env = [], [], {"_large": largenum_text, "_default_ep": numeric_endpoint}
+        for k, col in enumerate(columns):
+            kind = col[0]
+            if kind == "text":
+                fmt.append(col[1].replace("%", "%%"))
+                self.cols.append(col)
+            elif kind == "endpoint":
+                fmt.append("%%-%ds" % col[1])
+                args.append("ep(r[%d], r[%d], r[%d])[:%d]" % (af.index, addr.index, port.index,
+                                                               col[2]))
+                self.cols.append(col + (addr, af, port))
+            elif kind == "int":
+                f = Field(layout, col[1])
+                fmt.append("%%%s%dd" % ("-" if col[3] else "", col[2]))
+                args.append("r[%d]" % f.index)
+                self.cols.append(col + (f,))
+            elif kind == "largenum":
+                f = Field(layout, col[1])
+                fmt.append("%s")
+                args.append("_large(r[%d], %s)" % (f.index, exact))
+                self.cols.append(col + (f,))
+            elif kind == "label":
+                f = Field(layout, col[1])
+                table = tuple(col[3].get(v, col[4]) for v in range(col[2] + 1))
+                env["_labels%d" % k] = table
+                fmt.append("%%-%ds" % col[5])
+                args.append("_labels%d[r[%d] & %d]" % (k, f.index, col[2]))
+                self.cols.append(col + (f, table))
+            else:
+                raise ValueError("unknown column %r" % (kind,))
+        src = "def line(r, ep=_default_ep):\n    return %r %% (%s)\n" % (
+            "".join(fmt) + "\n", ", ".join(args) + ("," if len(args) == 1 else ""))
+        exec(compile(src, "<ipvs line>", "exec"), env)
+        self.line = env["line"]
+        a, f, p = addr.index, af.index, port.index
+        self.sort_key = lambda r: (r[a] if r[f] == AF_INET6 else r[a][:4], r[p])
+
+    def lines(self, records, sort=True):
+        """The lines of records (tuples), sorted by address and port."""
+        if sort:
+            records = sorted(records, key=self.sort_key)
+        line = self.line
+        return "".join([line(r) for r in records])
+
+
+def render_groups(program, texts, records, sort=True):
+    """The twin's listing: each group's text, then its records' lines."""
+    out = []
+    for t, recs in zip(texts, records):
+        out.append(t)
+        out.append(program.lines(recs, sort))
+    return "".join(out)

@@ -1,0 +1,111 @@
+"""Listing lines written from dump records (ipvs.lines programs, the CLI's
+real-server formats): C from its raw records and the twin from its tuples
+give the text the object renderer (cli._render.service_entry) gives for
+the same replies, in every numeric per-service format, sorted or not, for
+random real servers (IPv4 and IPv6, every forwarding method, counters
+across all of ipvsadm's K/M/G/T cut-offs, the largest values)."""
+import random
+import socket
+
+import pytest
+
+from ipvs import Service, Stats, _decode_py, lines
+from ipvs import _spec as spec
+from ipvs._client import dest_from_record
+from ipvs.cli import _options as O
+from ipvs.cli import _render as R
+from test_decoder_vectors import AF4, AF6, IMPLS, dest_msg, done
+from test_dumps import run
+
+FORMATS = [O.FMT_STATS, O.FMT_STATS | O.FMT_EXACT, O.FMT_RATE, O.FMT_RATE | O.FMT_EXACT,
+           O.FMT_THRESHOLDS, O.FMT_PERSISTENTCONN, 0]
+BIG = (0, 1, 99999999, 100000000, 999999999, 1000000000, 99999999999, 100000000000,
+       99999999999999, 100000000000000, 2 ** 63, 2 ** 64 - 1)
+
+
+def _value(rng, bits):
+    return rng.choice(BIG) if bits == 64 and rng.random() < 0.5 else rng.randrange(1 << bits)
+
+
+def random_dest(rng):
+    af = rng.choice((AF4, AF4, AF6))
+    if af == AF4:
+        addr = bytes(rng.choice((10, 192, 1, 255)) if i == 0 else rng.randrange(256)
+                     for i in range(4))
+    else:
+        addr = bytes([0x20, 0x01, 0x0d, 0xb8] + [rng.choice((0, rng.randrange(256)))
+                                                 for _ in range(12)])
+    stats = {f: _value(rng, 64) for f in spec.STATS_FIELDS}
+    return {"addr": addr, "port": rng.choice((0, 80, 8080, 65535)), "fwd_method":
+            rng.randrange(8), "weight": rng.choice((0, 1, 100, 0xFFFFFFFF, 0x7FFFFFFF)),
+            "u_thresh": _value(rng, 32), "l_thresh": _value(rng, 32),
+            "active_conns": _value(rng, 32), "inact_conns": _value(rng, 32),
+            "persist_conns": _value(rng, 32), "addr_family": af,
+            "stats": {f: v & 0xFFFFFFFF for f, v in stats.items()}, "stats64": stats}
+
+
+def random_case(seed):
+    rng = random.Random(seed)
+    services, script = [], []
+    for i in range(rng.randint(1, 6)):
+        svc = Service(protocol="tcp", address="10.0.0.%d" % (i + 1), port=80, scheduler="rr",
+                      stats=Stats(*[_value(rng, 64) for _ in spec.STATS_FIELDS]))
+        dests = [random_dest(rng) for _ in range(rng.choice((0, 1, 3, 12)))]
+        # a few real servers that sort as equals (same address and port)
+        if dests and rng.random() < 0.3:
+            dests.append(dict(dests[0], weight=7))
+        services.append(svc)
+        script.append(lambda s, ds=dests: [b"".join(dest_msg(d, seq=s) for d in ds)] * bool(ds)
+                      + [done(seq=s)])
+    return services, script
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("seed", range(12))
+def test_program_lines_are_the_object_renderers(impl, seed):
+    services, script = random_case(seed)
+    afs = [s.af for s in services]
+    (records, _, _), _ = run(_decode_py, script, afs)
+    names = R.NumericNames()
+    for base in FORMATS:
+        for nosort in (0, O.FMT_NOSORT):
+            fmt = base | nosort | O.FMT_NUMERIC
+            program = R.dest_program(fmt)
+            texts = [R.service_line(s, fmt, names) for s in services]
+            expected = "".join(R.service_entry(s, [dest_from_record(r) for r in recs], fmt, names)
+                               for s, recs in zip(services, records))
+            (got, statuses, errors), _ = run_lines(impl, script, afs, program, texts, not nosort)
+            assert got == expected, (fmt, seed)
+            assert statuses == [1] * len(services) and errors == [0] * len(services)
+
+
+def run_lines(impl, script, afs, program, texts, sort):
+    import test_dumps
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    peer = test_dumps.Peer(theirs, script)
+    peer.start()
+    try:
+        got = impl.run_dumps(ours, test_dumps.requests(len(script)), test_dumps.PID, afs,
+                             (program, texts, sort))
+    finally:
+        ours.close()
+        peer.join(5)
+        theirs.close()
+    return got, peer.seqs
+
+
+def test_formats_without_a_program():
+    # a save and the tunnel listing are written from objects
+    assert R.dest_program(O.FMT_RULE | O.FMT_NUMERIC) is None
+    assert R.dest_program(O.FMT_TUN_INFO | O.FMT_NUMERIC) is None
+    assert R.dest_program(O.FMT_STATS | O.FMT_TUN_INFO | O.FMT_NUMERIC) is not None
+
+
+def test_a_program_names_fields_of_the_record():
+    with pytest.raises(StopIteration):
+        lines.Program([lines.number("no_such_field", 5)])
+    p = lines.Program([lines.text("w="), lines.number("weight", 4, left=False),
+                       lines.text(" %"), lines.endpoint(20)])
+    rec = [0] * 23
+    rec[0], rec[1], rec[3], rec[9] = socket.inet_pton(AF4, "10.1.2.3") + bytes(12), 81, -3, AF4
+    assert p.line(tuple(rec)) == "w=  -3 %" + "10.1.2.3:81".ljust(20) + "\n"
