@@ -140,12 +140,13 @@ def _netmask(r, i):
     return socket.inet_ntop(AF_INET, _U32.pack(r[i.netmask]))
 
 
-service_from_record = record_reader(Service, SVC, {
+_SERVICE_READ = {
     "address": lambda r, i: None if r[i.fwmark] else unpack_address(r[i.af], r[i.addr]),
-    "netmask": _netmask, "stats": lambda r, i: Stats(*r[i.stats])})
-dest_from_record = record_reader(Destination, DEST, {
-    "address": lambda r, i: unpack_address(r[i.af], r[i.addr]),
-    "stats": lambda r, i: Stats(*r[i.stats])})
+    "netmask": _netmask, "stats": lambda r, i: Stats(*r[i.stats])}
+_DEST_READ = {"address": lambda r, i: unpack_address(r[i.af], r[i.addr]),
+              "stats": lambda r, i: Stats(*r[i.stats])}
+service_from_record = record_reader(Service, SVC, _SERVICE_READ)
+dest_from_record = record_reader(Destination, DEST, _DEST_READ)
 
 
 def daemon_from_attrs(a: dict) -> SyncDaemon:
