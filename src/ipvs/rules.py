@@ -4,7 +4,8 @@
 # --dry-run prints and undo reports name) and the JSON listing all use them.
 #
 # Rule: pure functions over model objects, no I/O; words and numbers from
-# the vocabulary (ipvs.vocab). Host names are the caller's: `host` turns
+# the vocabulary (ipvs.vocab), a field's own option from its class's
+# FIELD_MAP (_model). Host names are the caller's: `host` turns
 # (af, address, port, protocol) into text, numeric when not given.
 # save=True keeps what ipvsadm 1.31's -S does with values no rule can
 # express (an unknown forwarding method prints "(null)", an unknown tunnel
