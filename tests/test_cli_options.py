@@ -154,7 +154,7 @@ def test_destination_port_rules():
     assert parse("-a -t 1.1.1.1:80 -r 2.2.2.2 -m").d_port == 80
     assert parse("-a -f 3 -r 2.2.2.2:99").d_port == 99
     ce = parse("-a -t 1.1.1.1:80 -r 2.2.2.2 -i --tun-type gue --tun-port 6080 --tun-remcsum")
-    assert (ce.fwd, ce.tun_type, ce.tun_port, ce.tun_flags) == (2, 1, 6080, 2)
+    assert (ce.fwd_method, ce.tun_type, ce.tun_port, ce.tun_flags) == (2, 1, 6080, 2)
 
 
 def test_string_to_number_is_strtol():

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import collections
+import operator
 import _socket as socket  # the C module: socket.py would import enum and selectors
 import struct
 TYPE_CHECKING = False
@@ -18,9 +19,9 @@ from . import _netlink as nl
 from . import _spec as spec
 from ._decoder import DONE, INTERRUPTED, decode_dests, decode_services
 from ._errors import KernelError, ProtocolError
-from ._model import (AF_INET, AF_INET6, Connection, Destination, Info, Service,
-                     Stats, SyncDaemon, Timeouts, pack_address, unpack_address)
-from ._records import DEST, SVC
+from ._model import (AF_INET, AF_INET6, FWD_MASK, Connection, Destination, Info, Service,
+                     Stats, SyncDaemon, Timeouts, field_values, mapped, pack_address, unpack_address)
+from ._records import DEST, RECORDS, SVC
 from ._tablemethods import TableMethods
 from ._transport import Conn
 
@@ -43,42 +44,53 @@ def service_key_attrs(svc: Service) -> dict:
             "addr": pack_address(svc.af, svc.address), "port": svc.port}
 
 
+# Both directions derive from each model class's FIELD_MAP; only a value
+# that differs from the record's or the attribute's has a converter here.
+
+def attr_writer(cls, record: str, roles: tuple, convert: dict, records=RECORDS):
+    """(attribute names, f(obj) -> their values in that order) for the
+    fields of cls.FIELD_MAP in `roles`; each attribute is the one that
+    record's field of that name is read from (_records). convert: {model
+    field: f(obj) -> attribute value} where the value is not the field's."""
+    attrs = {f[0]: f[1] for f in records[record][2]}
+    return (tuple(attrs[rec] for _, rec in mapped(cls, "record", roles)),
+            field_values(cls, roles, convert))
+
+
+_SERVICE_WRITE = {"flags": lambda s: (s.flags, 0xFFFFFFFF), "netmask": netmask_bytes,
+                  "pe_name": lambda s: s.pe_name or None}  # None: not sent
+SERVICE_SET_FIELDS, _service_settings = attr_writer(Service, "service", ("set",), _SERVICE_WRITE)
+
+
 def service_attrs(svc: Service) -> dict:
     """Every settable attribute of a service (add and edit)."""
     a = service_key_attrs(svc)
-    a.update(sched_name=svc.scheduler, flags=(svc.flags, 0xFFFFFFFF),
-             timeout=svc.timeout, netmask=netmask_bytes(svc))
-    if svc.pe_name:
-        a["pe_name"] = svc.pe_name
+    a.update((k, v) for k, v in zip(SERVICE_SET_FIELDS, _service_settings(svc))
+             if v is not None)
     return a
 
 
-def dest_key_attrs(d: Destination) -> dict:
-    return {"addr_family": d.af, "addr": pack_address(d.af, d.address), "port": d.port}
-
-
-def dest_attrs(d: Destination) -> dict:
-    a = dest_key_attrs(d)
-    a.update(fwd_method=d.fwd_method & 0x7, weight=d.weight & 0xFFFFFFFF,
-             tun_type=d.tun_type, tun_port=d.tun_port, tun_flags=d.tun_flags,
-             u_thresh=d.u_threshold, l_thresh=d.l_threshold)
-    return a
-
-
+_DEST_WRITE = {"address": lambda d: pack_address(d.af, d.address),
+               "fwd_method": lambda d: d.fwd_method & FWD_MASK,
+               "weight": lambda d: d.weight & 0xFFFFFFFF}  # an i32 sent as the u32
+DEST_KEY_FIELDS, _dest_key_values = attr_writer(Destination, "dest", ("key",), _DEST_WRITE)
 # the destination attributes every NEW_DEST/SET_DEST sends (dest_nest's
 # order; the fast restore encodes its lines with the same list)
-DEST_FIELDS = ("addr_family", "addr", "port", "fwd_method", "weight", "tun_type", "tun_port",
-               "tun_flags", "u_thresh", "l_thresh")
+DEST_FIELDS, dest_values = attr_writer(Destination, "dest", ("key", "set"), _DEST_WRITE)
 _DEST_NEST = spec.fixed_encoder("dest", DEST_FIELDS, {"addr": 16})
 
 
+def dest_key_attrs(d: Destination) -> dict:
+    return dict(zip(DEST_KEY_FIELDS, _dest_key_values(d)))
+
+
+def dest_attrs(d: Destination) -> dict:
+    return dict(zip(DEST_FIELDS, dest_values(d)))
+
+
 def dest_nest(d: Destination) -> spec.Encoded:
-    """encode_attrs("dest", dest_attrs(d)) in one pack (tests check the two
-    agree)."""
-    return spec.Encoded(_DEST_NEST(
-        d.af, pack_address(d.af, d.address), d.port, d.fwd_method & 0x7,
-        d.weight & 0xFFFFFFFF, d.tun_type, d.tun_port, d.tun_flags, d.u_threshold,
-        d.l_threshold))
+    """encode_attrs("dest", dest_attrs(d)) in one pack (tests check so)."""
+    return spec.Encoded(_DEST_NEST(*dest_values(d)))
 
 
 def daemon_attrs(d: SyncDaemon) -> dict:
@@ -99,38 +111,42 @@ def daemon_attrs(d: SyncDaemon) -> dict:
 
 # ------------------------------------------------------- records -> model
 
-def service_from_record(r) -> Service:
-    af = r[SVC.af]
-    netmask = (str(r[SVC.netmask]) if af == AF_INET6
-               else socket.inet_ntop(AF_INET, _U32.pack(r[SVC.netmask])))
-    fwmark = r[SVC.fwmark]
-    return _trusted(Service, af=af, protocol=r[SVC.protocol],
-                    address=None if fwmark else unpack_address(af, r[SVC.addr]),
-                    port=r[SVC.port], fwmark=fwmark, scheduler=r[SVC.sched_name],
-                    flags=r[SVC.flags], timeout=r[SVC.timeout], netmask=netmask,
-                    pe_name=r[SVC.pe_name], stats=Stats(*r[SVC.stats]))
+def record_reader(cls, index, convert: dict):
+    """f(record) -> a cls object, each field of cls.FIELD_MAP from its
+    record field (`index`: the record's index constants, SVC, DEST);
+    convert: {model field: f(record, index)} where the value differs. Built
+    without __post_init__: the decoders have checked the bytes and
+    unpack_address gives canonical text, so validating again would only cost
+    time on huge tables (tests/test_replies.py checks they equal validated ones)."""
+    plain = [(f, getattr(index, rec)) for f, rec in mapped(cls, "record") if f not in convert]
+    names = tuple(f for f, _ in plain)
+    get = operator.itemgetter(*[i for _, i in plain], 0)  # a tuple even of one (zip drops 0)
+    conv = tuple(convert.items())
+    new = object.__new__
+
+    def read(r):
+        obj = new(cls)
+        d = obj.__dict__
+        d.update(zip(names, get(r)))
+        for f, c in conv:
+            d[f] = c(r, index)
+        return obj
+    return read
 
 
-def dest_from_record(r) -> Destination:
-    af = r[DEST.af]
-    return _trusted(Destination, address=unpack_address(af, r[DEST.addr]), port=r[DEST.port],
-                    af=af, fwd_method=r[DEST.fwd_method], weight=r[DEST.weight],
-                    u_threshold=r[DEST.u_thresh], l_threshold=r[DEST.l_thresh],
-                    active_conns=r[DEST.active_conns], inactive_conns=r[DEST.inact_conns],
-                    persistent_conns=r[DEST.persist_conns], tun_type=r[DEST.tun_type],
-                    tun_port=r[DEST.tun_port], tun_flags=r[DEST.tun_flags],
-                    stats=Stats(*r[DEST.stats]))
+def _netmask(r, i):
+    if r[i.af] == AF_INET6:
+        return str(r[i.netmask])
+    return socket.inet_ntop(AF_INET, _U32.pack(r[i.netmask]))
 
 
-def _trusted(cls, **fields):
-    """A model object from decoded kernel records, without __post_init__:
-    the decoders have checked the bytes and unpack_address already gives the
-    canonical text, so validating again would only cost time on tables of
-    tens of thousands of entries (tests/test_replies.py checks the objects
-    equal validated ones)."""
-    obj = object.__new__(cls)
-    obj.__dict__.update(fields)
-    return obj
+_SERVICE_READ = {
+    "address": lambda r, i: None if r[i.fwmark] else unpack_address(r[i.af], r[i.addr]),
+    "netmask": _netmask, "stats": lambda r, i: Stats(*r[i.stats])}
+_DEST_READ = {"address": lambda r, i: unpack_address(r[i.af], r[i.addr]),
+              "stats": lambda r, i: Stats(*r[i.stats])}
+service_from_record = record_reader(Service, SVC, _SERVICE_READ)
+dest_from_record = record_reader(Destination, DEST, _DEST_READ)
 
 
 def daemon_from_attrs(a: dict) -> SyncDaemon:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from typing import Iterable, Optional
 
-from ._model import Connection, Destination, Info, Service, Stats, SyncDaemon, Timeouts
+from ._model import (Connection, Destination, Info, Service, Stats, SyncDaemon, Timeouts,
+                     mapped)
 from ._status import Status
 from .vocab import (AF_INET6, FAMILY_NAMES, FORWARDING_NAMES, FWD_MASK, FWD_TUNNEL,
                      PROTOCOL_NAMES, STATS_COUNTERS, STATS_RATES, SVC_F_ONEPACKET,
@@ -54,24 +55,55 @@ def service_flags(s: Service) -> list:
     return out
 
 
+_ROWS: dict = {}  # model class -> its JSON rows, made on first use
+
+
+def fields_json(obj, special: dict) -> dict:
+    """The keys of obj's class FIELD_MAP, in its order: each field's value
+    under its key, or the keys special[field](obj, key) gives (none: the
+    key does not apply to this object and is left out)."""
+    rows = _ROWS.get(type(obj))
+    if rows is None:
+        rows = _ROWS[type(obj)] = [(f, k, special.get(f)) for f, k in mapped(type(obj), "json")]
+    o: dict = {}
+    for field, key, conv in rows:
+        if conv is None:
+            o[key] = getattr(obj, field)
+        else:
+            o.update(conv(obj, key))
+    return o
+
+
+def _family_json(obj, key) -> dict:
+    return {key: _family(obj.af)}
+
+
+def _unless_fwmark(value):
+    """A key of an address service, which a firewall-mark service has not."""
+    return lambda s, key: {} if s.fwmark else {key: value(s)}
+
+
+_SERVICE_JSON = {
+    "af": _family_json,
+    "fwmark": lambda s, key: {key: s.fwmark} if s.fwmark else {},
+    "protocol": _unless_fwmark(lambda s: PROTOCOL_NAMES.get(s.protocol, str(s.protocol))),
+    "address": _unless_fwmark(lambda s: s.address),
+    "port": _unless_fwmark(lambda s: s.port),
+    "flags": lambda s, key: {key: service_flags(s)},
+    "netmask": lambda s, key: ({"prefixlen": int(s.netmask)} if s.af == AF_INET6
+                               else {key: s.netmask}),
+    "pe_name": lambda s, key: {key: s.pe_name} if s.pe_name else {},
+}
+_DEST_JSON = {
+    "af": _family_json,
+    "fwd_method": lambda d, key: {key: FORWARDING_NAMES.get(d.fwd_method & FWD_MASK,
+                                                            str(d.fwd_method & FWD_MASK))},
+}
+
+
 def service_json(s: Service, dests: Optional[Iterable[Destination]] = None, *,
                  stats: bool = False, rate: bool = False, estimating: bool = True) -> dict:
-    o: dict = {"family": _family(s.af)}
-    if s.fwmark:
-        o["fwmark"] = s.fwmark
-    else:
-        o["protocol"] = PROTOCOL_NAMES.get(s.protocol, str(s.protocol))
-        o["address"] = s.address
-        o["port"] = s.port
-    o["scheduler"] = s.scheduler
-    o["flags"] = service_flags(s)
-    o["timeout"] = s.timeout
-    if s.af == AF_INET6:
-        o["prefixlen"] = int(s.netmask)
-    else:
-        o["netmask"] = s.netmask
-    if s.pe_name:
-        o["pe"] = s.pe_name
+    o = fields_json(s, _SERVICE_JSON)
     if stats:
         o["stats"] = stats_json(s.stats)
     if rate:
@@ -84,13 +116,8 @@ def service_json(s: Service, dests: Optional[Iterable[Destination]] = None, *,
 
 def dest_json(d: Destination, *, stats: bool = False, rate: bool = False,
               estimating: bool = True) -> dict:
-    fwd = d.fwd_method & FWD_MASK
-    o: dict = {"family": _family(d.af), "address": d.address, "port": d.port,
-               "forward": FORWARDING_NAMES.get(fwd, str(fwd)), "weight": d.weight,
-               "u_threshold": d.u_threshold, "l_threshold": d.l_threshold,
-               "active_conns": d.active_conns, "inactive_conns": d.inactive_conns,
-               "persistent_conns": d.persistent_conns}
-    if fwd == FWD_TUNNEL:
+    o = fields_json(d, _DEST_JSON)
+    if d.fwd_method & FWD_MASK == FWD_TUNNEL:
         t = {"type": _name(TUNNEL_TYPE_NAMES, d.tun_type)}
         if d.tun_type == TUN_GUE:
             t["port"] = d.tun_port

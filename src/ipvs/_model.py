@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py would import enum and selectors
+from _operator import attrgetter  # the C module: operator.py costs an import
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations are strings here
@@ -29,8 +30,9 @@ __all__ = ["AF_INET", "AF_INET6", "DAEMON_BACKUP", "DAEMON_MASTER", "DAEMON_STAT
            "SVC_F_SCHED1", "SVC_F_SCHED2", "SVC_F_SCHED3", "TUN_F_CSUM", "TUN_F_NOCSUM",
            "TUN_F_REMCSUM", "TUN_GRE", "TUN_GUE", "TUN_IPIP", "TUNNEL_TYPES",
            "FrozenInstanceError", "Stats", "Service", "Destination", "Timeouts",
-           "SyncDaemon", "Info", "Connection", "family_of", "normalize_address",
-           "pack_address", "unpack_address"]
+           "SyncDaemon", "Info", "Connection", "FIELD_MAP_COLUMNS", "mapped", "field_values",
+           "family_of",
+           "normalize_address", "pack_address", "unpack_address"]
 
 
 class FrozenInstanceError(AttributeError):
@@ -155,6 +157,37 @@ def unpack_address(af: int, raw: bytes) -> str:
     return socket.inet_ntop(AF_INET, raw[:4].ljust(4, b"\0"))
 
 
+# The columns of a model class's FIELD_MAP: how each of its fields meets
+# the kernel, a rule and JSON. A new attribute is a field of the class, a
+# row of its map and its attribute and record field in the spec; the code
+# that moves values between them reads the rows.
+#   field: the model field
+#   record: the field of _records' record (which names its attribute in
+#       the spec's table); None: not from the kernel
+#   role: "key" names the object; "set" is sent by the requests that make
+#       and change it, and a rule compares it (_table); "count" only the
+#       kernel reports (never sent, not part of a rule)
+#   json: its key in the JSON object (None: shown otherwise, or not)
+#   option: the ipvsadm option a rule writes it with when it is not 0
+#       (None: the rule writes it otherwise, or not)
+FIELD_MAP_COLUMNS = ("field", "record", "role", "json", "option")
+
+
+def mapped(cls, column: str, roles: tuple = ()) -> tuple:
+    """(field, column value) of each row of cls.FIELD_MAP whose column is
+    set (and whose role is one of `roles`, if given), in the map's order."""
+    i = FIELD_MAP_COLUMNS.index(column)
+    return tuple((row[0], row[i]) for row in cls.FIELD_MAP
+                 if row[i] is not None and (not roles or row[2] in roles))
+
+
+def field_values(cls, roles: tuple, convert: dict):
+    """f(obj) -> the values of the fields of cls.FIELD_MAP in `roles`, in
+    the map's order, each as convert[field](obj) where given."""
+    getters = [convert.get(f) or attrgetter(f) for f, _ in mapped(cls, "field", roles)]
+    return lambda obj: tuple([g(obj) for g in getters])
+
+
 @_value_class(kw_only=False)
 class Stats(_Value):
     """Counters and rates of a service, a destination or the whole table.
@@ -201,6 +234,23 @@ class Service(_Value):
     netmask: Optional[str] = None
     pe_name: str = ""
     stats: Optional[Stats] = None
+
+    # How each field meets the kernel, a rule and JSON, in JSON order (see
+    # FIELD_MAP_COLUMNS). A firewall-mark service has no protocol, address
+    # or port, an address service no fwmark: JSON leaves them out.
+    FIELD_MAP = (
+        ("af", "af", "key", "family", None),
+        ("fwmark", "fwmark", "key", "fwmark", None),
+        ("protocol", "protocol", "key", "protocol", None),
+        ("address", "addr", "key", "address", None),
+        ("port", "port", "key", "port", None),
+        ("scheduler", "sched_name", "set", "scheduler", None),
+        ("flags", "flags", "set", "flags", None),
+        ("timeout", "timeout", "set", "timeout", None),
+        ("netmask", "netmask", "set", "netmask", None),  # JSON: prefixlen for IPv6
+        ("pe_name", "pe_name", "set", "pe", None),
+        ("stats", "stats", "count", None, None),  # JSON: with --stats, --rate
+    )
 
     if TYPE_CHECKING:  # the protocol may be given by name; checked by tests/test_typing.py
         def __init__(self, *, af: int = 0, protocol: Union[int, str] = 0,
@@ -277,6 +327,27 @@ class Destination(_Value):
     inactive_conns: int = 0
     persistent_conns: int = 0
     stats: Optional[Stats] = None
+
+    # How each field meets the kernel, a rule and JSON, in JSON order (see
+    # FIELD_MAP_COLUMNS): the reader of records, the request attributes,
+    # the settings a plan compares, the JSON keys and the rule words are
+    # derived from these rows.
+    FIELD_MAP = (
+        ("af", "af", "key", "family", None),
+        ("address", "addr", "key", "address", None),
+        ("port", "port", "key", "port", None),
+        ("fwd_method", "fwd_method", "set", "forward", None),
+        ("weight", "weight", "set", "weight", None),  # the rule writes -w always
+        ("u_threshold", "u_thresh", "set", "u_threshold", "-x"),
+        ("l_threshold", "l_thresh", "set", "l_threshold", "-y"),
+        ("active_conns", "active_conns", "count", "active_conns", None),
+        ("inactive_conns", "inact_conns", "count", "inactive_conns", None),
+        ("persistent_conns", "persist_conns", "count", "persistent_conns", None),
+        ("tun_type", "tun_type", "set", None, None),  # JSON and rule: the tunnel's
+        ("tun_port", "tun_port", "set", None, None),
+        ("tun_flags", "tun_flags", "set", None, None),
+        ("stats", "stats", "count", None, None),  # JSON: with --stats, --rate
+    )
 
     if TYPE_CHECKING:  # methods and tunnel types may be given by name
         def __init__(self, *, address: str, port: int = 0, af: int = 0,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable, List, Tuple
 
 from ._base import IPVSError
-from ._model import Destination, Service
+from ._model import Destination, Service, field_values
 from .rules import endpoint, service_spec
 from .vocab import FWD_MASK, SVC_F_HASHED
 
@@ -24,16 +24,25 @@ class PlanError(IPVSError, ValueError):
 
 # --------------------------------------------------------------- comparing
 
-def service_settings(s: Service) -> tuple:
-    """What SET_SERVICE can change. The kernel reports its internal
-    'hashed' flag; it is not part of a rule."""
-    return (s.scheduler, s.flags & ~SVC_F_HASHED, s.timeout, s.netmask, s.pe_name)
+def _settings(normalize: dict):
+    """f(obj) -> what the kernel lets a rule change: the values of the
+    "set" fields of its class's FIELD_MAP, each as normalize[field](obj)
+    where given (one reader per model class, made on first use)."""
+    readers: dict = {}
+
+    def settings(obj) -> tuple:
+        read = readers.get(type(obj))
+        if read is None:
+            read = readers[type(obj)] = field_values(type(obj), ("set",), normalize)
+        return read(obj)
+    return settings
 
 
-def dest_settings(d: Destination) -> tuple:
-    """What SET_DEST can change."""
-    return (d.fwd_method & FWD_MASK, d.weight, d.u_threshold, d.l_threshold,
-            d.tun_type, d.tun_port, d.tun_flags)
+# What SET_SERVICE can change. The kernel reports its internal 'hashed'
+# flag; it is not part of a rule.
+service_settings = _settings({"flags": lambda s: s.flags & ~SVC_F_HASHED})
+# What SET_DEST can change (the method without the kernel's other bits).
+dest_settings = _settings({"fwd_method": lambda d: d.fwd_method & FWD_MASK})
 
 
 def clean_service(s: Service) -> Service:

@@ -4,7 +4,8 @@
 # --dry-run prints and undo reports name) and the JSON listing all use them.
 #
 # Rule: pure functions over model objects, no I/O; words and numbers from
-# the vocabulary (ipvs.vocab). Host names are the caller's: `host` turns
+# the vocabulary (ipvs.vocab), a field's own option from its class's
+# FIELD_MAP (_model). Host names are the caller's: `host` turns
 # (af, address, port, protocol) into text, numeric when not given.
 # save=True keeps what ipvsadm 1.31's -S does with values no rule can
 # express (an unknown forwarding method prints "(null)", an unknown tunnel
@@ -15,6 +16,7 @@ from __future__ import annotations
 import _socket as socket  # the C module: socket.py would import enum and selectors
 
 from ._conntext import endpoint  # host:port, [v6]:port (the -Lc lines write them so too)
+from ._model import mapped
 from .vocab import (AF_INET, AF_INET6, FORWARDING_OPTIONS, FWD_MASK, FWD_ROUTE, FWD_TUNNEL,
                      PROTOCOL_NAMES, PROTOCOL_OPTIONS, SVC_F_SCHED_ANY, TUN_GUE, TUN_GRE,
                      TUNNEL_FLAG_OPTIONS, TUNNEL_TYPE_NAMES, DAEMON_OPTION_ROWS, DAEMON_STATE_NAMES,
@@ -84,12 +86,24 @@ def dest_options(d, *, save=False) -> str:
                 out += " " + TUNNEL_FLAG_OPTIONS[d.tun_flags]
             elif save:
                 out += " ?"
-    # ipvsadm 1.31 -S leaves the thresholds out, so its restore loses them
-    if d.u_threshold:
-        out += " -x %d" % d.u_threshold
-    if d.l_threshold:
-        out += " -y %d" % d.l_threshold
+    # the numbers a rule writes only when set (the thresholds: -x, -y),
+    # named in the class's FIELD_MAP; ipvsadm 1.31 -S leaves the thresholds
+    # out, so its restore loses them
+    for field, opt in _options_of(type(d)):
+        value = getattr(d, field)
+        if value:
+            out += " %s %d" % (opt, value)
     return out
+
+
+_OPTIONS: dict = {}  # model class -> its (field, option) rows, made on first use
+
+
+def _options_of(cls):
+    rows = _OPTIONS.get(cls)
+    if rows is None:
+        rows = _OPTIONS[cls] = mapped(cls, "option")
+    return rows
 
 
 # ---------------------------------------------------------------- operations

@@ -102,11 +102,12 @@ class Command:
         self.timeout = 0
         self.netmask = 0xFFFFFFFF  # u32 as ipvsadm sends it (v4: the mask's bytes)
         self.pe_name = ""
-        # destination
+        # destination: its settings under their model names (Destination's
+        # "set" fields, which the runner passes on by name)
         self.d_af = 0
         self.d_addr = None
         self.d_port = 0
-        self.fwd = FWD_ROUTE
+        self.fwd_method = FWD_ROUTE
         self.weight = 1
         self.u_threshold = 0
         self.l_threshold = 0
@@ -268,7 +269,7 @@ def _option(ce, sc, tag, arg):
         _server(ce, arg)
     elif tag in _FORWARDING:
         _set_option(ce, O_FORWARD)
-        ce.fwd = _FORWARDING[tag]
+        ce.fwd_method = _FORWARDING[tag]
     elif tag == "sort":
         pass  # the default; accepted for compatibility
     elif tag == "6":
@@ -379,12 +380,12 @@ def check_command(ce):
     if ce.cmd == CMD_STARTDAEMON and not ce.mcast_ifn:
         ce.mcast_ifn = DEF_MCAST_IFN
     if ce.cmd in (CMD_ADDDEST, CMD_EDITDEST):
-        if not ce.fwmark and ce.fwd in (FWD_TUNNEL, FWD_ROUTE):
+        if not ce.fwmark and ce.fwd_method in (FWD_TUNNEL, FWD_ROUTE):
             ce.d_port = ce.port
-        if ce.d_af != ce.af and ce.fwd != FWD_TUNNEL:
+        if ce.d_af != ce.af and ce.fwd_method != FWD_TUNNEL:
             fail("Different address family is allowed only for tunneling servers")
         tun_bits = (1 << O_TUN_TYPE) | sum(1 << o for o in _TUN_OPTS)
-        if ce.options & tun_bits and ce.fwd != FWD_TUNNEL:
+        if ce.options & tun_bits and ce.fwd_method != FWD_TUNNEL:
             fail("Tunnel options conflict with forward method")
         tunnel_opt_check(ce.tun_type, ce.options)
     if ce.cmd == CMD_LIST:

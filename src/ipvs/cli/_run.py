@@ -229,10 +229,9 @@ class Runner(Listings):
         try:
             addr = socket.inet_ntop(socket.AF_INET6 if af == AF_INET6 else socket.AF_INET,
                                     ce.d_addr or bytes(16 if af == AF_INET6 else 4))
-            return Destination(address=addr, port=ce.d_port, af=af, fwd_method=ce.fwd,
-                               weight=ce.weight, u_threshold=ce.u_threshold,
-                               l_threshold=ce.l_threshold, tun_type=ce.tun_type,
-                               tun_port=ce.tun_port, tun_flags=ce.tun_flags)
+            # the settings by their model names, as the command holds them
+            return Destination(address=addr, port=ce.d_port, af=af, **{
+                f: getattr(ce, f) for f, _, role, *_ in Destination.FIELD_MAP if role == "set"})
         except (ValueError, OSError):
             raise self._invalid() from None
 
