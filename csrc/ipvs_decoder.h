@@ -176,8 +176,8 @@ int ipvs_run_dumps(int fd, const uint8_t *reqs, size_t len, size_t n, const uint
  * in order, then '\n'; a column is one of:
  *   TEXT      text[a .. a+b)
  *   ENDPOINT  the address at offset (family: u16 at offset2, port: u16 at
- *             offset3) as "a.b.c.d:port" or "[v6]:port", at most b bytes,
- *             left-justified in width
+ *             offset3) as "a.b.c.d:port" or "[v6]:port", at most b bytes
+ *             (not IPv6: at most a), left-justified in width
  *   INT       the int of size bytes at offset (IPVS_C_SIGNED: signed) in
  *             width, right-justified unless IPVS_C_LEFT
  *   LARGENUM  the u64 at offset as ipvsadm prints counters (IPVS_C_EXACT)

@@ -110,8 +110,9 @@ static char *line(char *o, const uint8_t *rec, const struct ipvs_col *cols, size
         case IPVS_L_ENDPOINT: {
             char buf[80];
             size_t n = endpoint_text(rec, c, buf);
-            if (n > c->b)
-                n = c->b;
+            size_t cut = col_uint(rec + c->offset2, 2) == AF_INET6 ? c->b : c->a;
+            if (n > cut)
+                n = cut;
             o += sprintf(o, "%-*.*s", (int)c->width, (int)n, buf);
             break;
         }

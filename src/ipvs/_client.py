@@ -21,6 +21,7 @@ from ._decoder import DONE, INTERRUPTED, decode_dests, decode_services
 from ._errors import KernelError, ProtocolError
 from ._model import (AF_INET, AF_INET6, FWD_MASK, Connection, Destination, Info, Service,
                      Stats, SyncDaemon, Timeouts, field_values, mapped, pack_address, unpack_address)
+from ._keys import service_key_attrs, service_key_nest  # noqa: F401 (also named here)
 from ._records import DEST, RECORDS, SVC
 from ._tablemethods import TableMethods
 from ._transport import Conn
@@ -34,14 +35,6 @@ def netmask_bytes(svc: Service) -> bytes:
     if svc.af == AF_INET6:
         return _U32.pack(int(svc.netmask))
     return socket.inet_pton(AF_INET, svc.netmask)
-
-
-def service_key_attrs(svc: Service) -> dict:
-    """The attributes that name a service (what lookups need)."""
-    if svc.fwmark:
-        return {"af": svc.af, "fwmark": svc.fwmark}
-    return {"af": svc.af, "protocol": svc.protocol,
-            "addr": pack_address(svc.af, svc.address), "port": svc.port}
 
 
 # Both directions derive from each model class's FIELD_MAP; only a value
@@ -149,6 +142,21 @@ service_from_record = record_reader(Service, SVC, _SERVICE_READ)
 dest_from_record = record_reader(Destination, DEST, _DEST_READ)
 
 
+def dest_to_record(d: Destination) -> tuple:
+    """The decoders' record of a destination (dest_from_record's inverse,
+    from the same map): what ipvs.lines programs run over."""
+    r = [0] * DEST._width
+    for f, rec in _DEST_RECORD:
+        r[getattr(DEST, rec)] = getattr(d, f)
+    r[DEST.addr] = pack_address(d.af, d.address).ljust(16, b"\0")
+    st = d.stats or Stats()
+    r[DEST.stats] = [getattr(st, f) for f in Stats._FIELDS]
+    return tuple(r)
+
+
+_DEST_RECORD = [(f, rec) for f, rec in mapped(Destination, "record") if f not in _DEST_READ]
+
+
 def daemon_from_attrs(a: dict) -> SyncDaemon:
     group = None
     try:
@@ -177,27 +185,6 @@ def _timeout_attrs(t: Timeouts) -> dict:
     return {"timeout_tcp": t.tcp, "timeout_tcp_fin": t.tcp_fin, "timeout_udp": t.udp}
 
 
-_KEY_CACHE: dict = {}
-
-
-def service_key_nest(svc: Service) -> spec.Encoded:
-    """The encoded key of a service, computed once per service key: a
-    restore names each service again in every one of its real-server lines."""
-    k = svc.key
-    enc = _KEY_CACHE.get(k)
-    if enc is None:
-        if len(_KEY_CACHE) > 65536:
-            _KEY_CACHE.clear()
-        a = service_key_attrs(svc)
-        kind = "fwmark" if svc.fwmark else len(a["addr"])
-        pack = _KEY_PACKS.get(kind)
-        if pack is None:  # the attributes' bytes encode_attrs makes, in one struct pack
-            pack = _KEY_PACKS[kind] = spec.fixed_encoder("service", list(a), {"addr": kind})
-        enc = _KEY_CACHE[k] = spec.Encoded(pack(*a.values()))
-    return enc
-
-
-_KEY_PACKS: dict = {}  # by key kind: "fwmark", or the address's length
 
 
 OPERATIONS = {

@@ -349,8 +349,8 @@ def _c_program(program):
         if kind == "text":
             col.a, col.b = put(spec[1])
         elif kind == "endpoint":
-            col.width, col.b = spec[1], spec[2]
-            at(col, *spec[3:6])
+            col.width, col.b, col.a = spec[1], spec[2], spec[3]
+            at(col, *spec[4:7])
         else:
             f = spec[-1] if kind != "label" else spec[6]
             col.offset, col.size = f.offset, f.size

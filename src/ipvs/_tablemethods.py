@@ -11,6 +11,7 @@ from __future__ import annotations
 from . import _netlink as nl, _spec as spec
 from ._decoder import INTERRUPTED, run_dumps
 from ._errors import KernelError, ProtocolError
+from ._keys import service_key_nest
 from ._transport import DUMP_RETRIES
 
 TYPE_CHECKING = False
@@ -23,7 +24,6 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
 
 class TableMethods:
     def _dest_dumps(self, services, lines=None):
-        from ._client import service_key_nest
         # what spec.encode_request makes of {"service": key}, each request
         # body made once and only the header per sequence number
         nest = spec.TABLES["cmd"]["service"].id

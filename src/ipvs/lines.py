@@ -15,9 +15,11 @@ from __future__ import annotations
 import _socket as socket
 
 from . import _spec
+from ._client import dest_to_record
 
 __all__ = ["text", "endpoint", "number", "largenum", "label", "Program",
-           "numeric_endpoint", "largenum_text", "render_groups"]
+           "numeric_endpoint", "address_text", "dest_record", "largenum_text",
+           "render_groups"]
 
 AF_INET, AF_INET6 = int(socket.AF_INET), int(socket.AF_INET6)
 _ntop = socket.inet_ntop
@@ -28,10 +30,11 @@ def text(s):
     return ("text", s)
 
 
-def endpoint(width, cut=59):
+def endpoint(width, cut=59, cut4=None):
     """The record's address and port, numeric ("a.b.c.d:port",
-    "[v6]:port"), at most `cut` characters, left-justified in `width`."""
-    return ("endpoint", width, cut)
+    "[v6]:port"), at most `cut` characters (one not of an IPv6 address:
+    at most `cut4`, by default `cut`), left-justified in `width`."""
+    return ("endpoint", width, cut, cut if cut4 is None else cut4)
 
 
 def number(field, width, left=True):
@@ -49,9 +52,18 @@ def label(field, mask, labels, default, width):
     return ("label", field, mask, labels, default, width)
 
 
+def address_text(af, addr):
+    """A record's packed address (16 bytes) as text."""
+    return _ntop(AF_INET6, addr) if af == AF_INET6 else _ntop(AF_INET, addr[:4])
+
+
 def numeric_endpoint(af, addr, port):
     host = _ntop(AF_INET6, addr) if af == AF_INET6 else _ntop(AF_INET, addr[:4])
     return ("%s:%d" if af == AF_INET else "[%s]:%d") % (host, port)
+
+
+# A Destination as the decoders' record (what programs run over)
+dest_record = dest_to_record
 
 
 def largenum_text(i, exact):
@@ -108,8 +120,8 @@ class Program:
                 self.cols.append(col)
             elif kind == "endpoint":
                 fmt.append("%%-%ds" % col[1])
-                args.append("ep(r[%d], r[%d], r[%d])[:%d]" % (af.index, addr.index, port.index,
-                                                               col[2]))
+                args.append("ep(r[%d], r[%d], r[%d])[:%d if r[%d] == %d else %d]" % (
+                    af.index, addr.index, port.index, col[2], af.index, AF_INET6, col[3]))
                 self.cols.append(col + (addr, af, port))
             elif kind == "int":
                 f = Field(layout, col[1])
@@ -137,12 +149,13 @@ class Program:
         a, f, p = addr.index, af.index, port.index
         self.sort_key = lambda r: (r[a] if r[f] == AF_INET6 else r[a][:4], r[p])
 
-    def lines(self, records, sort=True):
-        """The lines of records (tuples), sorted by address and port."""
+    def lines(self, records, sort=True, ep=numeric_endpoint):
+        """The lines of records (tuples), sorted by address and port; ep:
+        f(af, packed address, port) -> the endpoint's text (e.g. names)."""
         if sort:
             records = sorted(records, key=self.sort_key)
         line = self.line
-        return "".join([line(r) for r in records])
+        return "".join([line(r, ep) for r in records])
 
 
 def render_groups(program, texts, records, sort=True):

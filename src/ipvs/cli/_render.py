@@ -130,39 +130,31 @@ def _mask_suffix(svc, word):
 def service_entry(svc, dests, fmt, names):
     """One service and its destinations, as list/save print them."""
     out = [service_line(svc, fmt, names)]
-    name = service_name(svc, fmt, names)
     if type(dests) is ProcDestinations:
         out.append(proc_dest_lines(dests, svc.protocol, fmt, names))
         return "".join(out)
+    program = dest_program(fmt)
+    if program is not None:  # the lines a numeric listing writes from records
+        def ep(af, addr, port):
+            return addrport(af, _lines.address_text(af, addr), port, svc.protocol, fmt, names)
+        record = _lines.dest_record
+        out.append(program.lines([record(d) for d in dests], not fmt & FMT_NOSORT,
+                                 _lines.numeric_endpoint if fmt & FMT_NUMERIC else ep))
+        return "".join(out)
+    name = service_name(svc, fmt, names)
     if not fmt & FMT_NOSORT:
         dests = sorted(dests, key=_rules.dest_sort_key)
     for d in dests:
         dname = addrport(d.af, d.address, d.port, svc.protocol, fmt, names)
-        if not fmt & FMT_RULE and d.af != AF_INET6:
-            dname = dname[:28]
-        fwd = d.fwd_method & FWD_MASK
-        ds = d.stats
         if fmt & FMT_RULE:
             out.append("-a %s -r %s%s\n" % (name, dname, _rules.dest_options(d, save=True)))
-        elif fmt & FMT_STATS:
-            out.append("  -> %-28s" % dname + "".join(largenum(v, fmt) for v in (
-                ds.conns, ds.inpkts, ds.outpkts, ds.inbytes, ds.outbytes)) + "\n")
-        elif fmt & FMT_RATE:
-            out.append("  -> %-28s %8d %8d %8d" % (dname, ds.cps, ds.inpps, ds.outpps)
-                       + largenum(ds.inbps, fmt) + largenum(ds.outbps, fmt) + "\n")
-        elif fmt & FMT_THRESHOLDS:
-            out.append("  -> %-28s %-10d %-10d %-10d %-10d\n" % (
-                dname, d.u_threshold, d.l_threshold, d.active_conns, d.inactive_conns))
-        elif fmt & FMT_PERSISTENTCONN:
-            out.append("  -> %-28s %-9d %-11d %-10d %-10d\n" % (
-                dname, d.weight, d.persistent_conns, d.active_conns, d.inactive_conns))
-        elif fmt & FMT_TUN_INFO:
-            out.append("  -> %-28s %-7s %-13s %-6d %-10d %-10d\n" % (
-                dname, FORWARDING_LABELS.get(fwd, NULL), tunnel_info(d, fwd) or "n/a",
-                d.weight, d.active_conns, d.inactive_conns))
-        else:
-            out.append("  -> %-28s %-7s %-6d %-10d %-10d\n" % (
-                dname, FORWARDING_LABELS.get(fwd, NULL), d.weight, d.active_conns, d.inactive_conns))
+            continue
+        if d.af != AF_INET6:
+            dname = dname[:28]
+        fwd = d.fwd_method & FWD_MASK
+        out.append("  -> %-28s %-7s %-13s %-6d %-10d %-10d\n" % (  # --tun-info
+            dname, FORWARDING_LABELS.get(fwd, NULL), tunnel_info(d, fwd) or "n/a",
+            d.weight, d.active_conns, d.inactive_conns))
     return "".join(out)
 
 
@@ -207,7 +199,7 @@ def _spaced(*columns):
 def dest_columns(fmt):
     """The real-server line of a numeric listing in format fmt, as columns
     of ipvs.lines (None: a format these cannot write)."""
-    head = (_lines.text("  -> "), _lines.endpoint(28))
+    head = (_lines.text("  -> "), _lines.endpoint(28, cut4=28))  # addrport's 59, then 28
     if fmt & FMT_RULE:
         return None
     if fmt & FMT_STATS:
