@@ -3,6 +3,8 @@ ip -j / ip -j -p layout. The kernel's listings: tests/kernel/test_json.py."""
 import json
 import re
 
+import pytest
+
 from hypothesis import given, settings, strategies as st
 
 import ipvs
@@ -107,3 +109,17 @@ def test_pretty_layout_is_iproute2s():
         '    } ]\n')
     assert dumps([{"a": 1, "b": [1, 2]}]) == '[{"a":1,"b":[1,2]}]\n'
     assert json.loads(dumps([{"q": 'a"\\\n\'b'}], pretty=True)) == [{"q": 'a"\\\n\'b'}]
+
+
+@pytest.mark.parametrize("pretty", [False, True])
+@pytest.mark.parametrize("n", [0, 1, 5, 2500])
+def test_dump_array_writes_what_dumps_writes(pretty, n):
+    """The streamed array (-Lnc --json) is the document dumps() makes of
+    the whole list, whatever the batches."""
+    from ipvs import dump_array, dumps
+    items = [{"protocol": "tcp", "n": i, "nested": {"a": [i, "x\u00e9"]}, "e": []}
+             for i in range(n)]
+    pieces = []
+    dump_array(iter(items), pieces.append, pretty=pretty, batch=7)
+    assert "".join(pieces) == dumps(items, pretty=pretty)
+    assert n < 8 or len(pieces) > 2  # written as it went

@@ -270,5 +270,27 @@ def dumps(value, *, pretty: bool = False) -> str:
     return "".join(out) + "\n"
 
 
-__all__ = ["to_json", "dumps", "service_json", "dest_json", "connection_json",
+def dump_array(items, write, *, pretty: bool = False, batch: int = 1024) -> None:
+    """The document dumps(list(items)) gives, written through write() in
+    pieces as the items (JSON-ready values) are taken: a listing of a
+    million connections never holds them all."""
+    write("[ " if pretty else "[")
+    buf: list = []
+    first = True
+    for v in items:
+        if pretty:
+            piece: list = []
+            _pretty(v, piece, 1)
+            text = "".join(piece)
+        else:
+            text = json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+        buf.append(text if first else "," + text)
+        first = False
+        if len(buf) >= batch:
+            write("".join(buf))
+            buf.clear()
+    write("".join(buf) + ("]\n" if first or not pretty else " ]\n"))
+
+
+__all__ = ["to_json", "dumps", "dump_array", "service_json", "dest_json", "connection_json",
            "timeouts_json", "daemon_json", "info_json", "operation_json", "status_json"]

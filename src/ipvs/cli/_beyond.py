@@ -99,9 +99,11 @@ class BeyondRunner(Runner):
             if not fmt & O.FMT_NOSORT:
                 dests = sorted(dests, key=dest_sort_key)
             value = [to_json((svc, dests), estimating=self._estimating(fmt), **counters)]
-        elif kind == "connections":
-            from .. import connection_from_record, iter_records_from
-            value = to_json([connection_from_record(r) for r in iter_records_from(data)])
+        elif kind == "connections":  # streamed: a million of them in bounded memory
+            from .. import connection_from_record, dump_array, iter_records_from
+            dump_array((to_json(connection_from_record(r)) for r in iter_records_from(data)),
+                       self.out.write, pretty=self.x.pretty)
+            return
         elif kind == "daemons":
             value = to_json(data)
         else:
