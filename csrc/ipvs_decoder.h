@@ -181,6 +181,8 @@ int ipvs_run_dumps(int fd, const uint8_t *reqs, size_t len, size_t n, const uint
  *   INT       the int of size bytes at offset (IPVS_C_SIGNED: signed) in
  *             width, right-justified unless IPVS_C_LEFT
  *   LARGENUM  the u64 at offset as ipvsadm prints counters (IPVS_C_EXACT)
+ *   ADDRESS   the address at offset (family: u16 at offset2) as text
+ *   GROUP     the group's piece a (0 or 1: text[p0 .. +l0), text[p1 .. +l1))
  *   LABEL     label a + v for v = (the int at offset) & mask when v < b,
  *             else label a + b, left-justified in width; label k is
  *             text[labels[2k] .. +labels[2k+1])
@@ -191,13 +193,16 @@ int ipvs_run_dumps(int fd, const uint8_t *reqs, size_t len, size_t n, const uint
  * for the largest count). Returns 0 when done, IPVS_E_FULL when out (cap
  * bytes) may not hold the next piece (call again with a new out and
  * st->written = 0; a fresh out always takes a line when it is 1 MiB and
- * larger than any group's text), IPVS_E_SPEC for an index out of range.
+ * larger than any group's text and pieces), IPVS_E_SPEC for an index out
+ * of range.
  * The text is out[0 .. st->written). Start with st zeroed. */
 #define IPVS_L_TEXT 1
 #define IPVS_L_ENDPOINT 2
 #define IPVS_L_INT 3
 #define IPVS_L_LARGENUM 4
 #define IPVS_L_LABEL 5
+#define IPVS_L_ADDRESS 6
+#define IPVS_L_GROUP 7
 #define IPVS_C_SIGNED 1
 #define IPVS_C_LEFT 2
 #define IPVS_C_EXACT 4
@@ -209,6 +214,7 @@ struct ipvs_col {
 };
 struct ipvs_group {
     uint32_t text, len, first, count;
+    uint32_t p0, l0, p1, l1;
 };
 struct ipvs_lines {
     size_t group, item, written;

@@ -74,7 +74,8 @@ static int largenum(char *o, uint64_t i, int exact)
 }
 
 /* the most one line of this program can take */
-static size_t line_bound(const struct ipvs_col *cols, size_t ncols, const uint32_t *labels)
+static size_t line_bound(const struct ipvs_col *cols, size_t ncols, const uint32_t *labels,
+                         const struct ipvs_group *g)
 {
     size_t n = 2, i; /* the newline, and sprintf's NUL */
     for (i = 0; i < ncols; i++) {
@@ -82,8 +83,9 @@ static size_t line_bound(const struct ipvs_col *cols, size_t ncols, const uint32
         size_t w = c->width, k;
         switch (c->op) {
         case IPVS_L_TEXT: w = c->b; break;
-        case IPVS_L_ENDPOINT: w = w > 80 ? w : 80; break;
+        case IPVS_L_ENDPOINT: case IPVS_L_ADDRESS: w = w > 80 ? w : 80; break;
         case IPVS_L_INT: case IPVS_L_LARGENUM: w = w > 24 ? w : 24; break;
+        case IPVS_L_GROUP: w = c->a ? g->l1 : g->l0; break;
         case IPVS_L_LABEL:
             for (k = 0; k <= c->b; k++)
                 if (labels[2 * (c->a + k) + 1] > w)
@@ -96,7 +98,7 @@ static size_t line_bound(const struct ipvs_col *cols, size_t ncols, const uint32
 }
 
 static char *line(char *o, const uint8_t *rec, const struct ipvs_col *cols, size_t ncols,
-                  const uint8_t *text, const uint32_t *labels)
+                  const uint8_t *text, const uint32_t *labels, const struct ipvs_group *g)
 {
     size_t i;
     for (i = 0; i < ncols; i++) {
@@ -127,6 +129,19 @@ static char *line(char *o, const uint8_t *rec, const struct ipvs_col *cols, size
         case IPVS_L_LARGENUM:
             o += largenum(o, col_uint(rec + c->offset, 8), c->flags & IPVS_C_EXACT);
             break;
+        case IPVS_L_ADDRESS: {
+            char host[INET6_ADDRSTRLEN];
+            inet_ntop(col_uint(rec + c->offset2, 2) == AF_INET6 ? AF_INET6 : AF_INET,
+                      rec + c->offset, host, sizeof host);
+            o += sprintf(o, "%s", host);
+            break;
+        }
+        case IPVS_L_GROUP: {
+            uint32_t at = c->a ? g->p1 : g->p0, n = c->a ? g->l1 : g->l0;
+            memcpy(o, text + at, n);
+            o += n;
+            break;
+        }
         case IPVS_L_LABEL: {
             uint64_t v = col_uint(rec + c->offset, c->size) & c->mask;
             size_t k = c->a + (v < c->b ? v : c->b);
@@ -183,11 +198,11 @@ int ipvs_render_lines(const uint8_t *recs, size_t nrecs, size_t size,
                       uint32_t *order, uint32_t *scratch,
                       uint8_t *out, size_t cap, struct ipvs_lines *st)
 {
-    size_t bound = line_bound(cols, ncols, labels);
     char *o = (char *)out + st->written;
 
     while (st->group < ngroups) {
         const struct ipvs_group *g = &groups[st->group];
+        size_t bound = line_bound(cols, ncols, labels, g);
         if (g->first > nrecs || g->count > nrecs - g->first)
             return IPVS_E_SPEC;
         if (st->item == 0) {
@@ -206,7 +221,7 @@ int ipvs_render_lines(const uint8_t *recs, size_t nrecs, size_t size,
                 return IPVS_E_SPEC;
             if (cap - st->written < bound)
                 return IPVS_E_FULL;
-            o = line(o, recs + (size_t)r * size, cols, ncols, text, labels);
+            o = line(o, recs + (size_t)r * size, cols, ncols, text, labels, g);
             st->written = (size_t)(o - (char *)out);
             st->item++;
         }

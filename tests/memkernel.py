@@ -63,6 +63,12 @@ class MemKernel:
             services = self.services()
         return [(s, self.destinations(s)) for s in services]
 
+    def destination_texts(self, services, lines):
+        """Client.destination_texts over this table's objects (as records)."""
+        from ipvs.lines import dest_record, render_groups
+        records = [[dest_record(d) for d in self.destinations(s)] for s in services]
+        return [render_groups(p, t, records, s, g) for p, t, s, g in lines]
+
     def timeouts(self):
         return self._timeouts
 

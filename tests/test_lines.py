@@ -80,13 +80,18 @@ def test_program_lines_are_the_object_renderers(impl, seed):
 
 
 def run_lines(impl, script, afs, program, texts, sort):
+    (texts_out, statuses, errors), seqs = run_many(impl, script, afs,
+                                                   [(program, texts, sort, None)])
+    return (texts_out[0], statuses, errors), seqs
+
+
+def run_many(impl, script, afs, lines_):
     import test_dumps
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
     peer = test_dumps.Peer(theirs, script)
     peer.start()
     try:
-        got = impl.run_dumps(ours, test_dumps.requests(len(script)), test_dumps.PID, afs,
-                             (program, texts, sort))
+        got = impl.run_dumps(ours, test_dumps.requests(len(script)), test_dumps.PID, afs, lines_)
     finally:
         ours.close()
         peer.join(5)
@@ -137,5 +142,25 @@ def test_random_record_bytes_give_the_same_lines(seed):
             program = R.dest_program(base | O.FMT_NUMERIC)
             want = lines.render_groups(program, texts, groups, sort)
             buf = _decode_c.ffi.from_buffer("uint8_t[]", bytes(raw) or b"\0")
-            got = _decode_c._render_lines((program, texts, sort), buf, n, counts, len(counts))
+            got = _decode_c._render_lines((program, texts, sort, None), buf, n, counts,
+                                          len(counts))
             assert got == want, (base, sort)
+
+
+@pytest.mark.skipif(IMPLS[1].values[0] is None, reason="C decoder not built")
+@pytest.mark.parametrize("seed", range(6))
+def test_metric_programs_with_pieces(seed):
+    """The scrape's real-server families (address and piece columns): C's
+    lines from raw records are the twin's (tests/test_metrics.py holds the
+    twin's to metrics_exposition)."""
+    from ipvs import metrics as M
+    services, script = random_case(seed)
+    afs = [s.af for s in services]
+    pieces = [('10.0.0.%d",local_port="80' % i, '",proto="TCP",local_mark=""}')
+              for i in range(len(services))]
+    want_lines = [(p, ["# %d\n" % k] + [""] * (len(services) - 1), False, pieces)
+                  for k, p in enumerate(M._backend_programs("node_ipvs_"))]
+    a, b = (run_many(impl, script, afs, want_lines)[0][0]
+            for impl in (IMPLS[0].values[0], IMPLS[1].values[0]))
+    assert a == b and len(a) == 14
+    assert all(t.startswith("# %d\n" % k) for k, t in enumerate(a))

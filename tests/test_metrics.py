@@ -122,3 +122,25 @@ def test_exporter_bad_options(capsys):
     assert exporter.main(["--frob"]) == 2
     assert exporter.parse_listen("[::1]:9100") == ("::1", 9100)
     assert exporter.parse_listen(":9100") == ("", 9100)
+
+
+V6 = Service(protocol="udp", address="2001:db8::80", port=53, stats=Stats(1, 2, 3, 4, 5))
+MARK6 = Service(fwmark=5, af=10, stats=Stats(7))  # the same labels as MARK
+
+
+def test_fast_exposition_is_the_exposition():
+    """The scrape written from the dump records (every label) is the text
+    metrics_exposition() makes of the objects; None when two services share
+    their labels (their series are summed: only the objects' path sums)."""
+    table = [(WEB, [D1, D2]), (MARK, [D6]), (V6, [D1, D6]), (Service(protocol="sctp",
+             address="10.0.0.2", port=3868), [])]
+    k = Kernel(table)
+    totals = Stats(9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+    want = M.metrics_exposition(k.entries(), totals=totals)
+    assert M.fast_exposition(k, totals) == want
+    assert M.fast_exposition(k) == M.metrics_exposition(k.entries())
+    assert M.fast_exposition(Kernel(table + [(MARK6, [D2])])) is None
+    assert M.fast_exposition(Kernel([])) is None
+    # and the scrape takes it: the same text but for the duration gauge
+    assert M.collect_metrics(k).rsplit("# HELP node_ipvs_scrape", 1)[0] == \
+        M.metrics_exposition(k.entries())

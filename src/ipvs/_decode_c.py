@@ -205,8 +205,8 @@ def make_decoders(layouts):
             break
         total = st.count
         if lines is not None:
-            text = _render_lines(lines, out, total, counts, n)
-            return text, list(statuses), list(errors)
+            return [_render_lines(one, out, total, counts, n) for one in lines], \
+                list(statuses), list(errors)
         with _no_gc():
             recs = dest_tuples(dest_rec.iter_unpack(ffi.buffer(out, total * size)))
             out_recs, p = [], 0
@@ -323,7 +323,8 @@ def decode_conns(chunk, final):
 
 _RENDER_ROOM = lib.IPVS_RENDER_ROOM
 _OPS_BY_KIND = {"text": lib.IPVS_L_TEXT, "endpoint": lib.IPVS_L_ENDPOINT, "int": lib.IPVS_L_INT,
-                "largenum": lib.IPVS_L_LARGENUM, "label": lib.IPVS_L_LABEL}
+                "largenum": lib.IPVS_L_LARGENUM, "label": lib.IPVS_L_LABEL,
+                "address": lib.IPVS_L_ADDRESS, "group": lib.IPVS_L_GROUP}
 _LINES_OUT = 1 << 20
 
 
@@ -351,6 +352,10 @@ def _c_program(program):
         elif kind == "endpoint":
             col.width, col.b, col.a = spec[1], spec[2], spec[3]
             at(col, *spec[4:7])
+        elif kind == "address":
+            at(col, *spec[1:4])
+        elif kind == "group":
+            col.a = spec[1]
         else:
             f = spec[-1] if kind != "label" else spec[6]
             col.offset, col.size = f.offset, f.size
@@ -375,11 +380,14 @@ def _c_program(program):
 
 def _render_lines(lines, recs, total, counts, n):
     """The listing C writes from `total` raw records (`n` groups, counts
-    records each): lines = (program, texts, sort), as _decode_py.run_dumps."""
-    program, texts, sort = lines
+    records each): lines = (program, texts, sort, pieces), one of
+    _decode_py.run_dumps' lines."""
+    program, texts, sort, pieces = lines
     cols, ncols, key, blob, labels = _c_program(program)
     gtext = [t.encode("latin-1") for t in texts]
-    text = blob + b"".join(gtext)
+    gpieces = [(a.encode("latin-1"), b.encode("latin-1")) for a, b in pieces] if pieces \
+        else [(b"", b"")] * n
+    text = b"".join([blob] + gtext + [a + b for a, b in gpieces])
     groups = ffi.new("struct ipvs_group[]", n)
     pos, first, most = len(blob), 0, 1
     for g, t, c in zip(groups, gtext, counts):
@@ -387,10 +395,14 @@ def _render_lines(lines, recs, total, counts, n):
         pos += len(t)
         first += c
         most = max(most, c)
+    for g, (a, b) in zip(groups, gpieces):
+        g.p0, g.l0, g.p1, g.l1 = pos, len(a), pos + len(a), len(b)
+        pos += len(a) + len(b)
     order = ffi.new("uint32_t[]", list(range(total)) or [0])
     scratch = _raw("uint32_t[]", most)
     st = ffi.new("struct ipvs_lines *")
-    cap = _LINES_OUT + max((len(t) for t in gtext), default=0)
+    cap = _LINES_OUT + max((len(t) for t in gtext), default=0) + \
+        max((len(a) + len(b) for a, b in gpieces), default=0)
     pieces = []
     while True:
         out = _raw("uint8_t[]", cap)

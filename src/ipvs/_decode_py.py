@@ -232,9 +232,10 @@ def run_dumps(sock, requests, pid, args, lines=None, decode=None):
     records default their family to. -> (records of each dump, status of
     each, errno of each). Bad bytes raise DecodeError, a failed system call
     OSError; either leaves the rest of a reply on the socket.
-    lines = (program, texts, sort): the result's first item is instead a
-    listing: text i then the lines of dump i's records (a lines.Program,
-    sorted by address and port when sort).
+    lines = [(program, texts, sort, pieces), ...]: the result's first item
+    is instead one text for each: texts[i] then the lines of dump i's
+    records (a lines.Program, sorted by address and port when sort, its
+    piece columns from pieces[i], or empty when pieces is None).
     decode: the buffer decoder (by default the twin's decode_dests)."""
     if decode is None:
         decode = (_made or _default())[1]
@@ -271,7 +272,7 @@ def run_dumps(sock, requests, pid, args, lines=None, decode=None):
         errors.append(error)
     if lines is not None:
         from .lines import render_groups
-        return render_groups(lines[0], lines[1], records, lines[2]), statuses, errors
+        return [render_groups(p, t, records, s, g) for p, t, s, g in lines], statuses, errors
     return records, statuses, errors
 
 

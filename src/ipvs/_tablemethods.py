@@ -56,10 +56,16 @@ class TableMethods:
         address and port unless sort is false. The dumps run as in
         destination_records_many; with the C decoder C writes the lines from
         its records, so no Python object is made per real server."""
+        return self.destination_texts(services, [(program, texts, sort, None)])[0]
+
+    def destination_texts(self, services: Sequence[Service], lines: list) -> List[str]:
+        """destination_lines for many programs over one run of the dumps:
+        lines = [(program, texts, sort, pieces)] (pieces: each service's
+        two texts for the program's piece columns, or None) -> a text each."""
         for _ in range(DUMP_RETRIES):
-            text, again = self._dest_dumps(services, (program, texts, sort))
+            texts, again = self._dest_dumps(services, lines)
             if not any(again):
-                return text
+                return texts
         raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
 
     def entries(self, services: Optional[Iterable[Service]] = None

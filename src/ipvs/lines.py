@@ -17,7 +17,7 @@ import _socket as socket
 from . import _spec
 from ._client import dest_to_record
 
-__all__ = ["text", "endpoint", "number", "largenum", "label", "Program",
+__all__ = ["text", "endpoint", "address", "piece", "number", "largenum", "label", "Program",
            "numeric_endpoint", "address_text", "dest_record", "largenum_text",
            "render_groups"]
 
@@ -45,6 +45,17 @@ def number(field, width, left=True):
 def largenum(field):
     """A counter as ipvsadm prints it (exact with --exact)."""
     return ("largenum", field)
+
+
+def address():
+    """The record's address alone, numeric."""
+    return ("address",)
+
+
+def piece(k):
+    """The group's piece k (0 or 1): text each group (a service) gives its
+    lines, such as the labels of its own in a metric line."""
+    return ("group", k)
 
 
 def label(field, mask, labels, default, width):
@@ -112,7 +123,8 @@ class Program:
         addr, af, port = (Field(layout, n) for n in ("addr", "af", "port"))
         self.key = (addr, af, port)
         self.cols = []
-        fmt, args, env = [], [], {"_large": largenum_text, "_default_ep": numeric_endpoint}
+        fmt, args, env = [], [], {"_large": largenum_text, "_default_ep": numeric_endpoint,
+                                  "_address": address_text}
         for k, col in enumerate(columns):
             kind = col[0]
             if kind == "text":
@@ -123,6 +135,14 @@ class Program:
                 args.append("ep(r[%d], r[%d], r[%d])[:%d if r[%d] == %d else %d]" % (
                     af.index, addr.index, port.index, col[2], af.index, AF_INET6, col[3]))
                 self.cols.append(col + (addr, af, port))
+            elif kind == "address":
+                args.append("_address(r[%d], r[%d])" % (af.index, addr.index))
+                fmt.append("%s")
+                self.cols.append(col + (addr, af, port))
+            elif kind == "group":
+                args.append("g[%d]" % col[1])
+                fmt.append("%s")
+                self.cols.append(col)
             elif kind == "int":
                 f = Field(layout, col[1])
                 fmt.append("%%%s%dd" % ("-" if col[3] else "", col[2]))
@@ -142,26 +162,28 @@ class Program:
                 self.cols.append(col + (f, table))
             else:
                 raise ValueError("unknown column %r" % (kind,))
-        src = "def line(r, ep=_default_ep):\n    return %r %% (%s)\n" % (
+        src = "def line(r, ep=_default_ep, g=()):\n    return %r %% (%s)\n" % (
             "".join(fmt) + "\n", ", ".join(args) + ("," if len(args) == 1 else ""))
         exec(compile(src, "<ipvs line>", "exec"), env)
         self.line = env["line"]
         a, f, p = addr.index, af.index, port.index
         self.sort_key = lambda r: (r[a] if r[f] == AF_INET6 else r[a][:4], r[p])
 
-    def lines(self, records, sort=True, ep=numeric_endpoint):
+    def lines(self, records, sort=True, ep=numeric_endpoint, pieces=("", "")):
         """The lines of records (tuples), sorted by address and port; ep:
-        f(af, packed address, port) -> the endpoint's text (e.g. names)."""
+        f(af, packed address, port) -> the endpoint's text (e.g. names);
+        pieces: what piece(0) and piece(1) write."""
         if sort:
             records = sorted(records, key=self.sort_key)
         line = self.line
-        return "".join([line(r, ep) for r in records])
+        return "".join([line(r, ep, pieces) for r in records])
 
 
-def render_groups(program, texts, records, sort=True):
-    """The twin's listing: each group's text, then its records' lines."""
+def render_groups(program, texts, records, sort=True, pieces=None):
+    """The twin's listing: each group's text, then its records' lines
+    (pieces: each group's two pieces, or None: empty ones)."""
     out = []
-    for t, recs in zip(texts, records):
+    for i, (t, recs) in enumerate(zip(texts, records)):
         out.append(t)
-        out.append(program.lines(recs, sort))
+        out.append(program.lines(recs, sort, pieces=pieces[i] if pieces else ("", "")))
     return "".join(out)
