@@ -122,7 +122,7 @@ def test_random_record_bytes_give_the_same_lines(seed):
     """Records of random bytes (any family, port, weight, counter) through
     C's line writer and the twin's compiled line: the same text."""
     import struct
-    from ipvs import _decode_c
+    from ipvs import _decode_c, _lines_c
     rng = random.Random(seed)
     layout = spec.LAYOUTS["dest"]
     rec = struct.Struct(layout.fmt)
@@ -142,8 +142,8 @@ def test_random_record_bytes_give_the_same_lines(seed):
             program = R.dest_program(base | O.FMT_NUMERIC)
             want = lines.render_groups(program, texts, groups, sort)
             buf = _decode_c.ffi.from_buffer("uint8_t[]", bytes(raw) or b"\0")
-            got = _decode_c._render_lines((program, texts, sort, None), buf, n, counts,
-                                          len(counts))
+            got = _lines_c.render_lines((program, texts, sort, None), buf, n, counts,
+                                        len(counts))
             assert got == want, (base, sort)
 
 

@@ -1,0 +1,106 @@
+# The C line writer's Python face (csrc/ipvs_lines.c): an ipvs.lines
+# Program's columns as C tables (made once, kept on the program), and the
+# call that writes a listing's text from the raw records the C dump loop
+# left (_decode_c.run_dumps). Importing this fails when C was not built.
+from __future__ import annotations
+
+from ._decode_c import _E_FULL, _raise, _raw
+from ._ipvs_cdecoder import ffi, lib  # ImportError when not built
+
+_OPS_BY_KIND = {"text": lib.IPVS_L_TEXT, "endpoint": lib.IPVS_L_ENDPOINT, "int": lib.IPVS_L_INT,
+                "largenum": lib.IPVS_L_LARGENUM, "label": lib.IPVS_L_LABEL,
+                "address": lib.IPVS_L_ADDRESS, "group": lib.IPVS_L_GROUP}
+_LINES_OUT = 1 << 20
+
+
+def _c_program(program):
+    """A lines.Program's C tables (made once, kept on the program): the
+    columns, the key, the literal text and the label table."""
+    c = getattr(program, "_c", None)
+    if c is not None:
+        return c
+    cols = ffi.new("struct ipvs_col[]", len(program.cols))
+    blob, labels = bytearray(), []
+
+    def put(s):
+        b = s.encode("latin-1")
+        blob.extend(b)
+        return len(blob) - len(b), len(b)
+
+    def at(col, addr, af, port):
+        col.offset, col.offset2, col.offset3 = addr.offset, af.offset, port.offset
+    for col, spec in zip(cols, program.cols):
+        kind = spec[0]
+        col.op = _OPS_BY_KIND[kind]
+        if kind == "text":
+            col.a, col.b = put(spec[1])
+        elif kind == "endpoint":
+            col.width, col.b, col.a = spec[1], spec[2], spec[3]
+            at(col, *spec[4:7])
+        elif kind == "address":
+            at(col, *spec[1:4])
+        elif kind == "group":
+            col.a = spec[1]
+        else:
+            f = spec[-1] if kind != "label" else spec[6]
+            col.offset, col.size = f.offset, f.size
+            col.flags = lib.IPVS_C_SIGNED if f.signed else 0
+            if kind == "int":
+                col.width = spec[2]
+                col.flags |= lib.IPVS_C_LEFT if spec[3] else 0
+            elif kind == "largenum":
+                col.flags |= lib.IPVS_C_EXACT if program.exact else 0
+            else:  # label: the table, then the default once more past its end
+                table = spec[7]
+                col.width, col.mask, col.a, col.b = spec[5], spec[2], len(labels) // 2, \
+                    len(table)
+                for t in table + (spec[4],):
+                    labels.extend(put(t))
+    key = ffi.new("struct ipvs_col *")
+    at(key, *program.key)
+    c = program._c = (cols, len(program.cols), key, bytes(blob),
+                      ffi.new("uint32_t[]", labels or [0]))
+    return c
+
+
+def render_lines(lines, recs, total, counts, n):
+    """The listing C writes from `total` raw records (`n` groups, counts
+    records each): lines = (program, texts, sort, pieces), one of
+    _decode_py.run_dumps' lines."""
+    program, texts, sort, pieces = lines
+    cols, ncols, key, blob, labels = _c_program(program)
+    gtext = [t.encode("latin-1") for t in texts]
+    gpieces = [(a.encode("latin-1"), b.encode("latin-1")) for a, b in pieces] if pieces \
+        else [(b"", b"")] * n
+    text = b"".join([blob] + gtext + [a + b for a, b in gpieces])
+    groups = ffi.new("struct ipvs_group[]", n)
+    pos, first, most = len(blob), 0, 1
+    for g, t, c in zip(groups, gtext, counts):
+        g.text, g.len, g.first, g.count = pos, len(t), first, c
+        pos += len(t)
+        first += c
+        most = max(most, c)
+    for g, (a, b) in zip(groups, gpieces):
+        g.p0, g.l0, g.p1, g.l1 = pos, len(a), pos + len(a), len(b)
+        pos += len(a) + len(b)
+    order = ffi.new("uint32_t[]", list(range(total)) or [0])
+    scratch = _raw("uint32_t[]", most)
+    st = ffi.new("struct ipvs_lines *")
+    cap = _LINES_OUT + max((len(t) for t in gtext), default=0) + \
+        max((len(a) + len(b) for a, b in gpieces), default=0)
+    pieces = []
+    while True:
+        out = _raw("uint8_t[]", cap)
+        st.written = 0
+        rc = lib.ipvs_render_lines(recs, total, program.size, cols, ncols,
+                                   key if sort else ffi.NULL, text, labels, groups, n,
+                                   order, scratch, out, cap, st)
+        if st.written:
+            pieces.append(ffi.buffer(out, st.written)[:])
+        if rc == _E_FULL:
+            if not st.written:  # (cannot happen with these bounds: never spin)
+                cap *= 2
+            continue
+        if rc:
+            _raise(rc)
+        return b"".join(pieces).decode("latin-1")
