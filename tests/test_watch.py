@@ -1,7 +1,15 @@
 """The live view's pure parts: rate math from counter deltas (ipvs.watch),
-sorting, the key handling and the screen layout (ipvs.cli._watchview), and
-the plain-text driver against the in-memory kernel."""
+sorting, the key handling and the screen layout (ipvs.cli._watchview), the
+plain-text driver against the in-memory kernel, and the terminal drivers
+in tmux across window resizes."""
 import io
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -101,3 +109,85 @@ def test_plain_frames(monkeypatch):
                       (["-A", "-t", "1.2.3.4:80", "--watch"], "--watch goes with -L")]:
         status, out, err = run(args)
         assert status == 2 and err.startswith(msg) and "Traceback" not in err, (args, err)
+
+
+# The terminal drivers in a real terminal (tmux on this machine): a resize
+# lays the view out again for the new size. Two ways the curses driver went
+# wrong in the VM, each made here on purpose: LINES and COLUMNS exported
+# with a size the window no longer has (ncurses takes them over the
+# terminal's own size, at the start and at every SIGWINCH: the view stayed
+# at 150x40 in a 60x8 window), and a SIGWINCH that came before ncurses set
+# its handler (lost, as its default action is to ignore it; here SIGWINCH
+# is blocked from the start, so ncurses never sees one). The ANSI driver
+# with the same environment.
+CHILD = r"""
+import signal, sys
+sys.path[:0] = ["src", "tests"]
+import ipvs
+from ipvs import Destination, Service, Stats
+from test_cli_beyond import FakeClient
+if sys.argv[1] == "lost-sigwinch":
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGWINCH})
+k = FakeClient([(Service(protocol="tcp", address="10.0.0.%d" % i, port=80, stats=Stats(5)),
+                 [Destination(address="192.168.0.%d" % i, port=80, weight=2, stats=Stats(5))])
+                for i in range(1, 13)])  # 28 lines: more than a small window holds
+ipvs.Client = lambda **kw: k
+from ipvs.cli import main
+sys.exit(main(["ipvsadm", "-L", "--watch", "1"]))
+"""
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+@pytest.mark.parametrize("case", ["stale-env", "lost-sigwinch", "ansi"])
+def test_terminal_drivers_redraw_at_the_new_size(tmp_path, case):
+    sock = ["tmux", "-L", "ipvs-watch-unit-%d-%s" % (os.getpid(), case)]
+
+    def tmux(*args):
+        return subprocess.run(sock + list(args), capture_output=True, text=True, timeout=30)
+
+    def screen_when(test, what):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            lines = tmux("capture-pane", "-p", "-t", "w").stdout.splitlines()
+            if len(lines) > 3 and lines[3].startswith("NAME") and test(lines):
+                return lines
+            time.sleep(0.2)
+        raise AssertionError("%s:\n%s" % (what, "\n".join(lines)))
+    (tmp_path / "child.py").write_text(CHILD)
+    cmd = "cd %s && env TERM=tmux-256color LINES=40 COLUMNS=150 IPVS_WATCH_UI=%s %s %s %s; " \
+          "echo exit=$? > %s; sleep 60" % (
+              shlex.quote(os.getcwd()), "ansi" if case == "ansi" else "curses",
+              shlex.quote(sys.executable), tmp_path / "child.py", case, tmp_path / "status")
+    assert tmux("new-session", "-d", "-s", "w", "-x", "150", "-y", "40", cmd).returncode == 0
+    try:
+        screen_when(lambda l: "WEIGHT" in l[3], "no first frame")
+        tmux("resize-window", "-t", "w", "-x", "60", "-y", "8")
+        # laid out for 60 columns, not a wider screen cut by the terminal
+        lines = screen_when(lambda l: "CONN/S*" in l[3], "not laid out again for 60x8")
+        assert len(lines) <= 8 and all(len(l) < 60 for l in lines), lines
+        assert "WEIGHT" not in lines[3]
+        assert lines[0].startswith("IPVS every 1s") and lines[4].startswith("TCP 10.0.0.")
+        assert lines[5].startswith("  -> 192.168.0.")
+        # and to a third size: no frame for any other size on the way (with
+        # the stale LINES and COLUMNS, ncurses would lay out one for 150x40
+        # first), seen in what the view writes to the terminal
+        out = tmp_path / "out"
+        out.touch()
+        assert tmux("pipe-pane", "-t", "w", "cat >> %s" % out).returncode == 0
+        time.sleep(0.5)
+        tmux("resize-window", "-t", "w", "-x", "100", "-y", "20")
+        lines = screen_when(lambda l: "WEIGHT" not in l[3] and "CONNS" in l[3],
+                            "not laid out again for 100x20")
+        assert all(len(l) < 100 for l in lines) and lines[5].startswith("  -> 192.168.0.")
+        time.sleep(1.5)
+        moves = re.findall(rb"\033\[(\d+);(\d+)[Hr]", out.read_bytes())
+        assert case == "ansi" or moves  # (the ANSI driver draws from the top left)
+        assert not [m for m in moves if int(m[0]) > 20 or int(m[1]) > 100], moves
+        tmux("send-keys", "-t", "w", "q")
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "status").exists():
+            assert time.monotonic() < deadline, "q did not end the view"
+            time.sleep(0.2)
+        assert (tmp_path / "status").read_text().strip() == "exit=0"
+    finally:
+        tmux("kill-server")

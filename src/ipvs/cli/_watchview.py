@@ -125,8 +125,7 @@ def watch_listing(runner, argv):
         if ui == "plain":
             _plain(runner.out, state, read, exact)
         elif ui == "curses":
-            import curses
-            curses.wrapper(lambda scr: _curses(scr, state, read, exact))
+            _run_curses(state, read, exact)
         else:
             _ansi(runner.out, state, read, exact)
     except KeyboardInterrupt:
@@ -169,6 +168,21 @@ def _loop(state, read, draw, next_key):
             dirty = state.key(k)
 
 
+def _run_curses(state, read, exact):
+    """curses.wrapper around the driver, with LINES and COLUMNS out of the
+    environment meanwhile: ncurses takes them over the terminal's own size,
+    at the start and at every SIGWINCH, so exported ones pin the view to a
+    size the window may no longer have (seen in the VM's tmux: LINES=40
+    COLUMNS=150, the window's first size; after a resize to 60x8 ncurses
+    went on drawing 150x40 frames into it). Put back on the way out."""
+    import curses
+    saved = {k: os.environ.pop(k) for k in ("LINES", "COLUMNS") if k in os.environ}
+    try:
+        curses.wrapper(lambda scr: _curses(scr, state, read, exact))
+    finally:
+        os.environ.update(saved)
+
+
 def _curses(scr, state, read, exact):
     import curses
     try:
@@ -187,9 +201,21 @@ def _curses(scr, state, read, exact):
                 pass
         scr.refresh()
 
+    def size_changed():
+        """The terminal's size against curses' idea of it: a SIGWINCH that
+        came before ncurses set its handler (at start) is lost."""
+        try:
+            size = os.get_terminal_size(1)  # the terminal curses writes to
+        except OSError:
+            return False
+        if not curses.is_term_resized(size.lines, size.columns):
+            return False
+        curses.resizeterm(size.lines, size.columns)
+        return True
+
     def next_key():
         ch = scr.getch()
-        if ch == curses.KEY_RESIZE:
+        if ch == curses.KEY_RESIZE or size_changed():
             curses.update_lines_cols()
             return "resize"
         return chr(ch) if 0 <= ch < 256 else None
