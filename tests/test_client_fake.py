@@ -292,3 +292,34 @@ def test_entries_with_eintr():
     services = c.services()
     fake.eintr = 2
     assert [len(ds) for _, ds in c.entries(services)] == [2, 0, 1]
+
+
+def test_entries_send_the_requests_destinations_sends():
+    """The bulk path's requests (bodies packed once, headers by the
+    transport) are the bytes the one-service request encodes, but for the
+    sequence number."""
+    class Recording(FakeKernel):
+        raw = []
+
+        def send(self, data):
+            for m in nl.iter_messages(bytes(data)):
+                if data[m.start] == spec.CMD_GET_DEST:
+                    self.raw.append(bytes(data[m.start - 16:m.end]))
+            return FakeKernel.send(self, data)
+    fake = Recording(table_kernel().handler)
+    c = ipvs.Client(sock=fake)
+    services = c.services() + [ipvs.Service(protocol="udp", address="2001:db8::9", port=53),
+                               ipvs.Service(fwmark=3, af=10)]
+    for s in services:
+        try:
+            c.destinations(s)
+        except ipvs.KernelError:
+            pass
+    one = list(fake.raw)
+    fake.raw.clear()
+    try:
+        c.entries(services)
+    except ipvs.KernelError:
+        pass
+    strip = [r[:8] + r[12:] for r in one]
+    assert [r[:8] + r[12:] for r in fake.raw] == strip and len(strip) == 5

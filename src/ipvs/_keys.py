@@ -26,13 +26,24 @@ def service_key_nest(svc: Service) -> spec.Encoded:
     if enc is None:
         if len(_KEY_CACHE) > 65536:
             _KEY_CACHE.clear()
-        a = service_key_attrs(svc)
-        kind = "fwmark" if svc.fwmark else len(a["addr"])
-        pack = _KEY_PACKS.get(kind)
-        if pack is None:  # the attributes' bytes encode_attrs makes, in one struct pack
-            pack = _KEY_PACKS[kind] = spec.fixed_encoder("service", list(a), {"addr": kind})
-        enc = _KEY_CACHE[k] = spec.Encoded(pack(*a.values()))
+        enc = _KEY_CACHE[k] = spec.Encoded(service_key_payload(svc))
     return enc
 
 
+def service_key_payload(svc: Service) -> bytes:
+    """The key attributes' bytes (what encode_attrs("service",
+    service_key_attrs(svc)) makes), in one struct pack, uncached."""
+    if svc.fwmark:
+        return (_KEY_PACKS.get("fwmark") or _pack("fwmark", ("af", "fwmark")))(svc.af,
+                                                                                 svc.fwmark)
+    addr = pack_address(svc.af, svc.address)
+    return (_KEY_PACKS.get(len(addr)) or _pack(len(addr), ("af", "protocol", "addr", "port")))(
+        svc.af, svc.protocol, addr, svc.port)
+
+
 _KEY_PACKS: dict = {}  # by key kind: "fwmark", or the address's length
+
+
+def _pack(kind, names):
+    pack = _KEY_PACKS[kind] = spec.fixed_encoder("service", names, {"addr": kind})
+    return pack

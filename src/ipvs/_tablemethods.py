@@ -11,7 +11,7 @@ from __future__ import annotations
 from . import _netlink as nl, _spec as spec
 from ._decoder import INTERRUPTED, run_dumps
 from ._errors import KernelError, ProtocolError
-from ._keys import service_key_nest
+from ._keys import service_key_payload
 from ._transport import DUMP_RETRIES
 
 TYPE_CHECKING = False
@@ -24,16 +24,19 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
 
 class TableMethods:
     def _dest_dumps(self, services, lines=None):
-        # what spec.encode_request makes of {"service": key}, each request
-        # body made once and only the header per sequence number
-        nest = spec.TABLES["cmd"]["service"].id
+        # what spec.encode_request makes of {"service": key}: the bodies
+        # made here, the headers (sequence numbers) by the transport
+        nest = spec.TABLES["cmd"]["service"].id | nl.NLA_F_NESTED
         head = nl.GENL_HDR.pack(spec.CMD_GET_DEST, spec.GENL_VERSION, 0)
-        fam, flags, message = self.family, spec.DUMP_FLAGS, nl.encode_message
-        builds = [lambda seq, b=head + nl.nested(nest, service_key_nest(s)):
-                  message(fam, flags, seq, b) for s in services]
+        attr = nl.NLA_HDR.pack
+        bodies = []
+        for s in services:
+            key = service_key_payload(s)
+            bodies.append(head + attr(4 + len(key), nest) + key)
         afs = [s.af for s in services]
         out, statuses, errors = self._conn.execute_dumps(
-            builds, lambda sock, reqs, pid: run_dumps(sock, reqs, pid, afs, lines))
+            self.family, spec.DUMP_FLAGS, bodies,
+            lambda sock, reqs, pid: run_dumps(sock, reqs, pid, afs, lines))
         for e in errors:
             if e:
                 raise KernelError(e, "list_destinations")

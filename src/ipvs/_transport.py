@@ -170,13 +170,15 @@ class Conn:
             return out
         raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
 
-    def execute_dumps(self, builds: Sequence[Callable[[int], bytes]], run) -> tuple:
-        """Dump requests build(seq) for each of builds, run one after
-        another by run(sock, requests, pid) (a decoder's dump loop: C runs
-        them all in one call); returns what it returns. The sequence
-        numbers are ours; a failure leaves the socket to be drained."""
+    def execute_dumps(self, family: int, flags: int, bodies: Sequence[bytes], run) -> tuple:
+        """Dump requests of `family` with `flags`, one for each of the
+        message bodies (4-byte aligned), run one after another by run(sock,
+        requests, pid) (a decoder's dump loop: C runs them all in one call);
+        returns what it returns. The sequence numbers are ours; a failure
+        leaves the socket to be drained."""
         self.begin()
-        requests = b"".join([b(self.next_seq()) for b in builds])
+        head, seq = nl.NLMSG_HDR.pack, self.next_seq
+        requests = b"".join([head(16 + len(b), family, flags, seq(), 0) + b for b in bodies])
         try:
             out = run(self.sock, requests, self.pid)
         except nl.DecodeError as e:
