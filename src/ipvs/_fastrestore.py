@@ -58,7 +58,12 @@ class FastRestore:
         from ._model import Service
         self._EncodedOp = EncodedOp
         self._encode = encode_operation
-        self._dest_nest = spec.fixed_encoder("dest", DEST_FIELDS, {"addr": 16})
+        # the five attributes a plain line gives, then every other one that
+        # NEW_DEST sends (DEST_FIELDS), as 0: no edit here for a new one
+        given = ("addr_family", "addr", "port", "fwd_method", "weight")
+        rest = tuple(f for f in DEST_FIELDS if f not in given)
+        self._dest_nest = spec.fixed_encoder("dest", given + rest, {"addr": 16})
+        self._zeros = (0,) * len(rest)
         self._key_nest = service_key_nest
         self._nested = nl.nested
         self._Service = Service
@@ -98,7 +103,7 @@ class FastRestore:
             if fwd != _MASQ:
                 rport_n = vport_n  # ipvsadm: DR and tunnel servers use the service port
             dest = self._dest_nest(AF_INET, socket.inet_aton(raddr) + _PAD12, rport_n,
-                                   _FWD[fwd], weight_n, 0, 0, 0, 0, 0)
+                                   _FWD[fwd], weight_n, *self._zeros)
             return self._EncodedOp("add_destination", self._NEW_DEST,
                                    self._service_attr(flag, vaddr, vport)
                                    + self._nested(self._dest_id, dest))
