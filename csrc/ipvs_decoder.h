@@ -182,11 +182,11 @@ int ipvs_run_dumps(int fd, const uint8_t *reqs, size_t len, size_t n, const uint
  *             width, right-justified unless IPVS_C_LEFT
  *   LARGENUM  the u64 at offset as ipvsadm prints counters (IPVS_C_EXACT)
  *   ADDRESS   the address at offset (family: u16 at offset2) as text
- *   GROUP     the group's piece a (0 or 1: text[p0 .. +l0), text[p1 .. +l1))
+ *   GROUP     the group's piece a (0 or 1: gtext[p0 .. +l0), gtext[p1 .. +l1))
  *   LABEL     label a + v for v = (the int at offset) & mask when v < b,
  *             else label a + b, left-justified in width; label k is
  *             text[labels[2k] .. +labels[2k+1])
- * Groups are rendered in order: each its text (text[text .. +len)) then
+ * Groups are rendered in order: each its text (gtext[text .. +len)) then
  * one line for each record order[first .. first+count) names (indexes
  * into recs, of size bytes each), those indexes first sorted by address
  * and port when key is given (an ENDPOINT column's offsets; scratch: room
@@ -221,7 +221,7 @@ struct ipvs_lines {
 };
 int ipvs_render_lines(const uint8_t *recs, size_t nrecs, size_t size,
                       const struct ipvs_col *cols, size_t ncols, const struct ipvs_col *key,
-                      const uint8_t *text, const uint32_t *labels,
+                      const uint8_t *text, const uint32_t *labels, const uint8_t *gtext,
                       const struct ipvs_group *groups, size_t ngroups,
                       uint32_t *order, uint32_t *scratch,
                       uint8_t *out, size_t cap, struct ipvs_lines *st);

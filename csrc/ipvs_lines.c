@@ -8,7 +8,6 @@
  * Rule: the same text as the twin's compiled program (src/ipvs/lines.py)
  * for any record; tests/test_lines.py holds them together.
  */
-#include <stdio.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
@@ -39,45 +38,96 @@ static int64_t col_int(const uint8_t *p, unsigned size, int is_signed)
     }
 }
 
+/* v in decimal at o (no NUL); the number of digits */
+static size_t put_u64(char *o, uint64_t v)
+{
+    char t[20];
+    size_t n = 0, i;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++)
+        o[i] = t[n - 1 - i];
+    return n;
+}
+
+static size_t put_i64(char *o, int64_t v)
+{
+    if (v >= 0)
+        return put_u64(o, (uint64_t)v);
+    *o = '-';
+    return 1 + put_u64(o + 1, (uint64_t)(-(v + 1)) + 1);
+}
+
+/* s (n bytes) in width: left-justified (the padding after it) or right */
+static char *put_padded(char *o, const char *s, size_t n, size_t width, int left)
+{
+    size_t pad = width > n ? width - n : 0;
+    if (!left) {
+        memset(o, ' ', pad);
+        o += pad;
+    }
+    memcpy(o, s, n);
+    o += n;
+    if (left) {
+        memset(o, ' ', pad);
+        o += pad;
+    }
+    return o;
+}
+
 /* "a.b.c.d:port" or "[v6]:port" (rules.endpoint over unpack_address) */
 static size_t endpoint_text(const uint8_t *rec, const struct ipvs_col *c, char *buf)
 {
-    char host[INET6_ADDRSTRLEN];
     unsigned af = (unsigned)col_uint(rec + c->offset2, 2);
-    unsigned port = (unsigned)col_uint(rec + c->offset3, 2);
-    int n;
-    if (af == AF_INET6)
-        inet_ntop(AF_INET6, rec + c->offset, host, sizeof host);
-    else
-        inet_ntop(AF_INET, rec + c->offset, host, sizeof host);
-    n = snprintf(buf, 80, af == AF_INET ? "%s:%u" : "[%s]:%u", host, port);
-    return n < 0 ? 0 : (size_t)n;
+    size_t n = 0;
+    if (af != AF_INET)
+        buf[n++] = '[';
+    inet_ntop(af == AF_INET6 ? AF_INET6 : AF_INET, rec + c->offset, buf + n,
+              INET6_ADDRSTRLEN);
+    n += strlen(buf + n);
+    if (af != AF_INET)
+        buf[n++] = ']';
+    buf[n++] = ':';
+    return n + put_u64(buf + n, col_uint(rec + c->offset3, 2));
 }
 
 /* ipvsadm's print_largenum: exact, or cut to K, M, G, T */
-static int largenum(char *o, uint64_t i, int exact)
+static char *largenum(char *o, uint64_t i, int exact)
 {
+    char d[20];
+    size_t n;
+    char unit = 0;
     if (exact) {
-        char digits[24];
-        int n = snprintf(digits, sizeof digits, "%llu", (unsigned long long)i);
-        return sprintf(o, "%*s", n <= 8 ? 9 : n + 1, digits);
+        n = put_u64(d, i);
+        return put_padded(o, d, n, n <= 8 ? 9 : n + 1, 0);
     }
-    if (i < 100000000ULL)
-        return sprintf(o, "%9llu", (unsigned long long)i);
-    if (i < 1000000000ULL)
-        return sprintf(o, "%8lluK", (unsigned long long)(i / 1000ULL));
-    if (i < 100000000000ULL)
-        return sprintf(o, "%8lluM", (unsigned long long)(i / 1000000ULL));
-    if (i < 100000000000000ULL)
-        return sprintf(o, "%8lluG", (unsigned long long)(i / 1000000000ULL));
-    return sprintf(o, "%8lluT", (unsigned long long)(i / 1000000000000ULL));
+    if (i >= 100000000000000ULL) {
+        i /= 1000000000000ULL;
+        unit = 'T';
+    } else if (i >= 100000000000ULL) {
+        i /= 1000000000ULL;
+        unit = 'G';
+    } else if (i >= 1000000000ULL) {
+        i /= 1000000ULL;
+        unit = 'M';
+    } else if (i >= 100000000ULL) {
+        i /= 1000ULL;
+        unit = 'K';
+    }
+    n = put_u64(d, i);
+    o = put_padded(o, d, n, unit ? 8 : 9, 0);
+    if (unit)
+        *o++ = unit;
+    return o;
 }
 
 /* the most one line of this program can take */
 static size_t line_bound(const struct ipvs_col *cols, size_t ncols, const uint32_t *labels,
                          const struct ipvs_group *g)
 {
-    size_t n = 2, i; /* the newline, and sprintf's NUL */
+    size_t n = 2, i; /* the newline, and inet_ntop's NUL */
     for (i = 0; i < ncols; i++) {
         const struct ipvs_col *c = &cols[i];
         size_t w = c->width, k;
@@ -98,7 +148,8 @@ static size_t line_bound(const struct ipvs_col *cols, size_t ncols, const uint32
 }
 
 static char *line(char *o, const uint8_t *rec, const struct ipvs_col *cols, size_t ncols,
-                  const uint8_t *text, const uint32_t *labels, const struct ipvs_group *g)
+                  const uint8_t *text, const uint32_t *labels, const struct ipvs_group *g,
+                  const uint8_t *gtext)
 {
     size_t i;
     for (i = 0; i < ncols; i++) {
@@ -113,40 +164,34 @@ static char *line(char *o, const uint8_t *rec, const struct ipvs_col *cols, size
             char buf[80];
             size_t n = endpoint_text(rec, c, buf);
             size_t cut = col_uint(rec + c->offset2, 2) == AF_INET6 ? c->b : c->a;
-            if (n > cut)
-                n = cut;
-            o += sprintf(o, "%-*.*s", (int)c->width, (int)n, buf);
+            o = put_padded(o, buf, n > cut ? cut : n, c->width, 1);
             break;
         }
-        case IPVS_L_INT:
-            if (c->flags & IPVS_C_SIGNED)
-                o += sprintf(o, left ? "%-*lld" : "%*lld", (int)c->width,
-                             (long long)col_int(rec + c->offset, c->size, 1));
-            else
-                o += sprintf(o, left ? "%-*llu" : "%*llu", (int)c->width,
-                             (unsigned long long)col_uint(rec + c->offset, c->size));
+        case IPVS_L_INT: {
+            char d[24];
+            size_t n = c->flags & IPVS_C_SIGNED ? put_i64(d, col_int(rec + c->offset, c->size, 1))
+                                                : put_u64(d, col_uint(rec + c->offset, c->size));
+            o = put_padded(o, d, n, c->width, left);
             break;
+        }
         case IPVS_L_LARGENUM:
-            o += largenum(o, col_uint(rec + c->offset, 8), c->flags & IPVS_C_EXACT);
+            o = largenum(o, col_uint(rec + c->offset, 8), c->flags & IPVS_C_EXACT);
             break;
-        case IPVS_L_ADDRESS: {
-            char host[INET6_ADDRSTRLEN];
+        case IPVS_L_ADDRESS:
             inet_ntop(col_uint(rec + c->offset2, 2) == AF_INET6 ? AF_INET6 : AF_INET,
-                      rec + c->offset, host, sizeof host);
-            o += sprintf(o, "%s", host);
+                      rec + c->offset, o, INET6_ADDRSTRLEN);
+            o += strlen(o);
             break;
-        }
         case IPVS_L_GROUP: {
             uint32_t at = c->a ? g->p1 : g->p0, n = c->a ? g->l1 : g->l0;
-            memcpy(o, text + at, n);
+            memcpy(o, gtext + at, n);
             o += n;
             break;
         }
         case IPVS_L_LABEL: {
             uint64_t v = col_uint(rec + c->offset, c->size) & c->mask;
             size_t k = c->a + (v < c->b ? v : c->b);
-            o += sprintf(o, "%-*.*s", (int)c->width, (int)labels[2 * k + 1],
-                         (const char *)text + labels[2 * k]);
+            o = put_padded(o, (const char *)text + labels[2 * k], labels[2 * k + 1], c->width, 1);
             break;
         }
         }
@@ -193,7 +238,7 @@ static void sort_dests(uint32_t *idx, uint32_t *tmp, size_t n, const uint8_t *re
 
 int ipvs_render_lines(const uint8_t *recs, size_t nrecs, size_t size,
                       const struct ipvs_col *cols, size_t ncols, const struct ipvs_col *key,
-                      const uint8_t *text, const uint32_t *labels,
+                      const uint8_t *text, const uint32_t *labels, const uint8_t *gtext,
                       const struct ipvs_group *groups, size_t ngroups,
                       uint32_t *order, uint32_t *scratch,
                       uint8_t *out, size_t cap, struct ipvs_lines *st)
@@ -208,7 +253,7 @@ int ipvs_render_lines(const uint8_t *recs, size_t nrecs, size_t size,
         if (st->item == 0) {
             if (cap - st->written < g->len + 1)
                 return IPVS_E_FULL;
-            memcpy(o, text + g->text, g->len);
+            memcpy(o, gtext + g->text, g->len);
             o += g->len;
             st->written += g->len;
             if (key)
@@ -221,7 +266,7 @@ int ipvs_render_lines(const uint8_t *recs, size_t nrecs, size_t size,
                 return IPVS_E_SPEC;
             if (cap - st->written < bound)
                 return IPVS_E_FULL;
-            o = line(o, recs + (size_t)r * size, cols, ncols, text, labels, g);
+            o = line(o, recs + (size_t)r * size, cols, ncols, text, labels, g, gtext);
             st->written = (size_t)(o - (char *)out);
             st->item++;
         }

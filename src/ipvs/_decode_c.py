@@ -206,7 +206,8 @@ def make_decoders(layouts):
         total = st.count
         if lines is not None:
             from ._lines_c import render_lines
-            return [render_lines(one, out, total, counts, n) for one in lines], \
+            made: dict = {}
+            return [render_lines(one, out, total, counts, n, made) for one in lines], \
                 list(statuses), list(errors)
         with _no_gc():
             recs = dest_tuples(dest_rec.iter_unpack(ffi.buffer(out, total * size)))

@@ -66,44 +66,59 @@ def _c_program(program):
     return c
 
 
-def render_lines(lines, recs, total, counts, n):
-    """The listing C writes from `total` raw records (`n` groups, counts
-    records each): lines = (program, texts, sort, pieces), one of
-    _decode_py.run_dumps' lines."""
-    program, texts, sort, pieces = lines
-    cols, ncols, key, blob, labels = _c_program(program)
-    # the groups' texts after the program's, and struct ipvs_group as eight
-    # u32 columns packed at once: setting cffi fields one by one cost more
-    # than C's whole listing (measured, 5000 services, 14 programs)
-    gtext = "".join(texts).encode("latin-1")
-    tlen = [len(t) for t in texts]  # latin-1: a character a byte
+def _groups(texts, pieces, counts, n):
+    """(the groups' text, struct ipvs_group[n], their largest count): the
+    texts (None: none) and the two pieces of each group after one another,
+    and the groups as eight u32 columns packed at once (setting cffi
+    fields one by one cost more than C's whole listing: measured, 5000
+    services, 14 programs)."""
+    tlen = [len(t) for t in texts] if texts is not None else [0] * n  # latin-1: 1 byte a char
     if pieces:
         a_s, b_s = zip(*pieces)
         plen0, plen1 = [len(a) for a in a_s], [len(b) for b in b_s]
-        ptext = "".join([a + b for a, b in pieces]).encode("latin-1")
+        ptext = "".join([a + b for a, b in pieces])
     else:
         plen0 = plen1 = [0] * n
-        ptext = b""
-    text = blob + gtext + ptext
-    toff = list(_accumulate(tlen, initial=len(blob)))[:-1]
+        ptext = ""
+    gtext = ("".join(texts) if texts is not None else "") + ptext
+    toff = list(_accumulate(tlen, initial=0))
     first = list(_accumulate(counts, initial=0))[:-1]
-    p0 = list(_accumulate([x + y for x, y in zip(plen0, plen1)],
-                          initial=len(blob) + len(gtext)))[:-1]
+    p0 = list(_accumulate([x + y for x, y in zip(plen0, plen1)], initial=toff.pop()))[:-1]
     p1 = [x + y for x, y in zip(p0, plen0)]
     flat = _array("I", [v for row in zip(toff, tlen, first, counts, p0, plen0, p1, plen1)
                         for v in row])
+    room = max(tlen, default=0) + max(plen0, default=0) + max(plen1, default=0)
+    return gtext.encode("latin-1"), flat, max(counts, default=1) or 1, room
+
+
+def render_lines(lines, recs, total, counts, n, made=None):
+    """The listing C writes from `total` raw records (`n` groups, counts
+    records each): lines = (program, texts, sort, pieces), one of
+    _decode_py.run_dumps' lines. made: a dict that keeps the groups for the
+    next call with the same texts and pieces (the scrape's 14 programs)."""
+    program, texts, sort, pieces = lines
+    cols, ncols, key, blob, labels = _c_program(program)
+    made = {} if made is None else made
+    k = (id(texts), id(pieces))
+    if k not in made:
+        made[k] = _groups(texts, pieces, counts, n)
+    gtext, flat, most, room = made[k]
     groups = ffi.from_buffer("struct ipvs_group[]", flat) if n else ffi.NULL
-    most = max(counts, default=1) or 1
-    order = ffi.from_buffer("uint32_t[]", _array("I", range(total or 1)))
+    if sort:  # sorting rewrites it in place: a new one each time
+        order = ffi.from_buffer("uint32_t[]", _array("I", range(total or 1)))
+    else:
+        if "order" not in made:
+            made["order"] = ffi.from_buffer("uint32_t[]", _array("I", range(total or 1)))
+        order = made["order"]
     scratch = _raw("uint32_t[]", most)
     st = ffi.new("struct ipvs_lines *")
-    cap = _LINES_OUT + max(tlen, default=0) + max(plen0, default=0) + max(plen1, default=0)
+    cap = _LINES_OUT + room
     pieces = []
     while True:
         out = _raw("uint8_t[]", cap)
         st.written = 0
         rc = lib.ipvs_render_lines(recs, total, program.size, cols, ncols,
-                                   key if sort else ffi.NULL, text, labels, groups, n,
+                                   key if sort else ffi.NULL, blob, labels, gtext, groups, n,
                                    order, scratch, out, cap, st)
         if st.written:
             pieces.append(ffi.buffer(out, st.written)[:])

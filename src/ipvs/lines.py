@@ -180,10 +180,11 @@ class Program:
 
 
 def render_groups(program, texts, records, sort=True, pieces=None):
-    """The twin's listing: each group's text, then its records' lines
-    (pieces: each group's two pieces, or None: empty ones)."""
+    """The twin's listing: each group's text (texts None: none), then its
+    records' lines (pieces: each group's two pieces, or None: empty ones)."""
     out = []
-    for i, (t, recs) in enumerate(zip(texts, records)):
-        out.append(t)
+    for i, recs in enumerate(records):
+        if texts is not None:
+            out.append(texts[i])
         out.append(program.lines(recs, sort, pieces=pieces[i] if pieces else ("", "")))
     return "".join(out)

@@ -198,13 +198,13 @@ def fast_exposition(client, totals=None, prefix: str = "node_ipvs_") -> Optional
     pieces = [('%s",local_port="%s' % (_escape(v["local_address"]), _escape(v["local_port"])),
                '",proto="%s",local_mark="%s"}' % (_escape(v["proto"]), _escape(v["local_mark"])))
               for v in values]
-    blank = [""] * (len(services) - 1)
-    lines = [(p, ["# HELP %s %s\n# TYPE %s %s\n" % (name, help_text, name, kind)] + blank,
-              False, pieces)
-             for p, (name, kind, help_text, _) in zip(_backend_programs(prefix),
-                                                       _backend_families(prefix))]
+    families = _backend_families(prefix)
     out = _service_families(services, totals, prefix)
-    out += client.destination_texts(services, lines)
+    texts = client.destination_texts(services, [(p, None, False, pieces)
+                                                for p in _backend_programs(prefix)])
+    for (name, kind, help_text, _), text in zip(families, texts):
+        out.append("# HELP %s %s\n# TYPE %s %s\n" % (name, help_text, name, kind))
+        out.append(text)
     _family(out, prefix + "services", "gauge", "The number of virtual services.",
             [("", (len(services),))])
     return "".join(out)
