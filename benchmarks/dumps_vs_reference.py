@@ -79,6 +79,11 @@ def one_size(n, d, a):
     res = {"services": n, "dests": d}
     rules = fill.rules(n, d)
     nrules = rules.count("\n")
+    if a.listings_only:  # the table filled once, by the reference; no -R figures
+        flush()
+        run([REF, "-R"], stdin=rules)
+        raw = rawnl.Raw()
+        return listings(n, d, a, res, raw)
     # -R from empty, three ways, and the kernel's floor
     r = {}
     saved = None
@@ -101,6 +106,10 @@ def one_size(n, d, a):
           "above the floor ours/ref %.3f" % (n, d, nrules, r["ref"], r["ours"], r["twin"],
                                               r["floor"], (r["ours"] - r["floor"]) /
                                               max(r["ref"] - r["floor"], 1e-9)), flush=True)
+    return listings(n, d, a, res, raw)
+
+
+def listings(n, d, a, res, raw):
     # floors of the listings
     fl = {"get_service_dump": raw_seconds(raw.services),
           "proc_read": raw_seconds(read_proc)}
@@ -116,6 +125,8 @@ def one_size(n, d, a):
           flush=True)
     res["listings"] = {}
     for label, ref_argv, our_argv in LISTINGS:
+        if a.only and not any(w in label for w in a.only.split(",")):
+            continue
         m = interleaved([("ref", [REF] + ref_argv, None), ("ours", [OURS] + our_argv, None),
                          ("twin", [OURS] + our_argv, TWIN)], a.repeat)
         same = (any(w in our_argv for w in UNSTABLE) or m["ours"][1] == m["twin"][1]) and \
@@ -153,6 +164,9 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--floor-bin", default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--only", default="", help="listings whose label has one of these words")
+    ap.add_argument("--listings-only", action="store_true",
+                    help="no -R figures: the table is filled once by the reference")
     a = ap.parse_args()
     sizes = [tuple(int(x) for x in s.split("x")) for s in a.sizes.split(",")]
     t0 = time.perf_counter()
@@ -168,7 +182,7 @@ def main():
           % (res["kernel"], py, h, "%.2f s" % href if href else "?"), flush=True)
     for n, d in sizes:
         res["sizes"].append(one_size(n, d, a))
-    if len(sizes) >= 2:
+    if len(sizes) >= 2 and not (a.only or a.listings_only):
         res["slope_ratios"] = slopes(res["sizes"][0], res["sizes"][1])
         print("slope ratios %dx%d to %dx%d (ours, twin):" % (sizes[0] + sizes[1]))
         for label, v in res["slope_ratios"].items():
