@@ -38,18 +38,11 @@ static int64_t col_int(const uint8_t *p, unsigned size, int is_signed)
     }
 }
 
-/* v in decimal at o (no NUL); the number of digits */
+/* v in decimal at o (no NUL); the number of digits (ipvs_render.c's
+ * dec64: the same translation unit, ipvs_module.c) */
 static size_t put_u64(char *o, uint64_t v)
 {
-    char t[20];
-    size_t n = 0, i;
-    do {
-        t[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (i = 0; i < n; i++)
-        o[i] = t[n - 1 - i];
-    return n;
+    return dec64(v, (uint8_t *)o);
 }
 
 static size_t put_i64(char *o, int64_t v)
