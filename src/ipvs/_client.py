@@ -146,15 +146,16 @@ def dest_to_record(d: Destination) -> tuple:
     """The decoders' record of a destination (dest_from_record's inverse,
     from the same map): what ipvs.lines programs run over."""
     r = [0] * DEST._width
-    for f, rec in _DEST_RECORD:
-        r[getattr(DEST, rec)] = getattr(d, f)
+    for f, i in _DEST_RECORD:
+        r[i] = getattr(d, f)
     r[DEST.addr] = pack_address(d.af, d.address).ljust(16, b"\0")
     st = d.stats or Stats()
     r[DEST.stats] = [getattr(st, f) for f in Stats._FIELDS]
     return tuple(r)
 
 
-_DEST_RECORD = [(f, rec) for f, rec in mapped(Destination, "record") if f not in _DEST_READ]
+_DEST_RECORD = [(f, getattr(DEST, rec)) for f, rec in mapped(Destination, "record")
+                if f not in _DEST_READ]
 
 
 def daemon_from_attrs(a: dict) -> SyncDaemon:

@@ -113,21 +113,25 @@ def _tuples_code(layout):
     return "def tuples(it):\n    return [%s for r in it]\n" % " + ".join(parts)
 
 
+def _unpacker(layout):
+    """(struct of the C record, function from its unpacked tuples to the
+    records)."""
+    code = _tuples_code(layout)
+    if code is None:
+        return struct.Struct(layout.fmt), list  # no strings to cut: the tuples are the records
+    env: dict = {}
+    exec(code, env)
+    return struct.Struct(layout.fmt), env["tuples"]
+
+
 def make_decoders(layouts):
     """(decode_services, decode_dests, run_dumps) for compiled records
     ({name: _layout.Layout}), run by the C engine on tables made from them."""
     tables = _Tables(layouts)
 
     def dumper(layout):
-        rec = struct.Struct(layout.fmt)
+        rec, tuples = _unpacker(layout)
         index, min_msg, spec = tables.where[layout.name], layout.min_msg, tables.spec
-        code = _tuples_code(layout)
-        if code is None:
-            tuples = list  # no strings to cut: the unpacked tuples are the records
-        else:
-            env: dict = {}
-            exec(code, env)
-            tuples = env["tuples"]
 
         def dump(buf, seq, pid, arg):
             n = len(buf)
@@ -152,15 +156,8 @@ def make_decoders(layouts):
         return dump
 
     services, dests = dumper(layouts["service"]), dumper(layouts["dest"])
-    dests_layout = layouts["dest"]
-    dest_rec = struct.Struct(dests_layout.fmt)
-    dest_index = tables.where[dests_layout.name]
-    code = _tuples_code(dests_layout)
-    dest_tuples = list
-    if code is not None:
-        env: dict = {}
-        exec(code, env)
-        dest_tuples = env["tuples"]
+    dest_rec, dest_tuples = _unpacker(layouts["dest"])
+    dest_index = tables.where[layouts["dest"].name]
 
     def decode_dests(buf, seq, pid, svc_af):
         """One receive buffer of a GET_DEST dump -> (records, status, errno)."""
@@ -180,14 +177,14 @@ def make_decoders(layouts):
         statuses = ffi.new("int[]", n)
         errors = ffi.new("int64_t[]", n)
         cargs = ffi.new("uint64_t[]", list(args))
-        rx = _raw("uint8_t[]", _decode_py.RECV_CHUNK)
+        rx = _raw("uint8_t[]", nl.RECV_CHUNK)
         creqs = ffi.from_buffer("uint8_t[]", requests)
         fd, size = sock.fileno(), dest_rec.size
         cap = 4 * n + 64
         out = _raw("uint8_t[]", cap * size)
         while True:
             rc = lib.ipvs_run_dumps(fd, creqs, len(requests), n, cargs, pid, tables.spec,
-                                    dest_index, rx, _decode_py.RECV_CHUNK, out, cap, st,
+                                    dest_index, rx, nl.RECV_CHUNK, out, cap, st,
                                     counts, statuses, errors)
             if rc == _E_OS and st.oserr == errno.EINTR:
                 # a signal: Python runs its handler on the way round (one
@@ -324,6 +321,8 @@ def decode_conns(chunk, final):
 
 
 _RENDER_ROOM = lib.IPVS_RENDER_ROOM
+
+
 def render_conns_numeric(chunk, final):
     """Complete lines of a /proc/net/ip_vs_conn chunk -> (the `ipvsadm
     -Lnc` lines of their connections as bytes, consumed).

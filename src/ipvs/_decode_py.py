@@ -221,8 +221,7 @@ def decode_dests(buf, seq, pid, svc_af):
     return (_made or _default())[1](buf, seq, pid, svc_af)
 
 
-_HDR = struct.Struct("=IHHI").unpack_from  # nlmsghdr's length, type, flags, seq
-RECV_CHUNK = 64 << 10  # the kernel's dump skbs are at most 32 KiB
+_HDR = nl.NLMSG_HDR.unpack_from
 
 
 def run_dumps(sock, requests, pid, args, lines=None, decode=None):
@@ -239,7 +238,7 @@ def run_dumps(sock, requests, pid, args, lines=None, decode=None):
     decode: the buffer decoder (by default the twin's decode_dests)."""
     if decode is None:
         decode = (_made or _default())[1]
-    buf = bytearray(RECV_CHUNK)
+    buf = bytearray(nl.RECV_CHUNK)
     view = memoryview(buf)
     recv_into, send = sock.recv_into, sock.send
     records, statuses, errors = [], [], []
@@ -247,7 +246,7 @@ def run_dumps(sock, requests, pid, args, lines=None, decode=None):
     for arg in args:
         if total - pos < 16:
             _fail(E_MSG_LEN)
-        mlen, _, _, seq = _HDR(requests, pos)
+        mlen, _, _, seq, _ = _HDR(requests, pos)
         if mlen < 16 or mlen > total - pos:
             _fail(E_MSG_LEN)
         if send(requests[pos:pos + mlen]) != mlen:
@@ -261,7 +260,7 @@ def run_dumps(sock, requests, pid, args, lines=None, decode=None):
                 continue
             if n == 0:
                 raise OSError(errno.EPIPE, "the peer went away")
-            if n > RECV_CHUNK:
+            if n > nl.RECV_CHUNK:
                 _fail(E_BIG)
             got, st, err = decode(view[:n], seq, pid, arg)
             recs += got

@@ -56,6 +56,7 @@ CTRL_VERSION = 2
 NLMSG_HDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 GENL_HDR = struct.Struct("=BBH")  # cmd, version, reserved
 NLA_HDR = struct.Struct("=HH")  # len, type
+RECV_CHUNK = 64 << 10  # a receive buffer: the kernel's dump skbs are at most 32 KiB
 HDRLEN = NLMSG_HDR.size + GENL_HDR.size
 
 

@@ -21,7 +21,7 @@ from . import _netlink as nl
 from ._errors import IPVSError, KernelError, NotAvailableError, ProtocolError
 
 RCVBUF = 4 << 20  # socket receive buffer: room for many dump chunks
-RECV_CHUNK = 64 << 10  # the kernel's dump skbs are at most 32 KiB
+RECV_CHUNK = nl.RECV_CHUNK
 DUMP_RETRIES = 5  # restarts of a dump the kernel flagged as interrupted
 BATCH_BYTES = 32 << 10  # requests packed into one send() by execute_batch
 

@@ -69,8 +69,7 @@ def address_text(af, addr):
 
 
 def numeric_endpoint(af, addr, port):
-    host = _ntop(AF_INET6, addr) if af == AF_INET6 else _ntop(AF_INET, addr[:4])
-    return ("%s:%d" if af == AF_INET else "[%s]:%d") % (host, port)
+    return ("%s:%d" if af == AF_INET else "[%s]:%d") % (address_text(af, addr), port)
 
 
 # A Destination as the decoders' record (what programs run over)
