@@ -129,7 +129,8 @@ def _mask_suffix(svc, word):
 
 def service_entry(svc, dests, fmt, names):
     """One service and its destinations, as list/save print them."""
-    out = [service_line(svc, fmt, names)]
+    name = service_name(svc, fmt, names)
+    out = [service_line(svc, fmt, names, name)]
     if type(dests) is ProcDestinations:
         out.append(proc_dest_lines(dests, svc.protocol, fmt, names))
         return "".join(out)
@@ -141,7 +142,6 @@ def service_entry(svc, dests, fmt, names):
         out.append(program.lines([record(d) for d in dests], not fmt & FMT_NOSORT,
                                  _lines.numeric_endpoint if fmt & FMT_NUMERIC else ep))
         return "".join(out)
-    name = service_name(svc, fmt, names)
     if not fmt & FMT_NOSORT:
         dests = sorted(dests, key=_rules.dest_sort_key)
     for d in dests:
@@ -158,9 +158,11 @@ def service_entry(svc, dests, fmt, names):
     return "".join(out)
 
 
-def service_line(svc, fmt, names):
-    """A service's own line in a listing or save, with its newline."""
-    name = service_name(svc, fmt, names)
+def service_line(svc, fmt, names, name=None):
+    """A service's own line in a listing or save, with its newline (name:
+    service_name()'s, when the caller has it)."""
+    if name is None:
+        name = service_name(svc, fmt, names)
     st = svc.stats
     if fmt & FMT_RULE:
         line = "-A " + name + _rules.service_options(svc, save=True)
