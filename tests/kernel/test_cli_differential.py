@@ -199,6 +199,7 @@ def test_save_restores_what_it_saw():
     assert run_reference(["-Sn"]) == before
 
 
+@pytest.mark.one_kernel  # the entry points, not the kernel
 def test_console_scripts_are_the_same_program():
     """The installed entry points behave as the in-process main()."""
     cmds = ["-A -t 10.2.2.2:80", "-a -t 10.2.2.2:80 -r 10.0.0.1 -m", "-Ln",

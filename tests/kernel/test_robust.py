@@ -210,6 +210,7 @@ def _closed_pipe(argv, env_extra=None):
     return p.returncode, p.stderr.decode("utf-8", "replace")
 
 
+@pytest.mark.one_kernel  # the process and its parser, not the kernel
 def test_streams_against_the_reference(k, tmp_path):
     main(["ipvsadm", "-R"], io.StringIO(), io.StringIO(),
          io.StringIO("\n".join(rules(300, 4)) + "\n"))  # -Sn: about 60 KiB
@@ -273,6 +274,7 @@ def _hostile(rng):
     return argv
 
 
+@pytest.mark.one_kernel  # the process and its parser, not the kernel
 def test_hostile_argv_and_restore_lines_against_the_reference(k):
     """Hundreds of seeded hostile command lines and -R lines (huge numbers,
     odd bytes, NULs in -R input, long words, every option misused): the

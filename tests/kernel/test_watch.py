@@ -26,10 +26,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None or shutil.which("socat") is None,
                        reason="needs tmux and socat"),
     pytest.mark.skipif(os.environ.get("IPVS_IN_VM") != "1", reason="needs the IPVS kernel"),
-    # CI time: the tmux-driven live view run on 6.1 only (about 3 minutes a kernel); what they
-    # read goes through the same Client calls the other suites prove on both
-    pytest.mark.skipif(os.environ.get("IPVS_KERNEL", "6.1") != "6.1",
-                       reason="run on the 6.1 kernel only (CI time)"),
+    pytest.mark.one_kernel,  # about 3 minutes a kernel
 ]
 
 CLIENT = r"""
