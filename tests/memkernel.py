@@ -63,11 +63,21 @@ class MemKernel:
             services = self.services()
         return [(s, self.destinations(s)) for s in services]
 
-    def destination_texts(self, services, lines):
-        """Client.destination_texts over this table's objects (as records)."""
+    def destination_chunks(self, services, lines):
+        """Client.destination_chunks over this table's objects (as records),
+        a listing in chunks of a few lines each (so a consumer that joins
+        them wrongly shows)."""
         from ipvs.lines import dest_record, render_groups
         records = [[dest_record(d) for d in self.destinations(s)] for s in services]
-        return [render_groups(p, t, records, s, g) for p, t, s, g in lines]
+        out = []
+        for p, t, s, g in lines:
+            text = render_groups(p, t, records, s, g).encode("latin-1")
+            out.append(iter([text[i:i + 100] for i in range(0, len(text), 100)]))
+        return out
+
+    def destination_texts(self, services, lines):
+        """Client.destination_texts: the chunks joined, as the Client does."""
+        return [b"".join(c).decode("latin-1") for c in self.destination_chunks(services, lines)]
 
     def timeouts(self):
         return self._timeouts

@@ -96,6 +96,22 @@ def test_cli_prometheus(kernel):
         assert status == 2 and err.startswith(msg) and "Traceback" not in err, (args, err)
 
 
+def test_cli_prometheus_writes_the_chunks_as_the_text(kernel):
+    """The whole table with every label goes out chunk by chunk (the
+    in-memory kernel cuts its listings into 100-byte chunks): to a binary
+    buffer when the output has one, as text otherwise; the same text."""
+    import io
+    import ipvs.cli as cli
+    want = M.metrics_exposition(kernel.entries())
+    status, out, err = run(["-L", "--prometheus"])
+    assert (status, err) == (0, "") and out.rsplit("# HELP node_ipvs_scrape", 1)[0] == want
+    raw = io.BytesIO()
+    text = io.TextIOWrapper(raw, encoding="utf-8")
+    assert cli.main(["ipvsadm", "-L", "--prometheus"], text, io.StringIO(), io.StringIO()) == 0
+    text.flush()
+    assert raw.getvalue().decode().rsplit("# HELP node_ipvs_scrape", 1)[0] == want
+
+
 def test_exporter_serves_metrics(kernel):
     server = exporter.make_server(("127.0.0.1", 0), client=kernel, labels=("proto",))
     t = threading.Thread(target=server.serve_forever, daemon=True)

@@ -202,9 +202,9 @@ def make_decoders(layouts):
             break
         total = st.count
         if lines is not None:
-            from ._lines_c import render_lines
+            from ._lines_c import render_chunks
             made: dict = {}
-            return [render_lines(one, out, total, counts, n, made) for one in lines], \
+            return [render_chunks(one, out, total, counts, n, made) for one in lines], \
                 list(statuses), list(errors)
         with _no_gc():
             recs = dest_tuples(dest_rec.iter_unpack(ffi.buffer(out, total * size)))

@@ -232,9 +232,10 @@ def run_dumps(sock, requests, pid, args, lines=None, decode=None):
     each, errno of each). Bad bytes raise DecodeError, a failed system call
     OSError; either leaves the rest of a reply on the socket.
     lines = [(program, texts, sort, pieces), ...]: the result's first item
-    is instead one text for each: texts[i] then the lines of dump i's
-    records (a lines.Program, sorted by address and port when sort, its
-    piece columns from pieces[i], or empty when pieces is None).
+    is instead one listing for each, as an iterator of bytes-like chunks
+    of latin-1 text made as they are asked for: texts[i] then the lines of
+    dump i's records (a lines.Program, sorted by address and port when
+    sort, its piece columns from pieces[i], or empty when pieces is None).
     decode: the buffer decoder (by default the twin's decode_dests)."""
     if decode is None:
         decode = (_made or _default())[1]
@@ -270,9 +271,16 @@ def run_dumps(sock, requests, pid, args, lines=None, decode=None):
         statuses.append(status)
         errors.append(error)
     if lines is not None:
-        from .lines import render_groups
-        return [render_groups(p, t, records, s, g) for p, t, s, g in lines], statuses, errors
+        return [_chunks(one, records) for one in lines], statuses, errors
     return records, statuses, errors
+
+
+def _chunks(lines, records):
+    """One listing of run_dumps' lines as the twin makes it: one chunk,
+    when asked for."""
+    from .lines import render_groups
+    program, texts, sort, pieces = lines
+    yield render_groups(program, texts, records, sort, pieces).encode("latin-1")
 
 
 # ------------------------------------------------------ /proc/net/ip_vs_conn

@@ -91,11 +91,17 @@ def _groups(texts, pieces, counts, n):
     return gtext.encode("latin-1"), flat, max(counts, default=1) or 1, room
 
 
-def render_lines(lines, recs, total, counts, n, made=None):
+def render_chunks(lines, recs, total, counts, n, made=None):
     """The listing C writes from `total` raw records (`n` groups, counts
-    records each): lines = (program, texts, sort, pieces), one of
-    _decode_py.run_dumps' lines. made: a dict that keeps the groups for the
-    next call with the same texts and pieces (the scrape's 14 programs)."""
+    records each), as it is written: an iterator of bytes-like chunks of
+    latin-1 text (each at most about 1 MiB, a buffer of its own, so a
+    consumer may keep it), made only as the consumer asks for them: a
+    scrape's 46 MB go to their writer chunk by chunk, never joined or
+    turned into str (each copy of them was measurable). lines = (program,
+    texts, sort, pieces), one of _decode_py.run_dumps' lines. made: a dict
+    that keeps the groups for the next call with the same texts and
+    pieces (the scrape's 14 programs); the records must outlive the
+    iterator (it holds them)."""
     program, texts, sort, pieces = lines
     cols, ncols, key, blob, labels = _c_program(program)
     made = {} if made is None else made
@@ -113,7 +119,6 @@ def render_lines(lines, recs, total, counts, n, made=None):
     scratch = _raw("uint32_t[]", most)
     st = ffi.new("struct ipvs_lines *")
     cap = _LINES_OUT + room
-    pieces = []
     while True:
         out = _raw("uint8_t[]", cap)
         st.written = 0
@@ -121,11 +126,11 @@ def render_lines(lines, recs, total, counts, n, made=None):
                                    key if sort else ffi.NULL, blob, labels, gtext, groups, n,
                                    order, scratch, out, cap, st)
         if st.written:
-            pieces.append(ffi.buffer(out, st.written)[:])
+            yield ffi.buffer(out, st.written)
         if rc == _E_FULL:
             if not st.written:  # (cannot happen with these bounds: never spin)
                 cap *= 2
             continue
         if rc:
             _raise(rc)
-        return b"".join(pieces).decode("latin-1")
+        return

@@ -65,10 +65,19 @@ class TableMethods:
         """destination_lines for many programs over one run of the dumps:
         lines = [(program, texts, sort, pieces)] (pieces: each service's
         two texts for the program's piece columns, or None) -> a text each."""
+        return [b"".join(chunks).decode("latin-1")
+                for chunks in self.destination_chunks(services, lines)]
+
+    def destination_chunks(self, services: Sequence[Service], lines: list) -> list:
+        """destination_texts as it is written: for each of `lines`, an
+        iterator of bytes-like chunks of latin-1 text, made (C: written
+        from the dumps' records, about 1 MiB at a time) only as they are
+        asked for, so a large listing goes to its writer without being
+        held whole. Each holds the dumps' records until it is used up."""
         for _ in range(DUMP_RETRIES):
-            texts, again = self._dest_dumps(services, lines)
+            chunks, again = self._dest_dumps(services, lines)
             if not any(again):
-                return texts
+                return chunks
         raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
 
     def entries(self, services: Optional[Iterable[Service]] = None

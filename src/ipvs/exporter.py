@@ -17,7 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Optional, Sequence, Tuple
 
-from .metrics import BACKEND_LABELS, CONTENT_TYPE, collect_metrics, parse_labels
+from .metrics import BACKEND_LABELS, CONTENT_TYPE, metrics_chunks, parse_labels
 
 __all__ = ["make_server", "parse_listen", "main"]
 
@@ -42,24 +42,27 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
             try:
-                body = collect_metrics(self.server.client, labels=self.server.labels).encode()
+                # the chunks as made (C's own buffers), not joined: Content-Length
+                # is their sum
+                body = list(metrics_chunks(self.server.client, labels=self.server.labels))
             except OSError as e:  # a KernelError too: the scrape fails, the server stays
                 self._send(500, "text/plain; charset=utf-8",
                            ("scrape failed: %s\n" % (e.strerror or e)).encode())
                 return
-            self._send(200, CONTENT_TYPE, body)
+            self._send(200, CONTENT_TYPE, *body)
         elif path == "/":
             self._send(200, "text/html; charset=utf-8",
                        b"<html><body><a href=\"/metrics\">/metrics</a></body></html>\n")
         else:
             self._send(404, "text/plain; charset=utf-8", b"not found\n")
 
-    def _send(self, code, ctype, body):
+    def _send(self, code, ctype, *body):
         self.send_response(code)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(sum(len(b) for b in body)))
         self.end_headers()
-        self.wfile.write(body)
+        for b in body:
+            self.wfile.write(b)
 
     def log_message(self, fmt, *args):  # quiet: a scrape a second would flood stderr
         pass

@@ -2,8 +2,8 @@
 # `ipvsadm -L --prometheus` prints and `python -m ipvs.exporter` serves.
 #
 # Rule: metrics_exposition() is a pure function from model objects to text (golden-
-# text tested); collect_metrics() is the one place that reads the kernel, through
-# the public Client API only. Names and labels follow node_exporter's ipvs
+# text tested); the functions given a client read the kernel through the public
+# Client API only, metrics_chunks() for a whole scrape. Names and labels follow node_exporter's ipvs
 # collector wherever it measures the same thing (node_ipvs_connections_total
 # and the other four global counters, node_ipvs_backend_connections_active,
 # _inactive and _weight, with its six backend labels and its
@@ -204,6 +204,15 @@ def fast_exposition(client, totals=None, prefix: str = "node_ipvs_",
     series written from the dump records in one decoder call (C: no Python
     object per real server); None when it cannot vouch for the same text
     (two services with the same labels: their series would be summed)."""
+    chunks = fast_chunks(client, totals, prefix, services)
+    return None if chunks is None else b"".join(chunks).decode()
+
+
+def fast_chunks(client, totals=None, prefix: str = "node_ipvs_", services=None):
+    """fast_exposition() as it is written: None, or an iterator of
+    bytes-like chunks of its UTF-8 text. The kernel is read here, before
+    the first chunk; C's real-server text is handed on as C writes it (a
+    5000 x 4 table makes 46 MB of it: each copy of that was measurable)."""
     if services is None:
         services = client.services()
     values = [service_label_values(s) for s in services]
@@ -211,16 +220,20 @@ def fast_exposition(client, totals=None, prefix: str = "node_ipvs_",
         return None
     pieces = [("".join(['%s="%s",' % (n, _escape(v[n])) for n in _BEFORE]),
                "".join([',%s="%s"' % (n, _escape(v[n])) for n in _AFTER])) for v in values]
-    families = _backend_families(prefix)
-    out = _service_families(services, totals, prefix)
-    texts = client.destination_texts(services, [(p, None, False, pieces)
-                                                for p in _backend_programs(prefix)])
-    for (name, kind, help_text, _), text in zip(families, texts):
-        out.append(_header(name, kind, help_text))
-        out.append(text)
+    texts = client.destination_chunks(services, [(p, None, False, pieces)
+                                                 for p in _backend_programs(prefix)])
+    return _fast_chunks(services, totals, prefix, texts)
+
+
+def _fast_chunks(services, totals, prefix, texts):
+    yield "".join(_service_families(services, totals, prefix)).encode()
+    for (name, kind, help_text, _), chunks in zip(_backend_families(prefix), texts):
+        yield _header(name, kind, help_text).encode()
+        yield from chunks
+    out: list = []
     _family(out, prefix + "services", "gauge", "The number of virtual services.",
             [("", (len(services),))])
-    return "".join(out)
+    yield "".join(out).encode()
 
 
 def duration_family(seconds: float, prefix: str = "node_ipvs_") -> str:
@@ -243,16 +256,28 @@ def read_totals(client) -> Optional[Stats]:
 
 
 def collect_metrics(client, *, labels: Sequence[str] = BACKEND_LABELS,
-            clock=time.perf_counter) -> str:
+                    clock=time.perf_counter) -> str:
     """One scrape: every service and real server with its Stats (one dump
     per service, as ipvsadm -Ln --stats does), the table-wide totals, and
     the scrape's own duration. KernelError from the kernel as it comes."""
+    return b"".join(metrics_chunks(client, labels=labels, clock=clock)).decode()
+
+
+def metrics_chunks(client, *, labels: Sequence[str] = BACKEND_LABELS,
+                   clock=time.perf_counter):
+    """collect_metrics() as it is written: an iterator of bytes-like chunks
+    of the UTF-8 text, to hand to a writer one by one (a large table's
+    text is never held whole). The kernel is read when the first chunk is
+    asked for, before it is made; the duration (the last chunk) counts
+    until the series before it were made and taken."""
     t0 = clock()
     totals = read_totals(client)
     services = client.services()
-    text = None
+    chunks = None
     if tuple(labels) == BACKEND_LABELS:
-        text = fast_exposition(client, totals, services=services)
-    if text is None:
-        text = metrics_exposition(client.entries(services), totals=totals, labels=labels)
-    return text + duration_family(clock() - t0)
+        chunks = fast_chunks(client, totals, services=services)
+    if chunks is None:
+        chunks = [metrics_exposition(client.entries(services), totals=totals,
+                                     labels=labels).encode()]
+    yield from chunks
+    yield duration_family(clock() - t0).encode()

@@ -165,11 +165,12 @@ class Listings:
         """Text that comes as bytes, to the output: into its binary buffer
         when it has one (after what its text layer holds), as a C program
         writes the bytes it has; else as str, each byte as itself (latin-1,
-        how the decoders make str of the table's tokens)."""
+        how the decoders make str of the table's tokens). A piece is any
+        bytes-like object (C's output buffers come as they are)."""
         buf = getattr(self.out, "buffer", None)
         if buf is None:
             for p in pieces:
-                self.out.write(p.decode("latin-1"))
+                self.out.write(str(p, "latin-1"))
             return
         self.out.flush()
         for p in pieces:
