@@ -1,11 +1,12 @@
-"""Peak memory of `ipvsadm -Lnc` on a table of 1,000,000 connections.
+"""Peak memory of `ipvsadm -Lnc` and `-Lnc --json` on a table of 1,000,000
+connections.
 
 The kernel cannot list a million connections in reasonable time under
 emulation (reading /proc/net/ip_vs_conn is quadratic: 100,000 take the
-reference 93 s), so this runs the CLI's own listing code (Runner
-.list_connections, the -Lnc path with the active decoder) over a snapshot
-file in the kernel's format instead of the proc file, in a fresh process,
-and reports its peak RSS next to that of the same process before listing.
+reference 93 s), so this runs the CLI's own runner for each command line
+(with the active decoder) over a snapshot file in the kernel's format
+instead of the proc file, in a fresh process, and reports its peak RSS
+next to that of the same process before listing.
 
     python benchmarks/conn_rss.py [--conns 1000000] [--json FILE]
 """
@@ -22,12 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # this process (which holds the snapshot) would start at the parent's size.
 CHILD = r"""
 import os, sys
+from ipvs.cli import _beyond
 from ipvs.cli import _options as O
-from ipvs.cli._run import Runner
-
-class SnapshotRunner(Runner):
-    def open_connections(self):
-        return open(sys.argv[1], "rb")
 
 def hwm():
     with open("/proc/self/status") as f:
@@ -35,12 +32,17 @@ def hwm():
 
 before = hwm()
 out = open(os.devnull, "w")
-runner = SnapshotRunner("ipvsadm", out, sys.stderr, None)
+# the command line's own runner (with --json, the streamed array) and its
+# -Lnc listing, the connection table read from the snapshot instead of the
+# proc file (no kernel is asked)
+runner, argv = _beyond.make_runner(["ipvsadm"] + sys.argv[2:], out, sys.stderr, None)
+runner.open_connections = lambda: open(sys.argv[1], "rb")
 runner.list_connections(O.FMT_NUMERIC)
 out.close()
 after = hwm()
 print(before, after)
 """
+LISTINGS = (("-Lnc", []), ("-Lnc --json", ["--json"]))
 
 
 def main():
@@ -56,15 +58,17 @@ def main():
         f.write(make_conns(a.conns))
         f.flush()
         res["snapshot_bytes"] = os.path.getsize(f.name)
-        for decoder, env in (("c", {}), ("python", {"IPVS_PUREPYTHON": "1"})):
-            e = dict(os.environ, **env)
-            p = subprocess.run([sys.executable, "-c", CHILD, f.name], env=e, check=True,
-                               capture_output=True, text=True)
-            before, after = map(int, p.stdout.split())
-            res[decoder] = {"rss_before_kib": before, "peak_rss_kib": after}
-            print("-Lnc over %d connections (%s decoder): peak RSS %.1f MiB "
-                  "(%.1f MiB before listing)" % (a.conns, decoder, after / 1024, before / 1024),
-                  flush=True)
+        for name, args in LISTINGS:
+            for decoder, env in (("c", {}), ("python", {"IPVS_PUREPYTHON": "1"})):
+                e = dict(os.environ, **env)
+                p = subprocess.run([sys.executable, "-c", CHILD, f.name] + args, env=e,
+                                   check=True, capture_output=True, text=True)
+                before, after = map(int, p.stdout.split())
+                res.setdefault(name, {})[decoder] = {"rss_before_kib": before,
+                                                     "peak_rss_kib": after}
+                print("%s over %d connections (%s decoder): peak RSS %.1f MiB "
+                      "(%.1f MiB before listing)" % (name, a.conns, decoder, after / 1024,
+                                                     before / 1024), flush=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)
