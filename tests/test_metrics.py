@@ -122,6 +122,13 @@ def test_exporter_serves_metrics(kernel):
         assert r.headers["Content-Type"] == M.CONTENT_TYPE
         body = r.read().decode()
         assert samples(body, "node_ipvs_backend_weight") == {'{proto="TCP"}': "4"}
+        # every label: the fast path's chunks sent one after another
+        server.labels = M.BACKEND_LABELS
+        r = urllib.request.urlopen(base + "/metrics", timeout=10)
+        body = r.read()
+        assert int(r.headers["Content-Length"]) == len(body)
+        assert body.decode().rsplit("# HELP node_ipvs_scrape", 1)[0] == \
+            M.metrics_exposition(kernel.entries())
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(base + "/nope", timeout=10)
         assert e.value.code == 404
