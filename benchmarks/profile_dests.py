@@ -7,7 +7,12 @@ code with the project (benchmarks/floor_dests.c, compiled by the wrapper,
 and rawnl.py's raw-socket Python loop with pre-encoded requests), and a cProfile of
 our command in-process: the functions that take the time, by own time.
 
-    python benchmarks/profile_dests.py --services 1000 --dests 4 --floor-bin PATH
+    python benchmarks/profile_dests.py --services 1000 --dests 4 --floor-bin PATH \
+        [--listing "-L --prometheus" --ref-listing "-Ln --stats"]
+
+--listing profiles another of our command lines (default -Ln --stats
+--exact), timed beside the reference's --ref-listing (by default the same
+words; outputs compared only then).
 """
 import argparse
 import cProfile
@@ -43,7 +48,7 @@ def raw_python_floor(rounds=3):
     return len(reqs), best
 
 
-def profile_ours(top):
+def profile_ours(top, listing=LISTING):
     """Our listing in this process under cProfile, output to /dev/null;
     the top functions by own time, as text."""
     from ipvs import cli
@@ -51,7 +56,7 @@ def profile_ours(top):
     with open(os.devnull, "w") as null:
         t0 = time.perf_counter()
         prof.enable()
-        status = cli.main(["ipvsadm"] + LISTING, stdout=null)
+        status = cli.main(["ipvsadm"] + listing, stdout=null)
         prof.disable()
         dt = time.perf_counter() - t0
     assert status == 0, status
@@ -68,16 +73,20 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--floor-bin", default=None)
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--listing", default=" ".join(LISTING))
+    ap.add_argument("--ref-listing", default=None)
     a = ap.parse_args()
     n, d = a.services, a.dests
+    ours, theirs = a.listing.split(), (a.ref_listing or a.listing).split()
     flush()
     run([REF, "-R"], stdin=fill.rules(n, d))
-    m_ref, _, o_ref = timed([REF] + LISTING, a.repeat)
-    m_c, _, o_c = timed([OURS] + LISTING, a.repeat)
-    m_py, _, o_py = timed([OURS] + LISTING, a.repeat, env={"IPVS_PUREPYTHON": "1"})
-    same = o_ref == o_c == o_py
-    print("%dx%d %s: reference %.3f s, ours (C) %.3f s, ours (twin) %.3f s; outputs %s"
-          % (n, d, " ".join(LISTING), m_ref, m_c, m_py, "identical" if same else "DIFFER"))
+    m_ref, _, o_ref = timed([REF] + theirs, a.repeat)
+    m_c, _, o_c = timed([OURS] + ours, a.repeat)
+    m_py, _, o_py = timed([OURS] + ours, a.repeat, env={"IPVS_PUREPYTHON": "1"})
+    same = "identical" if o_ref == o_c == o_py else "DIFFER"
+    print("%dx%d: reference %s %.3f s, ours %s (C) %.3f s, ours (twin) %.3f s; outputs %s"
+          % (n, d, " ".join(theirs), m_ref, " ".join(ours), m_c, m_py,
+             same if ours == theirs else "not compared"))
     if a.floor_bin:
         out = subprocess.run([a.floor_bin, str(a.repeat)], capture_output=True, text=True,
                              check=True).stdout.split()
@@ -89,7 +98,7 @@ def main():
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True)
     print("python -c pass: %.3f s" % (time.perf_counter() - t0))
-    dt, text = profile_ours(a.top)
+    dt, text = profile_ours(a.top, ours)
     print("in-process, under cProfile: %.3f s\n%s" % (dt, text))
     flush()
 
