@@ -11,6 +11,7 @@
 # makes equal are summed); what it lacks carries the same prefix.
 from __future__ import annotations
 
+import operator
 import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
@@ -140,18 +141,22 @@ def metrics_exposition(entries: Iterable, *, totals: Optional[Stats] = None,
     return "".join(out)
 
 
-def _service_families(services, totals, prefix) -> list:
+_STATS_VALUES = operator.attrgetter(*[f for _, f, _ in _COUNTERS + _RATES])
+
+
+def _service_families(services, totals, prefix, labels=None) -> list:
     """The exposition's part before the real servers: the table's totals
-    and every service's counters and rates."""
+    and every service's counters and rates (labels: each service's label
+    text, when the caller has them)."""
     out: list = []
-    stat_fields = [f for _, f, _ in _COUNTERS + _RATES]
     if totals is not None:
-        row = [("", [getattr(totals, f) for f in stat_fields])]
+        row = [("", _STATS_VALUES(totals))]
         for i, (suffix, _, help_text) in enumerate(_COUNTERS + _RATES):
             _family(out, prefix + suffix, _kind(suffix), help_text, row, i)
+    if labels is None:
+        labels = [_labels(SERVICE_LABELS, service_label_values(s)) for s in services]
     zero = Stats()
-    svc_rows = [(_labels(SERVICE_LABELS, service_label_values(s)),
-                 [getattr(s.stats or zero, f) for f in stat_fields]) for s in services]
+    svc_rows = list(zip(labels, [_STATS_VALUES(s.stats or zero) for s in services]))
     for i, (suffix, _, help_text) in enumerate(_COUNTERS + _RATES):
         _family(out, prefix + "service_" + suffix, _kind(suffix),
                 help_text[:-1] + ", by service.", svc_rows, i)
@@ -176,6 +181,21 @@ _PROGRAMS: dict = {}
 _REMOTE = BACKEND_LABELS.index("remote_address")
 assert BACKEND_LABELS[_REMOTE + 1] == "remote_port"
 _BEFORE, _AFTER = BACKEND_LABELS[:_REMOTE], BACKEND_LABELS[_REMOTE + 2:]
+assert SERVICE_LABELS == _BEFORE + _AFTER  # so one text serves both
+
+
+def _label_texts(services):
+    """Each service's label text ({local_address="...",...}) and the two
+    pieces of its real servers' label text around their own two labels,
+    its values escaped once."""
+    k = len(_BEFORE)
+    texts, pieces = [], []
+    for s in services:
+        v = service_label_values(s)
+        parts = [f'{n}="{_escape(v[n])}"' for n in SERVICE_LABELS]
+        texts.append("{" + ",".join(parts) + "}")
+        pieces.append((",".join(parts[:k]) + ",", "," + ",".join(parts[k:])))
+    return texts, pieces
 
 
 def _backend_programs(prefix):
@@ -215,18 +235,16 @@ def fast_chunks(client, totals=None, prefix: str = "node_ipvs_", services=None):
     5000 x 4 table makes 46 MB of it: each copy of that was measurable)."""
     if services is None:
         services = client.services()
-    values = [service_label_values(s) for s in services]
-    if not services or len({tuple(v[n] for n in SERVICE_LABELS) for v in values}) < len(values):
+    labels, pieces = _label_texts(services)
+    if not services or len(set(labels)) < len(labels):  # (escaping keeps them apart)
         return None
-    pieces = [("".join(['%s="%s",' % (n, _escape(v[n])) for n in _BEFORE]),
-               "".join([',%s="%s"' % (n, _escape(v[n])) for n in _AFTER])) for v in values]
     texts = client.destination_chunks(services, [(p, None, False, pieces)
                                                  for p in _backend_programs(prefix)])
-    return _fast_chunks(services, totals, prefix, texts)
+    return _fast_chunks(services, totals, prefix, labels, texts)
 
 
-def _fast_chunks(services, totals, prefix, texts):
-    yield "".join(_service_families(services, totals, prefix)).encode()
+def _fast_chunks(services, totals, prefix, labels, texts):
+    yield "".join(_service_families(services, totals, prefix, labels)).encode()
     for (name, kind, help_text, _), chunks in zip(_backend_families(prefix), texts):
         yield _header(name, kind, help_text).encode()
         yield from chunks
