@@ -65,6 +65,22 @@ def test_label_values_are_escaped():
     assert M._labels(("a",), {"a": 'x"y\\z\n'}) == '{a="x\\"y\\\\z\\n"}'
 
 
+def test_the_scrapes_label_texts_are_the_exposition_s():
+    """_label_texts (the fast scrape's, one format per piece) writes what
+    _labels writes, escaping included (a stand-in service: a real one's
+    values never need it), and the real servers' two pieces around
+    their own labels make their label text."""
+    from types import SimpleNamespace
+    odd = SimpleNamespace(fwmark=0, address='a"b\\c\nd', port=80, protocol=6)
+    for s in (WEB, MARK, odd):
+        texts, pieces = M._label_texts([s])
+        values = M.service_label_values(s)
+        assert texts == [M._labels(M.SERVICE_LABELS, values)]
+        backend = dict(values, remote_address="10.1.1.1", remote_port="8080")
+        assert "{" + pieces[0][0] + 'remote_address="10.1.1.1",remote_port="8080"' + \
+            pieces[0][1] + "}" == M._labels(M.BACKEND_LABELS, backend)
+
+
 class Kernel(FakeClient):
     def proc_file(self, name):
         return "/nonexistent/" + name

@@ -20,7 +20,8 @@ from . import _spec as spec
 from ._decoder import DONE, INTERRUPTED, decode_dests, decode_services
 from ._errors import KernelError, ProtocolError
 from ._model import (AF_INET, AF_INET6, FWD_MASK, Connection, Destination, Info, Service,
-                     Stats, SyncDaemon, Timeouts, field_values, mapped, pack_address, unpack_address)
+                     Stats, SyncDaemon, Timeouts, field_values, mapped, pack_address, stats_from,
+                     unpack_address)
 from ._keys import service_key_attrs, service_key_nest  # noqa: F401 (also named here)
 from ._records import DEST, RECORDS, SVC
 from ._tablemethods import TableMethods
@@ -135,9 +136,9 @@ def _netmask(r, i):
 
 _SERVICE_READ = {
     "address": lambda r, i: None if r[i.fwmark] else unpack_address(r[i.af], r[i.addr]),
-    "netmask": _netmask, "stats": lambda r, i: Stats(*r[i.stats])}
+    "netmask": _netmask, "stats": lambda r, i: stats_from(r[i.stats])}
 _DEST_READ = {"address": lambda r, i: unpack_address(r[i.af], r[i.addr]),
-              "stats": lambda r, i: Stats(*r[i.stats])}
+              "stats": lambda r, i: stats_from(r[i.stats])}
 service_from_record = record_reader(Service, SVC, _SERVICE_READ)
 dest_from_record = record_reader(Destination, DEST, _DEST_READ)
 

@@ -76,11 +76,14 @@ def _escape(v: str) -> str:
 def service_label_values(s: Service) -> dict:
     """node_exporter's values: proto TCP/UDP (SCTP here too) or FWM; the
     mark as /proc/net/ip_vs prints it (%08X); no address for a mark."""
+    return dict(zip(SERVICE_LABELS, _service_values(s)))
+
+
+def _service_values(s: Service) -> tuple:
+    """service_label_values(s)'s values, in SERVICE_LABELS' order."""
     if s.fwmark:
-        return {"local_address": "", "local_port": "0", "proto": "FWM",
-                "local_mark": "%08X" % s.fwmark}
-    return {"local_address": s.address, "local_port": str(s.port),
-            "proto": _PROTO.get(s.protocol, str(s.protocol)), "local_mark": ""}
+        return ("", "0", "FWM", "%08X" % s.fwmark)
+    return (s.address, str(s.port), _PROTO.get(s.protocol, str(s.protocol)), "")
 
 
 def _labels(names: Sequence[str], values: dict) -> str:
@@ -181,20 +184,28 @@ _PROGRAMS: dict = {}
 _REMOTE = BACKEND_LABELS.index("remote_address")
 assert BACKEND_LABELS[_REMOTE + 1] == "remote_port"
 _BEFORE, _AFTER = BACKEND_LABELS[:_REMOTE], BACKEND_LABELS[_REMOTE + 2:]
-assert SERVICE_LABELS == _BEFORE + _AFTER  # so one text serves both
+assert SERVICE_LABELS == _BEFORE + _AFTER and _BEFORE and _AFTER  # one text serves both
+
+
+_BEFORE_TEXT = "".join(['%s="%%s",' % n for n in _BEFORE])
+_AFTER_TEXT = "".join([',%s="%%s"' % n for n in _AFTER])
 
 
 def _label_texts(services):
-    """Each service's label text ({local_address="...",...}) and the two
-    pieces of its real servers' label text around their own two labels,
-    its values escaped once."""
+    """Each service's label text ({local_address="...",...}, as _labels
+    writes it) and the two pieces of its real servers' label text around
+    their own two labels: per service two formats, and the escaping only
+    where a value needs it (addresses and ports never do)."""
     k = len(_BEFORE)
     texts, pieces = [], []
     for s in services:
-        v = service_label_values(s)
-        parts = [f'{n}="{_escape(v[n])}"' for n in SERVICE_LABELS]
-        texts.append("{" + ",".join(parts) + "}")
-        pieces.append((",".join(parts[:k]) + ",", "," + ",".join(parts[k:])))
+        v = _service_values(s)
+        every = "".join(v)
+        if "\\" in every or "\n" in every or '"' in every:
+            v = tuple([_escape(x) for x in v])
+        before, after = _BEFORE_TEXT % v[:k], _AFTER_TEXT % v[k:]
+        texts.append("{" + before + after[1:] + "}")
+        pieces.append((before, after))
     return texts, pieces
 
 
