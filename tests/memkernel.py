@@ -4,7 +4,7 @@ refusals (EEXIST, ESRCH, ENOENT) and optional injected failures."""
 import errno
 
 from ipvs._errors import KernelError
-from ipvs._model import SVC_F_HASHED, Timeouts
+from ipvs._model import SVC_F_HASHED, Stats, Timeouts
 
 
 def decode_encoded(op):
@@ -63,11 +63,34 @@ class MemKernel:
             services = self.services()
         return [(s, self.destinations(s)) for s in services]
 
+    def service_records(self):
+        """The decoders' records of this table's services (fields
+        ipvs._records.SVC), as the kernel reports them."""
+        import socket
+        import struct
+        from ipvs._model import pack_address
+        from ipvs._records import SVC
+        out = []
+        for s in self.services():
+            r = [0] * SVC._width
+            for f in ("af", "protocol", "port", "fwmark", "flags", "timeout", "pe_name"):
+                r[getattr(SVC, f)] = getattr(s, f)
+            r[SVC.addr] = pack_address(s.af, s.address)
+            r[SVC.sched_name] = s.scheduler
+            r[SVC.netmask] = int(s.netmask) if s.af == socket.AF_INET6 else \
+                struct.unpack("=I", socket.inet_aton(s.netmask))[0]
+            st = s.stats or Stats()
+            r[SVC.stats] = [getattr(st, f) for f in Stats._FIELDS]
+            out.append(tuple(r))
+        return out
+
     def destination_chunks(self, services, lines):
         """Client.destination_chunks over this table's objects (as records),
         a listing in chunks of a few lines each (so a consumer that joins
-        them wrongly shows)."""
+        them wrongly shows); services as objects or as records."""
+        from ipvs._client import service_from_record
         from ipvs.lines import dest_record, render_groups
+        services = [service_from_record(s) if type(s) is tuple else s for s in services]
         records = [[dest_record(d) for d in self.destinations(s)] for s in services]
         out = []
         for p, t, s, g in lines:

@@ -323,3 +323,21 @@ def test_entries_send_the_requests_destinations_sends():
         pass
     strip = [r[:8] + r[12:] for r in one]
     assert [r[:8] + r[12:] for r in fake.raw] == strip and len(strip) == 5
+    # the scrape's path: the services' records instead of objects
+    fake.raw.clear()
+    assert c.destination_chunks(c.service_records(), []) == []
+    assert [r[:8] + r[12:] for r in fake.raw] == strip[:3]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_records_key_is_its_objects_key(seed):
+    """record_key_payload (the key a scrape sends for a service record) is
+    service_key_payload's bytes for the object: every family and kind."""
+    import memkernel
+    import tablegen
+    from ipvs._keys import record_key_payload, service_key_payload
+    k = memkernel.MemKernel(tablegen.random_table(tablegen.seeded(seed)))
+    services, records = k.services(), k.service_records()
+    assert len(services) == len(records)
+    for s, r in zip(services, records):
+        assert record_key_payload(r) == service_key_payload(s), s

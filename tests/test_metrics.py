@@ -73,7 +73,7 @@ def test_the_scrapes_label_texts_are_the_exposition_s():
     from types import SimpleNamespace
     odd = SimpleNamespace(fwmark=0, address='a"b\\c\nd', port=80, protocol=6)
     for s in (WEB, MARK, odd):
-        texts, pieces = M._label_texts([s])
+        texts, pieces = M._label_texts([M._service_values(s)])
         values = M.service_label_values(s)
         assert texts == [M._labels(M.SERVICE_LABELS, values)]
         backend = dict(values, remote_address="10.1.1.1", remote_port="8080")
@@ -176,7 +176,8 @@ def test_fast_exposition_is_the_exposition():
     k = Kernel(table)
     totals = Stats(9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
     want = M.metrics_exposition(k.entries(), totals=totals)
-    assert M.fast_exposition(k, totals) == want
+    assert M.fast_exposition(k, totals) == want  # from the services' records
+    assert M.fast_exposition(k, totals, services=k.services()) == want  # from objects
     assert M.fast_exposition(k) == M.metrics_exposition(k.entries())
     assert M.fast_exposition(Kernel(table + [(MARK6, [D2])])) is None
     assert M.fast_exposition(Kernel([])) is None

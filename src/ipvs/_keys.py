@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from . import _spec as spec
 from ._model import Service, pack_address
+from ._records import SVC
 
 
 def service_key_attrs(svc: Service) -> dict:
@@ -34,11 +35,26 @@ def service_key_payload(svc: Service) -> bytes:
     """The key attributes' bytes (what encode_attrs("service",
     service_key_attrs(svc)) makes), in one struct pack, uncached."""
     if svc.fwmark:
-        return (_KEY_PACKS.get("fwmark") or _pack("fwmark", ("af", "fwmark")))(svc.af,
-                                                                                 svc.fwmark)
-    addr = pack_address(svc.af, svc.address)
+        return _mark_key(svc.af, svc.fwmark)
+    return _address_key(svc.af, svc.protocol, pack_address(svc.af, svc.address), svc.port)
+
+
+def record_key_payload(r) -> bytes:
+    """service_key_payload of a service record (the decoders' tuple, its
+    fields ipvs._records.SVC): its own 16 address bytes, no text made and
+    parsed again in between."""
+    if r[SVC.fwmark]:
+        return _mark_key(r[SVC.af], r[SVC.fwmark])
+    return _address_key(r[SVC.af], r[SVC.protocol], r[SVC.addr], r[SVC.port])
+
+
+def _mark_key(af, fwmark):
+    return (_KEY_PACKS.get("fwmark") or _pack("fwmark", ("af", "fwmark")))(af, fwmark)
+
+
+def _address_key(af, protocol, addr, port):
     return (_KEY_PACKS.get(len(addr)) or _pack(len(addr), ("af", "protocol", "addr", "port")))(
-        svc.af, svc.protocol, addr, svc.port)
+        af, protocol, addr, port)
 
 
 _KEY_PACKS: dict = {}  # by key kind: "fwmark", or the address's length

@@ -11,7 +11,8 @@ from __future__ import annotations
 from . import _netlink as nl, _spec as spec
 from ._decoder import INTERRUPTED, run_dumps
 from ._errors import KernelError, ProtocolError
-from ._keys import service_key_payload
+from ._keys import record_key_payload, service_key_payload
+from ._records import SVC
 from ._transport import DUMP_RETRIES
 
 TYPE_CHECKING = False
@@ -30,10 +31,13 @@ class TableMethods:
         head = nl.GENL_HDR.pack(spec.CMD_GET_DEST, spec.GENL_VERSION, 0)
         attr = nl.NLA_HDR.pack
         bodies = []
+        # Service objects, or the service records a scrape reads (tuples)
+        records = bool(services) and type(services[0]) is tuple
+        payload = record_key_payload if records else service_key_payload
         for s in services:
-            key = service_key_payload(s)
+            key = payload(s)
             bodies.append(head + attr(4 + len(key), nest) + key)
-        afs = [s.af for s in services]
+        afs = [s[SVC.af] for s in services] if records else [s.af for s in services]
         out, statuses, errors = self._conn.execute_dumps(
             self.family, spec.DUMP_FLAGS, bodies,
             lambda sock, reqs, pid: run_dumps(sock, reqs, pid, afs, lines))
@@ -73,7 +77,9 @@ class TableMethods:
         iterator of bytes-like chunks of latin-1 text, made (C: written
         from the dumps' records, about 1 MiB at a time) only as they are
         asked for, so a large listing goes to its writer without being
-        held whole. Each holds the dumps' records until it is used up."""
+        held whole. Each holds the dumps' records until it is used up.
+        `services`: Service objects, or the records service_records()
+        gives (no object made per service)."""
         for _ in range(DUMP_RETRIES):
             chunks, again = self._dest_dumps(services, lines)
             if not any(again):

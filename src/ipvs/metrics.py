@@ -17,7 +17,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Iterable, Optional, Sequence, Tuple
 
-from ._model import Service, Stats
+from ._model import Service, Stats, unpack_address
+from ._records import SVC
 from .vocab import PROTOCOL_LABELS
 
 BACKEND_LABELS = ("local_address", "local_port", "remote_address", "remote_port", "proto",
@@ -81,9 +82,19 @@ def service_label_values(s: Service) -> dict:
 
 def _service_values(s: Service) -> tuple:
     """service_label_values(s)'s values, in SERVICE_LABELS' order."""
-    if s.fwmark:
-        return ("", "0", "FWM", "%08X" % s.fwmark)
-    return (s.address, str(s.port), _PROTO.get(s.protocol, str(s.protocol)), "")
+    return _values(s.fwmark, s.address, s.port, s.protocol)
+
+
+def _record_values(r) -> tuple:
+    """_service_values of a service record (fields ipvs._records.SVC)."""
+    return _values(r[SVC.fwmark], None if r[SVC.fwmark] else unpack_address(r[SVC.af], r[SVC.addr]),
+                   r[SVC.port], r[SVC.protocol])
+
+
+def _values(fwmark, address, port, protocol) -> tuple:
+    if fwmark:
+        return ("", "0", "FWM", "%08X" % fwmark)
+    return (address, str(port), _PROTO.get(protocol, str(protocol)), "")
 
 
 def _labels(names: Sequence[str], values: dict) -> str:
@@ -147,10 +158,10 @@ def metrics_exposition(entries: Iterable, *, totals: Optional[Stats] = None,
 _STATS_VALUES = operator.attrgetter(*[f for _, f, _ in _COUNTERS + _RATES])
 
 
-def _service_families(services, totals, prefix, labels=None) -> list:
+def _service_families(services, totals, prefix, labels=None, stats=None) -> list:
     """The exposition's part before the real servers: the table's totals
     and every service's counters and rates (labels: each service's label
-    text, when the caller has them)."""
+    text, stats: its ten values, when the caller has them)."""
     out: list = []
     if totals is not None:
         row = [("", _STATS_VALUES(totals))]
@@ -158,8 +169,10 @@ def _service_families(services, totals, prefix, labels=None) -> list:
             _family(out, prefix + suffix, _kind(suffix), help_text, row, i)
     if labels is None:
         labels = [_labels(SERVICE_LABELS, service_label_values(s)) for s in services]
-    zero = Stats()
-    svc_rows = list(zip(labels, [_STATS_VALUES(s.stats or zero) for s in services]))
+    if stats is None:
+        zero = Stats()
+        stats = [_STATS_VALUES(s.stats or zero) for s in services]
+    svc_rows = list(zip(labels, stats))
     for i, (suffix, _, help_text) in enumerate(_COUNTERS + _RATES):
         _family(out, prefix + "service_" + suffix, _kind(suffix),
                 help_text[:-1] + ", by service.", svc_rows, i)
@@ -191,15 +204,15 @@ _BEFORE_TEXT = "".join(['%s="%%s",' % n for n in _BEFORE])
 _AFTER_TEXT = "".join([',%s="%%s"' % n for n in _AFTER])
 
 
-def _label_texts(services):
+def _label_texts(values):
     """Each service's label text ({local_address="...",...}, as _labels
     writes it) and the two pieces of its real servers' label text around
-    their own two labels: per service two formats, and the escaping only
-    where a value needs it (addresses and ports never do)."""
+    their own two labels, from its _service_values: per service two
+    formats, and the escaping only where a value needs it (addresses and
+    ports never do)."""
     k = len(_BEFORE)
     texts, pieces = [], []
-    for s in services:
-        v = _service_values(s)
+    for v in values:
         every = "".join(v)
         if "\\" in every or "\n" in every or '"' in every:
             v = tuple([_escape(x) for x in v])
@@ -243,25 +256,33 @@ def fast_chunks(client, totals=None, prefix: str = "node_ipvs_", services=None):
     """fast_exposition() as it is written: None, or an iterator of
     bytes-like chunks of its UTF-8 text. The kernel is read here, before
     the first chunk; C's real-server text is handed on as C writes it (a
-    5000 x 4 table makes 46 MB of it: each copy of that was measurable)."""
+    5000 x 4 table makes 46 MB of it: each copy of that was measurable).
+    Without `services`, the services' records are read, not objects: a
+    scrape needs only their labels, counters and keys."""
     if services is None:
-        services = client.services()
-    labels, pieces = _label_texts(services)
+        services = client.service_records()
+        values = [_record_values(r) for r in services]
+        stats = [r[SVC.stats] for r in services]
+    else:
+        values = [_service_values(s) for s in services]
+        zero = Stats()
+        stats = [_STATS_VALUES(s.stats or zero) for s in services]
+    labels, pieces = _label_texts(values)
     if not services or len(set(labels)) < len(labels):  # (escaping keeps them apart)
         return None
     texts = client.destination_chunks(services, [(p, None, False, pieces)
                                                  for p in _backend_programs(prefix)])
-    return _fast_chunks(services, totals, prefix, labels, texts)
+    return _fast_chunks(len(services), totals, prefix, labels, stats, texts)
 
 
-def _fast_chunks(services, totals, prefix, labels, texts):
-    yield "".join(_service_families(services, totals, prefix, labels)).encode()
+def _fast_chunks(n, totals, prefix, labels, stats, texts):
+    yield "".join(_service_families((), totals, prefix, labels, stats)).encode()
     for (name, kind, help_text, _), chunks in zip(_backend_families(prefix), texts):
         yield _header(name, kind, help_text).encode()
         yield from chunks
     out: list = []
     _family(out, prefix + "services", "gauge", "The number of virtual services.",
-            [("", (len(services),))])
+            [("", (n,))])
     yield "".join(out).encode()
 
 
@@ -301,12 +322,10 @@ def metrics_chunks(client, *, labels: Sequence[str] = BACKEND_LABELS,
     until the series before it were made and taken."""
     t0 = clock()
     totals = read_totals(client)
-    services = client.services()
     chunks = None
     if tuple(labels) == BACKEND_LABELS:
-        chunks = fast_chunks(client, totals, services=services)
-    if chunks is None:
-        chunks = [metrics_exposition(client.entries(services), totals=totals,
-                                     labels=labels).encode()]
+        chunks = fast_chunks(client, totals)
+    if chunks is None:  # (services read again when the fast path could not vouch)
+        chunks = [metrics_exposition(client.entries(), totals=totals, labels=labels).encode()]
     yield from chunks
     yield duration_family(clock() - t0).encode()
