@@ -3,12 +3,13 @@
 #
 # Rule: metrics_exposition() is a pure function from model objects to text (golden-
 # text tested); the functions given a client read the kernel through the public
-# Client API only, metrics_chunks() for a whole scrape. Names and labels follow node_exporter's ipvs
-# collector wherever it measures the same thing (node_ipvs_connections_total
-# and the other four global counters, node_ipvs_backend_connections_active,
-# _inactive and _weight, with its six backend labels and its
-# --collector.ipvs.backend-labels semantics: series that a shorter label set
-# makes equal are summed); what it lacks carries the same prefix.
+# Client API only, metrics_chunks() for a whole scrape. Names and labels follow
+# node_exporter's ipvs collector wherever it measures the same thing
+# (node_ipvs_connections_total and the other four global counters,
+# node_ipvs_backend_connections_active, _inactive and _weight, with its six
+# backend labels and its --collector.ipvs.backend-labels semantics: series that
+# a shorter label set makes equal are summed); what it lacks carries the same
+# prefix.
 from __future__ import annotations
 
 import operator
@@ -87,8 +88,9 @@ def _service_values(s: Service) -> tuple:
 
 def _record_values(r) -> tuple:
     """_service_values of a service record (fields ipvs._records.SVC)."""
-    return _values(r[SVC.fwmark], None if r[SVC.fwmark] else unpack_address(r[SVC.af], r[SVC.addr]),
-                   r[SVC.port], r[SVC.protocol])
+    mark = r[SVC.fwmark]
+    return _values(mark, None if mark else unpack_address(r[SVC.af], r[SVC.addr]), r[SVC.port],
+                   r[SVC.protocol])
 
 
 def _values(fwmark, address, port, protocol) -> tuple:
