@@ -1,12 +1,12 @@
 """The single-file build (scripts/build-pyz) on the real kernel: with a small
 table of every kind of service in place, `python3 ipvsadm.pyz ARGS` prints
-and exits exactly as the installed console script ($IPVS_VENV/bin/ipvsadm),
+and exits exactly as the installed package's ipvsadm ($IPVS_VENV's),
 for listings, saves, JSON, an error, and a restore checked through the
 reference. The pyz is compared with the in-process main() of the installed
 package (test_cli_differential proves the console script is that program):
 one Python start a listing instead of two, which under emulation is most
-of this test's time. scripts/test builds the pyz before the VM boots and passes its
-path as IPVS_PYZ; without it the test builds one."""
+of this test's time. scripts/test builds the pyz before the VM boots and
+passes its path as IPVS_PYZ; without it the test builds one."""
 import os
 import subprocess
 
@@ -14,8 +14,8 @@ import pytest
 
 from cli_harness import _env, _text, fast_failing_dns, reset, run_ours, run_reference
 
-# The pyz is pure Python either way; the console script's C decoder makes
-# the comparison worth more. Each run is a Python start (about 1 s under
+# The pyz is pure Python either way; the package's C decoder makes the
+# comparison worth more. Each run is a Python start (about 1 s under
 # emulation), so once.
 pytestmark = [pytest.mark.skipif(os.environ.get("IPVS_PUREPYTHON") == "1",
                                  reason="the same comparison as with the C decoder; run once"),
@@ -87,7 +87,8 @@ def connections_as_the_package(pyz, tries=5):
     """The pyz's -Lnc against the installed package's, taken between two of
     the package's: connections other tests left behind change state or
     expire, so a comparison counts only when the table held still across
-    it (both console runs the same); then the pyz must show that table."""
+    it (both of the package's runs the same); then the pyz must show that
+    table."""
     seen = []
     for _ in range(tries):
         before = without_expiry(run_ours(["-Lnc"]))
