@@ -98,10 +98,6 @@ class MemKernel:
             out.append(iter([text[i:i + 100] for i in range(0, len(text), 100)]))
         return out
 
-    def destination_texts(self, services, lines):
-        """Client.destination_texts: the chunks joined, as the Client does."""
-        return [b"".join(c).decode("latin-1") for c in self.destination_chunks(services, lines)]
-
     def timeouts(self):
         return self._timeouts
 

@@ -130,7 +130,8 @@ def metrics_exposition(entries: Iterable, *, totals: Optional[Stats] = None,
     node_exporter's five counters) when known; `labels` the labels a
     real-server series carries (see parse_labels)."""
     entries = list(entries)
-    out = _service_families([s for s, _ in entries], totals, prefix)
+    values, stats = _service_rows([s for s, _ in entries])
+    out = _service_families(totals, prefix, _label_texts(values)[0], stats)
     stat_fields = [f for _, f, _ in _COUNTERS + _RATES]
     zero = Stats()
     # real servers, summed over what a shorter label set makes equal
@@ -160,20 +161,22 @@ def metrics_exposition(entries: Iterable, *, totals: Optional[Stats] = None,
 _STATS_VALUES = operator.attrgetter(*[f for _, f, _ in _COUNTERS + _RATES])
 
 
-def _service_families(services, totals, prefix, labels=None, stats=None) -> list:
+def _service_rows(services) -> tuple:
+    """Each service object's _service_values and its ten stats values."""
+    zero = Stats()
+    return ([_service_values(s) for s in services],
+            [_STATS_VALUES(s.stats or zero) for s in services])
+
+
+def _service_families(totals, prefix, labels, stats) -> list:
     """The exposition's part before the real servers: the table's totals
     and every service's counters and rates (labels: each service's label
-    text, stats: its ten values, when the caller has them)."""
+    text, stats: its ten values)."""
     out: list = []
     if totals is not None:
         row = [("", _STATS_VALUES(totals))]
         for i, (suffix, _, help_text) in enumerate(_COUNTERS + _RATES):
             _family(out, prefix + suffix, _kind(suffix), help_text, row, i)
-    if labels is None:
-        labels = [_labels(SERVICE_LABELS, service_label_values(s)) for s in services]
-    if stats is None:
-        zero = Stats()
-        stats = [_STATS_VALUES(s.stats or zero) for s in services]
     svc_rows = list(zip(labels, stats))
     for i, (suffix, _, help_text) in enumerate(_COUNTERS + _RATES):
         _family(out, prefix + "service_" + suffix, _kind(suffix),
@@ -266,9 +269,7 @@ def fast_chunks(client, totals=None, prefix: str = "node_ipvs_", services=None):
         values = [_record_values(r) for r in services]
         stats = [r[SVC.stats] for r in services]
     else:
-        values = [_service_values(s) for s in services]
-        zero = Stats()
-        stats = [_STATS_VALUES(s.stats or zero) for s in services]
+        values, stats = _service_rows(services)
     labels, pieces = _label_texts(values)
     if not services or len(set(labels)) < len(labels):  # (escaping keeps them apart)
         return None
@@ -278,7 +279,7 @@ def fast_chunks(client, totals=None, prefix: str = "node_ipvs_", services=None):
 
 
 def _fast_chunks(n, totals, prefix, labels, stats, texts):
-    yield "".join(_service_families((), totals, prefix, labels, stats)).encode()
+    yield "".join(_service_families(totals, prefix, labels, stats)).encode()
     for (name, kind, help_text, _), chunks in zip(_backend_families(prefix), texts):
         yield _header(name, kind, help_text).encode()
         yield from chunks
