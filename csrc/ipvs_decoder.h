@@ -186,6 +186,13 @@ int ipvs_run_dumps(int fd, const uint8_t *reqs, size_t len, size_t n, const uint
  *   LABEL     label a + v for v = (the int at offset) & mask when v < b,
  *             else label a + b, left-justified in width; label k is
  *             text[labels[2k] .. +labels[2k+1])
+ *   SERVICE   a service's name as ipvsadm lists it: when the u32 at offset4
+ *             (the firewall mark) is not 0, label a + b + 1, the mark, and
+ *             label a + b + 2 if the family is IPv6; else the protocol (the
+ *             u16 at offset5: label a + v when v < b, else label a + b)
+ *             left-justified in cut2 >> 8, a space, and the ENDPOINT at most
+ *             cut2 & 255 bytes; the whole at most cut bytes unless IPv6,
+ *             left-justified in width
  * Groups are rendered in order: each its text (gtext[text .. +len)) then
  * one line for each record order[first .. first+count) names (indexes
  * into recs, of size bytes each), those indexes first sorted by address
@@ -203,6 +210,7 @@ int ipvs_run_dumps(int fd, const uint8_t *reqs, size_t len, size_t n, const uint
 #define IPVS_L_LABEL 5
 #define IPVS_L_ADDRESS 6
 #define IPVS_L_GROUP 7
+#define IPVS_L_SERVICE 8
 #define IPVS_C_SIGNED 1
 #define IPVS_C_LEFT 2
 #define IPVS_C_EXACT 4
@@ -211,6 +219,7 @@ struct ipvs_col {
     uint32_t offset, offset2, offset3;
     uint32_t a, b;
     uint64_t mask;
+    uint32_t offset4, offset5, cut, cut2;
 };
 struct ipvs_group {
     uint32_t text, len, first, count;

@@ -96,6 +96,41 @@ static size_t endpoint_text(const uint8_t *rec, const struct ipvs_col *c, char *
     return n + put_u64(buf + n, col_uint(rec + c->offset3, 2));
 }
 
+/* label k of the table (text[labels[2k] .. +labels[2k+1])) at o, at most
+ * 32 bytes; its length */
+static size_t label_text(const uint8_t *text, const uint32_t *labels, size_t k, char *o)
+{
+    size_t n = labels[2 * k + 1] < 32 ? labels[2 * k + 1] : 32;
+    memcpy(o, text + labels[2 * k], n);
+    return n;
+}
+
+/* the SERVICE column's text (ipvs_decoder.h) at buf (160 bytes); its length */
+static size_t service_text(const uint8_t *rec, const struct ipvs_col *c, const uint8_t *text,
+                           const uint32_t *labels, char *buf)
+{
+    int v6 = col_uint(rec + c->offset2, 2) == AF_INET6;
+    uint64_t mark = col_uint(rec + c->offset4, 4);
+    size_t n;
+    if (mark) {
+        n = label_text(text, labels, c->a + c->b + 1, buf);
+        n += put_u64(buf + n, mark);
+        if (v6)
+            n += label_text(text, labels, c->a + c->b + 2, buf + n);
+    } else {
+        char ep[80], name[32];
+        uint64_t v = col_uint(rec + c->offset5, 2);
+        size_t k = label_text(text, labels, c->a + (v < c->b ? v : c->b), name);
+        size_t m = endpoint_text(rec, c, ep), cut = c->cut2 & 255;
+        size_t pad = c->cut2 >> 8;
+        char *o = put_padded(buf, name, k, pad < 32 ? pad : 32, 1);
+        *o++ = ' ';
+        memcpy(o, ep, m > cut ? cut : m);
+        n = (size_t)(o - buf) + (m > cut ? cut : m);
+    }
+    return !v6 && n > c->cut ? c->cut : n;
+}
+
 /* ipvsadm's print_largenum: exact, or cut to K, M, G, T */
 static char *largenum(char *o, uint64_t i, int exact)
 {
@@ -139,6 +174,7 @@ static size_t line_bound(const struct ipvs_col *cols, size_t ncols, const uint32
         case IPVS_L_ENDPOINT: case IPVS_L_ADDRESS: w = w > 80 ? w : 80; break;
         case IPVS_L_INT: case IPVS_L_LARGENUM: w = w > 24 ? w : 24; break;
         case IPVS_L_GROUP: w = c->a ? g->l1 : g->l0; break;
+        case IPVS_L_SERVICE: w = w > 160 ? w : 160; break;
         case IPVS_L_LABEL:
             for (k = 0; k <= c->b; k++)
                 if (labels[2 * (c->a + k) + 1] > w)
@@ -187,6 +223,12 @@ static char *line(char *o, const uint8_t *rec, const struct ipvs_col *cols, size
             uint32_t at = c->a ? g->p1 : g->p0, n = c->a ? g->l1 : g->l0;
             memcpy(o, gtext + at, n);
             o += n;
+            break;
+        }
+        case IPVS_L_SERVICE: {
+            char buf[160];
+            size_t n = service_text(rec, c, text, labels, buf);
+            o = put_padded(o, buf, n, c->width, 1);
             break;
         }
         case IPVS_L_LABEL: {

@@ -84,6 +84,14 @@ class MemKernel:
             out.append(tuple(r))
         return out
 
+    def service_table(self):
+        """Client.service_table: the records, none in C's layout."""
+        return self.service_records(), None
+
+    def table_lines(self, head, program, *, sort=True):
+        from ipvs._tablemethods import TableMethods
+        return TableMethods.table_lines(self, head, program, sort=sort)
+
     def destination_chunks(self, services, lines):
         """Client.destination_chunks over this table's objects (as records),
         a listing in chunks of a few lines each (so a consumer that joins

@@ -14,7 +14,7 @@ from ipvs import _spec as spec
 from ipvs._client import dest_from_record
 from ipvs.cli import _options as O
 from ipvs.cli import _render as R
-from test_decoder_vectors import AF4, AF6, IMPLS, dest_msg, done
+from test_decoder_vectors import AF4, AF6, IMPLS, PID, SEQ, dest_msg, done
 from test_dumps import run
 
 FORMATS = [O.FMT_STATS, O.FMT_STATS | O.FMT_EXACT, O.FMT_RATE, O.FMT_RATE | O.FMT_EXACT,
@@ -167,3 +167,126 @@ def test_metric_programs_with_pieces(seed):
             for impl in (IMPLS[0].values[0], IMPLS[1].values[0]))
     assert a == b and len(a) == 14
     assert all(t.startswith("# %d\n" % k) for k, t in enumerate(a))
+
+
+def random_service(rng):
+    """A GET_SERVICE reply's attributes: IPv4, IPv6 or a firewall mark,
+    known and unknown protocols, counters across the K/M/G/T cut-offs."""
+    af = rng.choice((AF4, AF4, AF6))
+    stats = {f: _value(rng, 64) for f in spec.STATS_FIELDS}
+    values = {"af": af, "sched_name": rng.choice(("wlc", "rr", "mh")), "flags": (0, 0),
+              "timeout": 0, "netmask": b"\xff\xff\xff\xff", "stats64": stats,
+              "stats": {f: v & 0xFFFFFFFF for f, v in stats.items()}}
+    if rng.random() < 0.2:
+        values["fwmark"] = rng.choice((1, 0xFFFFFFFF, rng.randrange(1, 1 << 32)))
+        return values
+    if af == AF4:
+        addr = bytes(rng.choice((10, 192, 255)) if i == 0 else rng.randrange(256)
+                     for i in range(4))
+    else:
+        addr = bytes([0x20, 0x01, 0x0d, 0xb8] + [rng.choice((0, rng.randrange(256)))
+                                                 for _ in range(12)])
+    values.update(protocol=rng.choice((6, 17, 132, 0, 200, 65535)), addr=addr,
+                  port=rng.choice((0, 80, 65535)))
+    return values
+
+
+SERVICE_FORMATS = [O.FMT_STATS, O.FMT_STATS | O.FMT_EXACT, O.FMT_RATE, O.FMT_RATE | O.FMT_EXACT]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_service_programs_are_the_object_renderers(seed):
+    """A service line written by a program over service records (the
+    twin's compiled line; C's from the records' raw bytes, in a given
+    order) is what service_line() writes of the Service object."""
+    from test_decoder_vectors import service_msg
+    from ipvs._client import service_from_record
+    rng = random.Random(seed)
+    buf = b"".join(service_msg(random_service(rng)) for _ in range(rng.randint(1, 30))) + done()
+    names = R.NumericNames()
+    assert R.service_program(O.FMT_NUMERIC) is None  # plain lines: from objects
+    for impl in IMPLS:
+        if impl.values[0] is None:
+            continue
+        recs, _, _ = impl.values[0].decode_services(buf, SEQ, PID)
+        order = list(range(len(recs)))
+        rng.shuffle(order)
+        for fmt in SERVICE_FORMATS:
+            head = R.service_program(fmt | O.FMT_NUMERIC)
+            want = "".join(R.service_line(service_from_record(recs[i]), fmt | O.FMT_NUMERIC,
+                                          names) for i in order)
+            assert head.lines([recs[i] for i in order], sort=False) == want, fmt
+            if impl.values[0] is not _decode_py:
+                from ipvs import _lines_c
+                assert _lines_c.record_lines(head, recs.raw, len(recs), order) == want, fmt
+
+
+@pytest.mark.skipif(IMPLS[1].values[0] is None, reason="C decoder not built")
+@pytest.mark.parametrize("seed", range(20))
+def test_random_service_bytes_give_the_same_lines(seed):
+    """Service records of random bytes (any family, mark, protocol, port,
+    counter) through C's line writer and the twin's compiled line."""
+    import struct
+    from ipvs import _lines_c
+    rng = random.Random(seed)
+    layout = spec.LAYOUTS["service"]
+    rec = struct.Struct(layout.fmt)
+    at = {f.name: f.offset for f in layout.fields}
+    raw = bytearray(rng.randbytes(rec.size * rng.randint(0, 40)))
+    for i in range(0, len(raw), rec.size):
+        raw[i + at["af"]:i + at["af"] + 2] = struct.pack("=H", rng.choice((AF4, AF6, 0, 77)))
+        if rng.random() < 0.6:
+            raw[i + at["fwmark"]:i + at["fwmark"] + 4] = bytes(4)
+    tuples = list(rec.iter_unpack(bytes(raw)))
+    order = list(range(len(tuples)))
+    rng.shuffle(order)
+    for fmt in SERVICE_FORMATS:
+        head = R.service_program(fmt | O.FMT_NUMERIC)
+        want = head.lines([tuples[i] for i in order], sort=False)
+        assert _lines_c.record_lines(head, bytes(raw), len(tuples), order) == want, fmt
+
+
+def test_table_lines_are_the_object_listing():
+    """Client.table_lines (the listing -Ln --stats and --rate print) over
+    a table of IPv4, IPv6 and firewall-mark services gives the text the
+    object renderer gives, services in ipvsadm's order or the kernel's."""
+    import ipvs
+    from memkernel import MemKernel
+    rng = random.Random(7)
+    table = []
+    for i in range(12):
+        stats = Stats(*[_value(rng, 64) for _ in spec.STATS_FIELDS])
+        if i % 4 == 0:
+            svc = Service(fwmark=100 - i, af=rng.choice((AF4, AF6)), scheduler="rr",
+                          stats=stats)
+        elif i % 4 == 1:
+            svc = Service(protocol="udp", address="2001:db8::%x" % (50 - i), port=53,
+                          scheduler="wlc", stats=stats)
+        else:
+            svc = Service(protocol=rng.choice(("tcp", "sctp")), address="10.0.%d.1" % (30 - i),
+                          port=80 + i % 3, scheduler="wlc", stats=stats)
+        dests = [dest_from_record(tuple(dest_record_values(random_dest(rng))))
+                 for _ in range(rng.randint(0, 3))]
+        table.append((svc, [d for d in dests if (d.af == AF6) == (svc.af == AF6) or svc.fwmark]))
+    k = MemKernel(table)
+    info = ipvs.Info(version=0x010201, conn_tab_size=4096)
+    names = R.NumericNames()
+    for base in SERVICE_FORMATS:
+        for nosort in (0, O.FMT_NOSORT):
+            fmt = base | nosort | O.FMT_NUMERIC
+            assert R.program_table(info, k, fmt, names) == R.table(info, k.entries(), fmt,
+                                                                   names), fmt
+
+
+def dest_record_values(d):
+    """random_dest's attributes as a dest record (fields in ipvs._records'
+    order), what the decoders would make of them."""
+    layout = spec.LAYOUTS["dest"]
+    by_name = {"af": d["addr_family"], "tun_type": 0, "tun_port": 0, "tun_flags": 0}
+    rec = []
+    for f in sorted(layout.fields, key=lambda f: f.index):
+        if f.name == "stats":
+            rec += [d["stats64"][n] for n in spec.STATS_FIELDS]
+        else:
+            rec.append(by_name.get(f.name, d.get(f.name)))
+    return rec

@@ -49,6 +49,13 @@ class _no_gc:
             gc.enable()
 
 
+class RawRecords(list):
+    """A buffer's service records, with .raw: the same records in C's
+    layout, back to back (what C's line programs read)."""
+
+    raw = b""
+
+
 def _raise(rc):
     raise DecodeError(ERRORS.get(rc, "decoder error %d" % rc))
 
@@ -129,7 +136,7 @@ def make_decoders(layouts):
     ({name: _layout.Layout}), run by the C engine on tables made from them."""
     tables = _Tables(layouts)
 
-    def dumper(layout):
+    def dumper(layout, keep_raw=False):
         rec, tuples = _unpacker(layout)
         index, min_msg, spec = tables.where[layout.name], layout.min_msg, tables.spec
 
@@ -151,11 +158,14 @@ def make_decoders(layouts):
                 _raise(rc)
             with _no_gc():
                 recs = tuples(rec.iter_unpack(memoryview(out)[:count[0] * rec.size]))
+            if keep_raw:
+                recs = RawRecords(recs)
+                recs.raw = bytes(memoryview(out)[:count[0] * rec.size])
             return recs, status[0], error[0]
         dump.tables = tables  # kept alive with the function
         return dump
 
-    services, dests = dumper(layouts["service"]), dumper(layouts["dest"])
+    services, dests = dumper(layouts["service"], True), dumper(layouts["dest"])
     dest_rec, dest_tuples = _unpacker(layouts["dest"])
     dest_index = tables.where[layouts["dest"].name]
 
@@ -218,7 +228,8 @@ def make_decoders(layouts):
     run_dumps.tables = tables
 
     def decode_services(buf, seq, pid):
-        """One receive buffer of a GET_SERVICE reply -> (records, status, errno)."""
+        """One receive buffer of a GET_SERVICE reply -> (records, status,
+        errno); the records a RawRecords."""
         return services(buf, seq, pid, 0)
 
     return decode_services, decode_dests, run_dumps

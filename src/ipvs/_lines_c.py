@@ -12,7 +12,8 @@ from ._ipvs_cdecoder import ffi, lib  # ImportError when not built
 
 _OPS_BY_KIND = {"text": lib.IPVS_L_TEXT, "endpoint": lib.IPVS_L_ENDPOINT, "int": lib.IPVS_L_INT,
                 "largenum": lib.IPVS_L_LARGENUM, "label": lib.IPVS_L_LABEL,
-                "address": lib.IPVS_L_ADDRESS, "group": lib.IPVS_L_GROUP}
+                "address": lib.IPVS_L_ADDRESS, "group": lib.IPVS_L_GROUP,
+                "service": lib.IPVS_L_SERVICE}
 _LINES_OUT = 1 << 20
 
 
@@ -44,6 +45,15 @@ def _c_program(program):
             at(col, *spec[1:4])
         elif kind == "group":
             col.a = spec[1]
+        elif kind == "service":
+            width, cut, ep_cut, _, unknown, mark, v6, proto_width = spec[1:9]
+            at(col, *spec[9:12])
+            fw, proto, table = spec[12:15]
+            col.offset4, col.offset5 = fw.offset, proto.offset
+            col.width, col.cut, col.cut2 = width, cut, proto_width << 8 | ep_cut
+            col.a, col.b = len(labels) // 2, len(table)
+            for t in table + (unknown, mark, v6):
+                labels.extend(put(t))
         else:
             f = spec[-1] if kind != "label" else spec[6]
             col.offset, col.size = f.offset, f.size
@@ -91,7 +101,7 @@ def _groups(texts, pieces, counts, n):
     return gtext.encode("latin-1"), flat, max(counts, default=1) or 1, room
 
 
-def render_chunks(lines, recs, total, counts, n, made=None):
+def render_chunks(lines, recs, total, counts, n, made=None, order=None):
     """The listing C writes from `total` raw records (`n` groups, counts
     records each), as it is written: an iterator of bytes-like chunks of
     latin-1 text (each at most about 1 MiB, a buffer of its own, so a
@@ -101,7 +111,9 @@ def render_chunks(lines, recs, total, counts, n, made=None):
     texts, sort, pieces), one of _decode_py.run_dumps' lines. made: a dict
     that keeps the groups for the next call with the same texts and
     pieces (the scrape's 14 programs); the records must outlive the
-    iterator (it holds them)."""
+    iterator (it holds them). order: the records' indexes in the order
+    their lines are written (by default as they are, each group's sorted
+    when sort)."""
     program, texts, sort, pieces = lines
     cols, ncols, key, blob, labels = _c_program(program)
     made = {} if made is None else made
@@ -110,7 +122,9 @@ def render_chunks(lines, recs, total, counts, n, made=None):
         made[k] = _groups(texts, pieces, counts, n)
     gtext, flat, most, room = made[k]
     groups = ffi.from_buffer("struct ipvs_group[]", flat) if n else ffi.NULL
-    if sort:  # sorting rewrites it in place: a new one each time
+    if order is not None:
+        order = ffi.from_buffer("uint32_t[]", _array("I", order))
+    elif sort:  # sorting rewrites it in place: a new one each time
         order = ffi.from_buffer("uint32_t[]", _array("I", range(total or 1)))
     else:
         if "order" not in made:
@@ -134,3 +148,15 @@ def render_chunks(lines, recs, total, counts, n, made=None):
         if rc:
             _raise(rc)
         return
+
+
+def record_lines(program, raw, total, order) -> str:
+    """One line of `program` for each of `total` raw records (C layout,
+    back to back in the bytes-like `raw`), in `order` (their indexes), as
+    one text: what program.lines() makes of their tuples in that order,
+    unsorted."""
+    if not total:
+        return ""
+    recs = ffi.from_buffer("uint8_t[]", raw)
+    return b"".join(render_chunks((program, None, False, None), recs, total, [total], 1,
+                                  order=order)).decode("latin-1")

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from . import _netlink as nl, _spec as spec
-from ._decoder import INTERRUPTED, run_dumps
+from ._decoder import DONE, INTERRUPTED, decode_services, run_dumps
 from ._errors import KernelError, ProtocolError
 from ._keys import record_key_payload, service_key_payload
 from ._records import SVC
@@ -17,7 +17,7 @@ from ._transport import DUMP_RETRIES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
-    from typing import Iterable, List, Optional, Sequence, Tuple
+    from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
     from ._model import Destination, Service
     from .lines import Program
@@ -85,6 +85,47 @@ class TableMethods:
             if not any(again):
                 return chunks
         raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
+
+    def service_table(self) -> tuple:
+        """(service_records(), the same records in the C decoder's layout
+        back to back, what its line programs read: bytes, or None when the
+        twin decoded them)."""
+        raws: list = []
+
+        def feed(buf, ex: nl.Exchange) -> list:  # Client._dump's, keeping each .raw
+            records, status, err = decode_services(buf, ex.seq, ex.pid)
+            ex.settle(status & DONE, status & INTERRUPTED, err)
+            raws.append(getattr(records, "raw", None))
+            return records
+
+        def build(seq):
+            raws.clear()  # an interrupted dump is read again from the start
+            return spec.encode_request(self.family, spec.CMD_GET_SERVICE, {}, dump=True,
+                                       seq=seq)
+        records = self._conn.execute(build, dump=True, operation="list_services", feed=feed)
+        return records, (None if None in raws else b"".join(raws))
+
+    def table_lines(self, head: Program, program: Program, *, sort: bool = True) -> Iterator:
+        """A whole-table listing as it is written (an iterator of bytes-like
+        chunks of latin-1 text, as destination_chunks): each service's line
+        (`head`, a lines.Program over service records), then one line
+        (`program`) for each of its real servers, services and real servers
+        sorted as ipvsadm sorts them unless sort is false. With the C
+        decoder C writes the service lines too: no Python object is made
+        per service beyond its record."""
+        from ._fastlist import record_sort_key
+        records, raw = self.service_table()
+        order = list(range(len(records)))
+        if sort:
+            order.sort(key=[record_sort_key(r) for r in records].__getitem__)
+        ordered = [records[i] for i in order]
+        if raw is not None:
+            from ._lines_c import record_lines
+            texts = [t + "\n" for t in record_lines(head, raw, len(records), order).split("\n")]
+            texts.pop()
+        else:
+            texts = [head.line(r) for r in ordered]
+        return self.destination_chunks(ordered, [(program, texts, sort, None)])[0]
 
     def entries(self, services: Optional[Iterable[Service]] = None
                 ) -> List[Tuple[Service, List[Destination]]]:

@@ -17,7 +17,8 @@ import _socket as socket
 from . import _spec
 from ._client import dest_to_record
 
-__all__ = ["text", "endpoint", "address", "piece", "number", "largenum", "label", "Program",
+__all__ = ["text", "endpoint", "address", "piece", "number", "largenum", "label", "service",
+           "Program",
            "numeric_endpoint", "address_text", "dest_record", "largenum_text",
            "render_groups"]
 
@@ -63,6 +64,32 @@ def label(field, mask, labels, default, width):
     return ("label", field, mask, labels, default, width)
 
 
+def service(width, cut, ep_cut, protocols, unknown, mark, v6, proto_width):
+    """A service record's name as ipvsadm lists it, left-justified in
+    width: with a firewall mark, `mark`, the mark and `v6` for IPv6; else
+    protocols[protocol] (else `unknown`) left-justified in proto_width, a
+    space and the numeric endpoint cut to ep_cut; the whole cut to `cut`
+    unless IPv6. (A program with this column runs over service records:
+    Program(..., layout=_spec.LAYOUTS["service"]).)"""
+    return ("service", width, cut, ep_cut, protocols, unknown, mark, v6, proto_width)
+
+
+def _service_name(af_i, fw_i, proto_i, addr_i, port_i, col):
+    """The twin's SERVICE column: f(record) -> its text, unpadded."""
+    _, _, cut, ep_cut, protocols, unknown, mark, v6, proto_width = col
+    head = "%%-%ds %%s" % proto_width
+    get = protocols.get
+
+    def name(r):
+        if r[fw_i]:
+            s = "%s%d%s" % (mark, r[fw_i], v6 if r[af_i] == AF_INET6 else "")
+        else:
+            s = head % (get(r[proto_i], unknown),
+                        numeric_endpoint(r[af_i], r[addr_i], r[port_i])[:ep_cut])
+        return s if r[af_i] == AF_INET6 else s[:cut]
+    return name
+
+
 def address_text(af, addr):
     """A record's packed address (16 bytes) as text."""
     return _ntop(AF_INET6, addr) if af == AF_INET6 else _ntop(AF_INET, addr[:4])
@@ -74,6 +101,8 @@ def numeric_endpoint(af, addr, port):
 
 # A Destination as the decoders' record (what programs run over)
 dest_record = dest_to_record
+# what a program over service records is compiled against
+SERVICE_LAYOUT = _spec.LAYOUTS["service"]
 
 
 def largenum_text(i, exact):
@@ -138,6 +167,15 @@ class Program:
                 args.append("_address(r[%d], r[%d])" % (af.index, addr.index))
                 fmt.append("%s")
                 self.cols.append(col + (addr, af, port))
+            elif kind == "service":
+                fw, proto = Field(layout, "fwmark"), Field(layout, "protocol")
+                env["_service%d" % k] = _service_name(af.index, fw.index, proto.index,
+                                                      addr.index, port.index, col)
+                fmt.append("%%-%ds" % col[1])
+                args.append("_service%d(r)" % k)
+                # the C table: protocols 0 .. the largest, unknown, mark, v6
+                table = tuple(col[4].get(v, col[5]) for v in range(max(col[4], default=0) + 1))
+                self.cols.append(col + (addr, af, port, fw, proto, table))
             elif kind == "group":
                 args.append("g[%d]" % col[1])
                 fmt.append("%s")

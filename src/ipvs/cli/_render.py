@@ -101,15 +101,22 @@ def sched_flags_text(svc):
     return ",".join(sched_flag_names(svc.scheduler, svc.flags))
 
 
+# a service's name in a listing (ipvsadm's print_service_entry): "FWM  %d"
+# (and " IPv6") for a firewall mark, else "%-4s %s" of the protocol and
+# the endpoint, cut to 33 unless IPv6; the service lines' column of a
+# program (service_columns) is declared with the same values
+_NAME_CUT, _UNKNOWN_PROTOCOL, _MARK, _MARK_V6 = 33, "?", FWMARK_LABEL + "  ", " IPv6"
+
+
 def service_name(svc, fmt, names):
     if fmt & FMT_RULE:
         return _rules.service_spec(svc, _host(fmt, names), save=True)
     if svc.fwmark:
-        return "%s  %d%s" % (FWMARK_LABEL, svc.fwmark, " IPv6" if svc.af == AF_INET6 else "")
+        return "%s%d%s" % (_MARK, svc.fwmark, _MARK_V6 if svc.af == AF_INET6 else "")
     vname = addrport(svc.af, svc.address, svc.port, svc.protocol, fmt, names)
-    s = "%-4s %s" % (PROTOCOL_LABELS.get(svc.protocol, "?"), vname)
+    s = "%-4s %s" % (PROTOCOL_LABELS.get(svc.protocol, _UNKNOWN_PROTOCOL), vname)
     if svc.af != AF_INET6:
-        s = s[:33]
+        s = s[:_NAME_CUT]
     return s
 
 
@@ -224,6 +231,18 @@ def dest_columns(fmt):
         ("weight", 6), ("active_conns", 10), ("inact_conns", 10))
 
 
+def service_columns(fmt):
+    """The service line of a numeric listing in format fmt, as columns of
+    ipvs.lines over service records (what service_line() writes; None:
+    a format these cannot write)."""
+    if fmt & FMT_RULE or not fmt & (FMT_STATS | FMT_RATE):
+        return None
+    name = _lines.service(33, _NAME_CUT, 59, PROTOCOL_LABELS, _UNKNOWN_PROTOCOL, _MARK,
+                          _MARK_V6, 4)
+    fields = _COUNTERS if fmt & FMT_STATS else ("cps", "inpps", "outpps", "inbps", "outbps")
+    return (name,) + tuple(_lines.largenum("stats." + f) for f in fields)
+
+
 _PROGRAMS: dict = {}
 
 
@@ -237,10 +256,27 @@ def dest_program(fmt):
     return _PROGRAMS[key]
 
 
+def service_program(fmt):
+    """service_columns(fmt) compiled over service records (once per
+    format), or None."""
+    key = ("service", fmt & (FMT_RULE | FMT_STATS | FMT_RATE | FMT_EXACT))
+    if key not in _PROGRAMS:
+        cols = service_columns(fmt)
+        _PROGRAMS[key] = None if cols is None else _lines.Program(
+            cols, exact=bool(fmt & FMT_EXACT), layout=_lines.SERVICE_LAYOUT)
+    return _PROGRAMS[key]
+
+
 def program_table(info, client, fmt, names):
     """A numeric listing whose real-server lines a program writes
-    (dest_program(fmt)): service lines here, every real-server line by
-    Client.destination_lines (in C with the C decoder)."""
+    (dest_program(fmt)): every line by Client.table_lines when a program
+    writes the service lines too (service_program(fmt)), else the service
+    lines here and every real-server line by Client.destination_lines (in
+    C with the C decoder)."""
+    head = service_program(fmt)
+    if head is not None:
+        return info_line(info) + title(fmt) + b"".join(client.table_lines(
+            head, dest_program(fmt), sort=not fmt & FMT_NOSORT)).decode("latin-1")
     services = client.services()
     sort = not fmt & FMT_NOSORT
     if sort:
