@@ -15,6 +15,7 @@ from ipvs._client import dest_from_record
 from ipvs.cli import _options as O
 from ipvs.cli import _render as R
 from test_decoder_vectors import AF4, AF6, IMPLS, PID, SEQ, dest_msg, done
+from test_decoder_vectors import SVC_TCP4_REC as SVC_REC
 from test_dumps import run
 
 FORMATS = [O.FMT_STATS, O.FMT_STATS | O.FMT_EXACT, O.FMT_RATE, O.FMT_RATE | O.FMT_EXACT,
@@ -290,3 +291,26 @@ def dest_record_values(d):
         else:
             rec.append(by_name.get(f.name, d.get(f.name)))
     return rec
+
+
+@pytest.mark.parametrize("v6", (False, True))
+def test_column_keys_are_the_per_record_keys(v6):
+    """The whole-table listing's sort keys and request keys made over the
+    records' columns (an IPv4 table) order and encode as the per-record
+    functions do; a table with IPv6 or marks takes those functions."""
+    from ipvs._fastlist import record_sort_key, record_sort_keys
+    from ipvs._keys import record_key_payload, record_key_payloads
+    rng = random.Random(3)
+    recs = []
+    for _ in range(200):
+        r = list(SVC_REC)
+        r[1], r[3] = rng.choice((6, 17, 132)), rng.choice((80, 443, 8080, 0))
+        r[2] = bytes([10, rng.randrange(3), rng.randrange(3), rng.randrange(256)]) + bytes(12)
+        if v6 and rng.random() < 0.1:
+            r[0], r[2] = AF6, bytes(rng.randrange(2) for _ in range(16))
+        recs.append(tuple(r))
+    want = sorted(range(len(recs)), key=lambda i: record_sort_key(recs[i]))
+    keys = record_sort_keys(recs)
+    assert sorted(range(len(recs)), key=keys.__getitem__) == want
+    assert record_key_payloads(recs) == [record_key_payload(r) for r in recs]
+    assert record_sort_keys([]) == [] and record_key_payloads([]) == []

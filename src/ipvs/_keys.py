@@ -48,6 +48,19 @@ def record_key_payload(r) -> bytes:
     return _address_key(r[SVC.af], r[SVC.protocol], r[SVC.addr], r[SVC.port])
 
 
+def record_key_payloads(records) -> list:
+    """record_key_payload of each service record; for a table of address
+    services whose addresses are all 16 bytes (as the decoders keep them),
+    one struct pack mapped over the columns: no Python step per record."""
+    if records:
+        cols = list(zip(*records))
+        addrs = cols[SVC.addr]
+        if not any(cols[SVC.fwmark]) and {len(a) for a in addrs} == {16}:
+            pack = _KEY_PACKS.get(16) or _pack(16, ("af", "protocol", "addr", "port"))
+            return list(map(pack, cols[SVC.af], cols[SVC.protocol], addrs, cols[SVC.port]))
+    return [record_key_payload(r) for r in records]
+
+
 def _mark_key(af, fwmark):
     return (_KEY_PACKS.get("fwmark") or _pack("fwmark", ("af", "fwmark")))(af, fwmark)
 

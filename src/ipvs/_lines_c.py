@@ -5,10 +5,13 @@
 from __future__ import annotations
 
 from array import array as _array
-from itertools import accumulate as _accumulate
+from itertools import accumulate as _accumulate, chain as _chain
+from _operator import add as _add
 
 from ._decode_c import _E_FULL, _raise, _raw
 from ._ipvs_cdecoder import ffi, lib  # ImportError when not built
+
+_flat = _chain.from_iterable
 
 _OPS_BY_KIND = {"text": lib.IPVS_L_TEXT, "endpoint": lib.IPVS_L_ENDPOINT, "int": lib.IPVS_L_INT,
                 "largenum": lib.IPVS_L_LARGENUM, "label": lib.IPVS_L_LABEL,
@@ -82,21 +85,21 @@ def _groups(texts, pieces, counts, n):
     and the groups as eight u32 columns packed at once (setting cffi
     fields one by one cost more than C's whole listing: measured, 5000
     services, 14 programs)."""
-    tlen = [len(t) for t in texts] if texts is not None else [0] * n  # latin-1: 1 byte a char
+    # (map, zip and accumulate: no Python step per group)
+    tlen = list(map(len, texts)) if texts is not None else [0] * n  # latin-1: 1 byte a char
     if pieces:
         a_s, b_s = zip(*pieces)
-        plen0, plen1 = [len(a) for a in a_s], [len(b) for b in b_s]
-        ptext = "".join([a + b for a, b in pieces])
+        plen0, plen1 = list(map(len, a_s)), list(map(len, b_s))
+        ptext = "".join(map(_add, a_s, b_s))
     else:
         plen0 = plen1 = [0] * n
         ptext = ""
     gtext = ("".join(texts) if texts is not None else "") + ptext
     toff = list(_accumulate(tlen, initial=0))
     first = list(_accumulate(counts, initial=0))[:-1]
-    p0 = list(_accumulate([x + y for x, y in zip(plen0, plen1)], initial=toff.pop()))[:-1]
-    p1 = [x + y for x, y in zip(p0, plen0)]
-    flat = _array("I", [v for row in zip(toff, tlen, first, counts, p0, plen0, p1, plen1)
-                        for v in row])
+    p0 = list(_accumulate(map(_add, plen0, plen1), initial=toff.pop()))[:-1]
+    p1 = list(map(_add, p0, plen0))
+    flat = _array("I", _flat(zip(toff, tlen, first, counts, p0, plen0, p1, plen1)))
     room = max(tlen, default=0) + max(plen0, default=0) + max(plen1, default=0)
     return gtext.encode("latin-1"), flat, max(counts, default=1) or 1, room
 

@@ -8,12 +8,17 @@
 # Rule: a mixin of Client (ipvs._client); no state of its own.
 from __future__ import annotations
 
+from _operator import add as _add, itemgetter
+from itertools import repeat
+
 from . import _netlink as nl, _spec as spec
 from ._decoder import DONE, INTERRUPTED, decode_services, run_dumps
 from ._errors import KernelError, ProtocolError
-from ._keys import record_key_payload, service_key_payload
+from ._keys import record_key_payloads, service_key_payload
 from ._records import SVC
 from ._transport import DUMP_RETRIES
+
+_AF = itemgetter(SVC.af)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
@@ -30,14 +35,16 @@ class TableMethods:
         nest = spec.TABLES["cmd"]["service"].id | nl.NLA_F_NESTED
         head = nl.GENL_HDR.pack(spec.CMD_GET_DEST, spec.GENL_VERSION, 0)
         attr = nl.NLA_HDR.pack
-        bodies = []
         # Service objects, or the service records a scrape reads (tuples)
         records = bool(services) and type(services[0]) is tuple
-        payload = record_key_payload if records else service_key_payload
-        for s in services:
-            key = payload(s)
-            bodies.append(head + attr(4 + len(key), nest) + key)
-        afs = [s[SVC.af] for s in services] if records else [s.af for s in services]
+        if records:
+            keys = record_key_payloads(services)
+            afs = list(map(_AF, services))
+        else:
+            keys = list(map(service_key_payload, services))
+            afs = [s.af for s in services]
+        heads = {n: head + attr(4 + n, nest) for n in set(map(len, keys))}
+        bodies = [heads[len(k)] + k for k in keys]
         out, statuses, errors = self._conn.execute_dumps(
             self.family, spec.DUMP_FLAGS, bodies,
             lambda sock, reqs, pid: run_dumps(sock, reqs, pid, afs, lines))
@@ -113,16 +120,16 @@ class TableMethods:
         sorted as ipvsadm sorts them unless sort is false. With the C
         decoder C writes the service lines too: no Python object is made
         per service beyond its record."""
-        from ._fastlist import record_sort_key
+        from ._fastlist import record_sort_keys
         records, raw = self.service_table()
         order = list(range(len(records)))
         if sort:
-            order.sort(key=[record_sort_key(r) for r in records].__getitem__)
-        ordered = [records[i] for i in order]
+            order.sort(key=record_sort_keys(records).__getitem__)
+        ordered = list(map(records.__getitem__, order))
         if raw is not None:
             from ._lines_c import record_lines
-            texts = [t + "\n" for t in record_lines(head, raw, len(records), order).split("\n")]
-            texts.pop()
+            texts = record_lines(head, raw, len(records), order).split("\n")
+            texts = list(map(_add, texts[:-1], repeat("\n", len(records))))
         else:
             texts = [head.line(r) for r in ordered]
         return self.destination_chunks(ordered, [(program, texts, sort, None)])[0]
