@@ -99,6 +99,50 @@ def test_many_dumps_in_one_call(impl):
     assert (records, list(statuses), list(errors)) == EXPECTED
 
 
+def run_split(impl, script, args, at, lines=None):
+    """run() with the dumps from `at` on sent over a second socket pair (a
+    channel of `more`, which C runs in a thread of its own), to a second
+    peer; its requests' sequence numbers start at 9000."""
+    pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(2)]
+    peers = [Peer(pairs[0][1], script[:at]), Peer(pairs[1][1], script[at:])]
+    for (ours, _), peer in zip(pairs, peers):
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("=qq", 10, 0))
+        peer.start()
+    try:
+        more = [(pairs[1][0], requests(len(script) - at, 9000), PID, at)]
+        return impl.run_dumps(pairs[0][0], requests(at), PID, args, lines, more=more), \
+            [p.seqs for p in peers]
+    finally:
+        for (ours, theirs), peer in zip(pairs, peers):
+            ours.close()
+            peer.join(5)
+            theirs.close()
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("at", [1, 3, 5])
+def test_dumps_split_over_two_sockets(impl, at):
+    """The dumps of two channels (the transport's spare socket takes the
+    second half of a large table's): records, statuses and errors in the
+    requests' order, as from one socket."""
+    (records, statuses, errors), seqs = run_split(impl, SCRIPT,
+                                                  [AF4, AF4, AF6, AF4, AF4, AF4], at)
+    assert (records, list(statuses), list(errors)) == EXPECTED
+    assert seqs == [list(range(FIRST_SEQ, FIRST_SEQ + at)),
+                    list(range(9000, 9000 + len(SCRIPT) - at))]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("at", [1, 2])
+def test_a_bad_reply_on_either_socket_is_raised(impl, at):
+    """A damaged reply on the second channel (or the first) raises its
+    error once both channels have stopped (no thread is left on a socket)."""
+    bad = lambda s: [dest_msg(DEST_OLD, seq=s)[:-4]]  # noqa: E731
+    script = [lambda s: [done(seq=s)], bad, lambda s: [done(seq=s)]]
+    with pytest.raises(DecodeError, match="bad message length"):
+        run_split(impl, script, [AF4] * 3, at)
+
+
 def _too_big(s):
     pad = nl.encode_message(nl.NLMSG_NOOP, 0, s, bytes(70000), PID)
     return [pad]

@@ -314,3 +314,25 @@ def test_column_keys_are_the_per_record_keys(v6):
     assert sorted(range(len(recs)), key=keys.__getitem__) == want
     assert record_key_payloads(recs) == [record_key_payload(r) for r in recs]
     assert record_sort_keys([]) == [] and record_key_payloads([]) == []
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("seed", range(4))
+def test_lines_of_dumps_split_over_two_sockets(impl, seed):
+    """A listing whose dumps ran on two sockets (C: the records of both
+    joined into one block) is the one-socket listing."""
+    import test_dumps
+    services, script = random_case(seed)
+    if len(services) < 2:
+        services, script = services * 2, script * 2
+    afs = [s.af for s in services]
+    names = R.NumericNames()
+    fmt = O.FMT_STATS | O.FMT_NUMERIC
+    program = R.dest_program(fmt)
+    texts = [R.service_line(s, fmt, names) for s in services]
+    (want, _, _), _ = run_lines(impl, script, afs, program, texts, True)
+    for at in range(1, len(services)):
+        (chunks, statuses, _), _ = test_dumps.run_split(impl, script, afs, at,
+                                                        [(program, texts, True, None)])
+        assert b"".join(chunks[0]).decode("latin-1") == want, at
+        assert statuses == [1] * len(services)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import _socket
+import _thread
 import errno
 import gc
 import os
@@ -173,14 +174,11 @@ def make_decoders(layouts):
         """One receive buffer of a GET_DEST dump -> (records, status, errno)."""
         return dests(buf, seq, pid, svc_af)
 
-    def run_dumps(sock, requests, pid, args, lines=None):
-        """_decode_py.run_dumps of GET_DEST requests, every dump run by one
-        C call (or a few: it returns for more room or a signal), the GIL
-        released; with lines, C writes the listing from the raw records.
-        A socket-like object that is not a real socket (a test's fake
-        kernel) goes through the twin's loop with this decoder."""
-        if type(sock) is not _socket.socket:
-            return _decode_py.run_dumps(sock, requests, pid, args, lines, decode_dests)
+    def dump_all(fd, requests, pid, args):
+        """Every dump of one channel by ipvs_run_dumps (called again for
+        more room, and after a signal: Python runs its handler on the way
+        round, which may raise) -> (records buffer, count, counts,
+        statuses, errors)."""
         n = len(args)
         st = ffi.new("struct ipvs_dumps *")
         counts = ffi.new("uint32_t[]", n)
@@ -189,7 +187,7 @@ def make_decoders(layouts):
         cargs = ffi.new("uint64_t[]", list(args))
         rx = _raw("uint8_t[]", nl.RECV_CHUNK)
         creqs = ffi.from_buffer("uint8_t[]", requests)
-        fd, size = sock.fileno(), dest_rec.size
+        size = dest_rec.size
         cap = 4 * n + 64
         out = _raw("uint8_t[]", cap * size)
         while True:
@@ -197,8 +195,6 @@ def make_decoders(layouts):
                                     dest_index, rx, nl.RECV_CHUNK, out, cap, st,
                                     counts, statuses, errors)
             if rc == _E_OS and st.oserr == errno.EINTR:
-                # a signal: Python runs its handler on the way round (one
-                # may raise, KeyboardInterrupt: the transport then drains)
                 continue
             if rc == _E_FULL:  # one block for all: C renders from it
                 bigger = _raw("uint8_t[]", 2 * cap * size)
@@ -209,20 +205,76 @@ def make_decoders(layouts):
                 raise OSError(st.oserr, os.strerror(st.oserr))
             if rc:
                 _raise(rc)
-            break
-        total = st.count
+            return out, st.count, list(counts), list(statuses), list(errors)
+
+    def beside(fd, requests, pid, args):
+        """dump_all in a thread of its own (the GIL is released in C) ->
+        f(): waits for it, then (True, its result) or (False, what it
+        raised)."""
+        done, box = _thread.allocate_lock(), []
+        done.acquire()
+
+        def work():
+            try:
+                box.append((True, dump_all(fd, requests, pid, args)))
+            except BaseException as e:  # handed to the caller
+                box.append((False, e))
+            finally:
+                done.release()
+        _thread.start_new_thread(work, ())
+
+        def wait():
+            with done:
+                return box[0]
+        return wait
+
+    def run_dumps(sock, requests, pid, args, lines=None, more=()):
+        """_decode_py.run_dumps of GET_DEST requests, every dump run by one
+        C call (or a few: it returns for more room or a signal), the GIL
+        released; with lines, C writes the listing from the raw records.
+        more: the other channels, each run by a thread of its own beside
+        this one. A socket-like object that is not a real socket (a test's
+        fake kernel) goes through the twin's loop with this decoder."""
+        if not isinstance(sock, _socket.socket) or any(
+                not isinstance(m[0], _socket.socket) for m in more):
+            return _decode_py.run_dumps(sock, requests, pid, args, lines, decode_dests, more)
+        bounds = [m[3] for m in more] + [len(args)]
+        waits = [beside(m[0].fileno(), m[1], m[2], args[a:b])
+                 for m, a, b in zip(more, bounds, bounds[1:])]
+        try:
+            parts = [dump_all(sock.fileno(), requests, pid, args[:bounds[0]])]
+        finally:  # never leave a thread on a socket: wait for every one
+            others = [wait() for wait in waits]
+        for ok, value in others:
+            if not ok:
+                raise value
+            parts.append(value)
+        size = dest_rec.size
+        if len(parts) == 1:
+            out, total, counts, statuses, errors = parts[0]
+        else:
+            total = sum(p[1] for p in parts)
+            out = _raw("uint8_t[]", max(total, 1) * size)
+            at, counts, statuses, errors = 0, [], [], []
+            for buf, k, c, s, e in parts:
+                ffi.memmove(out + at * size, buf, k * size)
+                at += k
+                counts += c
+                statuses += s
+                errors += e
         if lines is not None:
             from ._lines_c import render_chunks
             made: dict = {}
+            n = len(args)
             return [render_chunks(one, out, total, counts, n, made) for one in lines], \
-                list(statuses), list(errors)
+                statuses, errors
         with _no_gc():
             recs = dest_tuples(dest_rec.iter_unpack(ffi.buffer(out, total * size)))
             out_recs, p = [], 0
             for c in counts:
                 out_recs.append(recs[p:p + c])
                 p += c
-        return out_recs, list(statuses), list(errors)
+        return out_recs, statuses, errors
 
     decode_dests.tables = tables
     run_dumps.tables = tables

@@ -193,9 +193,9 @@ def make_decoders(layouts):
         """One receive buffer of a GET_DEST dump -> (records, status, errno)."""
         return _walk(buf, seq, pid, dest.nest_id, parse_dest, svc_af)
 
-    def run_dumps_here(sock, requests, pid, args, lines=None):
+    def run_dumps_here(sock, requests, pid, args, lines=None, more=()):
         """run_dumps() with these records' dest decoder."""
-        return run_dumps(sock, requests, pid, args, lines, decode_dests)
+        return run_dumps(sock, requests, pid, args, lines, decode_dests, more)
 
     return decode_services, decode_dests, run_dumps_here
 
@@ -224,7 +224,7 @@ def decode_dests(buf, seq, pid, svc_af):
 _HDR = nl.NLMSG_HDR.unpack_from
 
 
-def run_dumps(sock, requests, pid, args, lines=None, decode=None):
+def run_dumps(sock, requests, pid, args, lines=None, decode=None, more=()):
     """The dumps of several requests, one after another, on `sock` (the
     transport's socket; the requests carry its sequence numbers): the
     request messages back to back in `requests`, args[i] what dump i's
@@ -236,9 +236,25 @@ def run_dumps(sock, requests, pid, args, lines=None, decode=None):
     of latin-1 text made as they are asked for: texts[i] then the lines of
     dump i's records (a lines.Program, sorted by address and port when
     sort, its piece columns from pieces[i], or empty when pieces is None).
-    decode: the buffer decoder (by default the twin's decode_dests)."""
+    decode: the buffer decoder (by default the twin's decode_dests).
+    more: other channels [(sock, requests, pid, first)]: the dumps from
+    args[first] on are theirs (C runs them beside this one's; here they
+    run after it); the results are in args' order all the same."""
     if decode is None:
         decode = (_made or _default())[1]
+    bounds = [m[3] for m in more] + [len(args)]
+    records, statuses, errors = _one_channel(sock, requests, pid, args[:bounds[0]], decode)
+    for m, a, b in zip(more, bounds, bounds[1:]):
+        r, s, e = _one_channel(m[0], m[1], m[2], args[a:b], decode)
+        records += r
+        statuses += s
+        errors += e
+    if lines is not None:
+        return [_chunks(one, records) for one in lines], statuses, errors
+    return records, statuses, errors
+
+
+def _one_channel(sock, requests, pid, args, decode):
     buf = bytearray(nl.RECV_CHUNK)
     view = memoryview(buf)
     recv_into, send = sock.recv_into, sock.send
@@ -270,8 +286,6 @@ def run_dumps(sock, requests, pid, args, lines=None, decode=None):
         records.append(recs)
         statuses.append(status)
         errors.append(error)
-    if lines is not None:
-        return [_chunks(one, records) for one in lines], statuses, errors
     return records, statuses, errors
 
 

@@ -11,9 +11,11 @@
 #   decode_conns(chunk, final)             -> (records, consumed)
 #     records here is an iterator (take it once, in order; no len()):
 #     C makes each tuple as it is taken
-#   run_dumps(sock, requests, pid, args)   -> (records of each, statuses, errnos)
+#   run_dumps(sock, requests, pid, args, lines=None, more=())
+#                                          -> (records of each, statuses, errnos)
 #     GET_DEST dumps of many services run one after another on the
-#     transport's socket (C: in one call, the GIL released)
+#     transport's socket (C: in one call, the GIL released); more: other
+#     sockets' shares of them (C runs each in a thread beside the first)
 #   render_conns_numeric(chunk, final)     -> (text bytes, consumed)
 #     the `ipvsadm -Lnc` lines of the connections decode_conns would give
 #     (same lines taken, same DecodeError), C writing them itself

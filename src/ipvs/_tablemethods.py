@@ -47,7 +47,7 @@ class TableMethods:
         bodies = [heads[len(k)] + k for k in keys]
         out, statuses, errors = self._conn.execute_dumps(
             self.family, spec.DUMP_FLAGS, bodies,
-            lambda sock, reqs, pid: run_dumps(sock, reqs, pid, afs, lines))
+            lambda sock, reqs, pid, more: run_dumps(sock, reqs, pid, afs, lines, more=more))
         for e in errors:
             if e:
                 raise KernelError(e, "list_destinations")

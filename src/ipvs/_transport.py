@@ -25,15 +25,20 @@ RCVBUF = 4 << 20  # socket receive buffer: room for many dump chunks
 RECV_CHUNK = nl.RECV_CHUNK
 DUMP_RETRIES = 5  # restarts of a dump the kernel flagged as interrupted
 BATCH_BYTES = 32 << 10  # requests packed into one send() by execute_batch
+SPLIT_DUMPS = 64  # dumps from which execute_dumps runs half on a spare socket
 
 
 class Conn:
     """A generic-netlink socket bound to one family."""
 
-    def __init__(self, family_name: str = "IPVS", *, sock=None, netns: Optional[str] = None):
+    def __init__(self, family_name: str = "IPVS", *, sock=None, netns: Optional[str] = None,
+                 family: Optional[int] = None):
         """sock: an already open socket-like object (tests pass a fake
         kernel here); by default a new NETLINK_GENERIC socket, created in
-        network namespace `netns` (a name in /run/netns) when given."""
+        network namespace `netns` (a name in /run/netns) when given.
+        family: the family's id, when known (no lookup)."""
+        self._own = sock is None  # our socket: a spare one may be made (spare())
+        self._netns, self._spare = netns, None
         if sock is None:
             def new_socket():
                 return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
@@ -54,7 +59,7 @@ class Conn:
         self._view = memoryview(self._buf)
         try:
             self._setup()
-            self.family = self._resolve(family_name)
+            self.family = self._resolve(family_name) if family is None else family
         except BaseException:
             self.sock.close()
             raise
@@ -113,7 +118,21 @@ class Conn:
         return [self.next_seq() for _ in range(n)]
 
     def close(self) -> None:
+        if self._spare is not None:
+            self._spare.close()
         self.sock.close()
+
+    def spare(self) -> Optional["Conn"]:
+        """A second Conn of this one's kind (namespace, family; its own
+        port id and sequence numbers), made on first use, for dumps run
+        beside this one's; None when this Conn was handed its socket (a
+        test's fake kernel) or a new socket cannot be had."""
+        if self._spare is None and self._own:
+            try:
+                self._spare = Conn(netns=self._netns, family=self.family)
+            except (OSError, IPVSError):
+                self._own = False  # not again
+        return self._spare
 
     # ------------------------------------------------------------ raw I/O
 
@@ -180,19 +199,32 @@ class Conn:
             return out
         raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
 
-    def execute_dumps(self, family: int, flags: int, bodies: Sequence[bytes], run) -> tuple:
-        """Dump requests of `family` with `flags`, one for each of the
-        message bodies (4-byte aligned), run one after another by run(sock,
-        requests, pid) (a decoder's dump loop: C runs them all in one call);
-        returns what it returns. The sequence numbers are ours; a failure
-        leaves the socket to be drained."""
-        self.begin()
+    def _requests(self, family: int, flags: int, bodies: Sequence[bytes]) -> bytes:
         # (map over the bodies: no Python step per request)
         heads = map(nl.NLMSG_HDR.pack, map((16).__add__, map(len, bodies)), repeat(family),
                     repeat(flags), self.next_seqs(len(bodies)), repeat(0))
-        requests = b"".join(map(bytes.__add__, heads, bodies))
+        return b"".join(map(bytes.__add__, heads, bodies))
+
+    def execute_dumps(self, family: int, flags: int, bodies: Sequence[bytes], run) -> tuple:
+        """Dump requests of `family` with `flags`, one for each of the
+        message bodies (4-byte aligned), run by run(sock, requests, pid,
+        more) (a decoder's dump loop: C runs them all in one call); returns
+        what it returns. From SPLIT_DUMPS requests on, the second half goes
+        to a spare socket: more = [(its socket, its requests, its port id,
+        the index of its first request)], which C runs in a thread beside
+        the first half (the kernel then works on two CPUs). The sequence
+        numbers are ours; a failure leaves the sockets to be drained."""
+        spare = self.spare() if len(bodies) >= SPLIT_DUMPS else None
+        half = (len(bodies) + 1) // 2 if spare is not None else len(bodies)
+        self.begin()
+        more = []
+        if spare is not None:
+            spare.begin()
+            more.append((spare.sock, spare._requests(family, flags, bodies[half:]), spare.pid,
+                         half))
+        requests = self._requests(family, flags, bodies[:half])
         try:
-            out = run(self.sock, requests, self.pid)
+            out = run(self.sock, requests, self.pid, more)
         except nl.DecodeError as e:
             raise ProtocolError(str(e)) from None
         except OSError as e:
@@ -200,6 +232,8 @@ class Conn:
                 raise ProtocolError("netlink receive buffer overrun") from None
             raise
         self.end()
+        if spare is not None:
+            spare.end()
         return out
 
     def execute_batch(self, family: int, version: int,
