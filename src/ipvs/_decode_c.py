@@ -13,7 +13,7 @@ import errno
 import gc
 import os
 import struct
-from _operator import itemgetter as _pick  # operator.py only re-exports it
+from _operator import itemgetter as _pick, methodcaller  # operator.py only re-exports them
 from itertools import chain as _chain, repeat as _repeat
 
 from . import _decode_py, _layout, _netlink as nl, _spec
@@ -105,31 +105,28 @@ class _Tables:
             raise ValueError("the C decoder cannot run these record tables")
 
 
-def _tuples_code(layout):
-    """Source of a function from the struct's unpacked tuples to the
-    records (strings cut at their NUL), as one list comprehension."""
-    parts, start = [], 0
-    for f in sorted(layout.fields, key=lambda f: f.index):
-        if f.read == "string":
-            if f.index > start:
-                parts.append("r[%d:%d]" % (start, f.index))
-            parts.append('(r[%d].rstrip(b"\\0").decode("latin-1"),)' % f.index)
-            start = f.index + 1
-    if not parts:
-        return None
-    parts.append("r[%d:]" % start)
-    return "def tuples(it):\n    return [%s for r in it]\n" % " + ".join(parts)
-
-
 def _unpacker(layout):
     """(struct of the C record, function from its unpacked tuples to the
-    records)."""
-    code = _tuples_code(layout)
-    if code is None:
-        return struct.Struct(layout.fmt), list  # no strings to cut: the tuples are the records
-    env: dict = {}
-    exec(code, env)
-    return struct.Struct(layout.fmt), env["tuples"]
+    records: each string field cut at its NUL and made str). Over columns:
+    the tuples transposed, each string column mapped, transposed back, so
+    no Python step is made per record."""
+    strings = [f.index for f in layout.fields if f.read == "string"]
+    rec = struct.Struct(layout.fmt)
+    if not strings:
+        return rec, list  # no strings to cut: the tuples are the records
+
+    def tuples(it):
+        cols = list(zip(*it))
+        if not cols:
+            return []
+        for i in strings:
+            cols[i] = map(_latin1, map(_cut_nul, cols[i]))
+        return list(zip(*cols))
+    return rec, tuples
+
+
+_cut_nul = methodcaller("rstrip", b"\0")
+_latin1 = methodcaller("decode", "latin-1")
 
 
 def make_decoders(layouts):

@@ -55,10 +55,20 @@ def record_key_payloads(records) -> list:
     if records:
         cols = list(zip(*records))
         addrs = cols[SVC.addr]
-        if not any(cols[SVC.fwmark]) and {len(a) for a in addrs} == {16}:
-            pack = _KEY_PACKS.get(16) or _pack(16, ("af", "protocol", "addr", "port"))
-            return list(map(pack, cols[SVC.af], cols[SVC.protocol], addrs, cols[SVC.port]))
+        if not any(cols[SVC.fwmark]) and set(map(len, addrs)) == {16}:
+            if _COLUMNS is None:
+                _columns()
+            return _COLUMNS(cols[SVC.af], cols[SVC.protocol], addrs, cols[SVC.port])
     return [record_key_payload(r) for r in records]
+
+
+_COLUMNS = None  # record_key_payloads' encoder, made on first use
+
+
+def _columns():
+    global _COLUMNS
+    _COLUMNS = spec.fixed_column_encoder("service", ("af", "protocol", "addr", "port"),
+                                         {"addr": 16})
 
 
 def _mark_key(af, fwmark):
