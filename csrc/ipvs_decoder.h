@@ -186,6 +186,8 @@ int ipvs_run_dumps(int fd, const uint8_t *reqs, size_t len, size_t n, const uint
  *   LABEL     label a + v for v = (the int at offset) & mask when v < b,
  *             else label a + b, left-justified in width; label k is
  *             text[labels[2k] .. +labels[2k+1])
+ *   STRING    the string at offset (at most size bytes, up to a NUL),
+ *             left-justified in width
  *   SERVICE   a service's name as ipvsadm lists it: when the u32 at offset4
  *             (the firewall mark) is not 0, label a + b + 1, the mark, and
  *             label a + b + 2 if the family is IPv6; else the protocol (the
@@ -211,6 +213,7 @@ int ipvs_run_dumps(int fd, const uint8_t *reqs, size_t len, size_t n, const uint
 #define IPVS_L_ADDRESS 6
 #define IPVS_L_GROUP 7
 #define IPVS_L_SERVICE 8
+#define IPVS_L_STRING 9
 #define IPVS_C_SIGNED 1
 #define IPVS_C_LEFT 2
 #define IPVS_C_EXACT 4

@@ -175,6 +175,7 @@ static size_t line_bound(const struct ipvs_col *cols, size_t ncols, const uint32
         case IPVS_L_INT: case IPVS_L_LARGENUM: w = w > 24 ? w : 24; break;
         case IPVS_L_GROUP: w = c->a ? g->l1 : g->l0; break;
         case IPVS_L_SERVICE: w = w > 160 ? w : 160; break;
+        case IPVS_L_STRING: w = w > c->size ? w : c->size; break;
         case IPVS_L_LABEL:
             for (k = 0; k <= c->b; k++)
                 if (labels[2 * (c->a + k) + 1] > w)
@@ -229,6 +230,11 @@ static char *line(char *o, const uint8_t *rec, const struct ipvs_col *cols, size
             char buf[160];
             size_t n = service_text(rec, c, text, labels, buf);
             o = put_padded(o, buf, n, c->width, 1);
+            break;
+        }
+        case IPVS_L_STRING: {
+            const uint8_t *str = rec + c->offset, *nul = memchr(str, 0, c->size);
+            o = put_padded(o, (const char *)str, nul ? (size_t)(nul - str) : c->size, c->width, 1);
             break;
         }
         case IPVS_L_LABEL: {

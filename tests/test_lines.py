@@ -192,7 +192,8 @@ def random_service(rng):
     return values
 
 
-SERVICE_FORMATS = [O.FMT_STATS, O.FMT_STATS | O.FMT_EXACT, O.FMT_RATE, O.FMT_RATE | O.FMT_EXACT]
+SERVICE_FORMATS = [O.FMT_STATS, O.FMT_STATS | O.FMT_EXACT, O.FMT_RATE, O.FMT_RATE | O.FMT_EXACT,
+                   O.FMT_THRESHOLDS, O.FMT_PERSISTENTCONN]
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -226,9 +227,10 @@ def test_service_programs_are_the_object_renderers(seed):
 @pytest.mark.parametrize("seed", range(20))
 def test_random_service_bytes_give_the_same_lines(seed):
     """Service records of random bytes (any family, mark, protocol, port,
-    counter) through C's line writer and the twin's compiled line."""
+    counter, scheduler name) through C's line writer and the twin's
+    compiled line."""
     import struct
-    from ipvs import _lines_c
+    from ipvs import _decode_c, _lines_c
     rng = random.Random(seed)
     layout = spec.LAYOUTS["service"]
     rec = struct.Struct(layout.fmt)
@@ -238,7 +240,11 @@ def test_random_service_bytes_give_the_same_lines(seed):
         raw[i + at["af"]:i + at["af"] + 2] = struct.pack("=H", rng.choice((AF4, AF6, 0, 77)))
         if rng.random() < 0.6:
             raw[i + at["fwmark"]:i + at["fwmark"] + 4] = bytes(4)
-    tuples = list(rec.iter_unpack(bytes(raw)))
+        for name in ("sched_name", "pe_name"):  # as the decoders keep a string: at
+            field = raw[i + at[name]:i + at[name] + 15] + b"\0"  # most 15 bytes, zeros
+            cut = field.find(0)  # from its first NUL on
+            raw[i + at[name] + cut:i + at[name] + 16] = bytes(16 - cut)
+    tuples = _decode_c._unpacker(layout)[1](rec.iter_unpack(bytes(raw)))
     order = list(range(len(tuples)))
     rng.shuffle(order)
     for fmt in SERVICE_FORMATS:
@@ -336,3 +342,36 @@ def test_lines_of_dumps_split_over_two_sockets(impl, seed):
                                                         [(program, texts, True, None)])
         assert b"".join(chunks[0]).decode("latin-1") == want, at
         assert statuses == [1] * len(services)
+
+
+def test_plain_service_lines_of_a_table():
+    """-Ln --thresholds and --persistent-conn: the plain service line, by
+    the program for a service without flags and from the object for one
+    with (persistence, mask, pe, one-packet, scheduler flags), is the
+    object listing's, sorted and not."""
+    import ipvs
+    from memkernel import MemKernel
+    rng = random.Random(11)
+    table = []
+    for i in range(16):
+        kw = {}
+        if i % 3 == 1:
+            kw = dict(flags=ipvs.SVC_F_PERSISTENT, timeout=300 + i, netmask="255.255.0.0")
+        elif i % 3 == 2 and i % 2:
+            kw = dict(flags=ipvs.SVC_F_ONEPACKET | ipvs.SVC_F_SCHED1)
+        if i % 4 == 0:
+            svc = Service(fwmark=200 - i, scheduler="wrr", **kw)
+        else:
+            svc = Service(protocol="udp" if i % 2 else "tcp", address="10.1.%d.1" % (40 - i),
+                          port=53, scheduler=rng.choice(("sh", "rr", "wlc")), **kw)
+        dests = [dest_from_record(tuple(dest_record_values(random_dest(rng))))
+                 for _ in range(rng.randint(0, 2))]
+        table.append((svc, [d for d in dests if d.af == AF4]))
+    k = MemKernel(table)
+    info = ipvs.Info(version=0x010201, conn_tab_size=4096)
+    names = R.NumericNames()
+    for base in (O.FMT_THRESHOLDS, O.FMT_PERSISTENTCONN):
+        for nosort in (0, O.FMT_NOSORT):
+            fmt = base | nosort | O.FMT_NUMERIC
+            assert R.program_table(info, k, fmt, names) == R.table(info, k.entries(), fmt,
+                                                                   names), fmt

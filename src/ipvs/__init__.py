@@ -30,7 +30,7 @@ _EXPORTS = {
     "fast_table": "._fastlist", "numeric_listing": "._fastlist", "split_line": "._fastlist",
     "FastRestore": "._fastrestore",
     "connection_from_record": "._conns", "iter_records_from": "._conns",
-    "iter_numeric_text_from": "._conns",
+    "iter_numeric_text_from": "._conns", "service_from_record": "._client",
     "CONNECTION_LINE": "._conntext", "connection_expire": "._conntext",
     "DrainProgress": ".drain", "DrainResult": ".drain", "wait_drained": ".drain",
     "metrics_exposition": ".metrics", "collect_metrics": ".metrics",
@@ -62,7 +62,7 @@ __all__ = [
     "NetnsError", "to_json", "dumps", "dump_array", "Status",
     "ProcDestinations", "read_proc_table", "fast_table", "numeric_listing", "split_line",
     "FastRestore", "connection_from_record", "iter_records_from", "iter_numeric_text_from",
-    "CONNECTION_LINE", "connection_expire",
+    "service_from_record", "CONNECTION_LINE", "connection_expire",
     "DrainProgress", "DrainResult", "wait_drained", "metrics_exposition", "collect_metrics",
     "take_sample", "counter_rates",
 ]
@@ -72,7 +72,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
     # tests/test_typing.py checks that it and _EXPORTS name the same things
     from ._base import DecodeError as DecodeError, IPVSError as IPVSError
-    from ._client import Client as Client
+    from ._client import Client as Client, service_from_record as service_from_record
     from ._conns import (connection_from_record as connection_from_record,
                          iter_numeric_text_from as iter_numeric_text_from,
                          iter_records_from as iter_records_from)

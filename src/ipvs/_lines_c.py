@@ -16,7 +16,7 @@ _flat = _chain.from_iterable
 _OPS_BY_KIND = {"text": lib.IPVS_L_TEXT, "endpoint": lib.IPVS_L_ENDPOINT, "int": lib.IPVS_L_INT,
                 "largenum": lib.IPVS_L_LARGENUM, "label": lib.IPVS_L_LABEL,
                 "address": lib.IPVS_L_ADDRESS, "group": lib.IPVS_L_GROUP,
-                "service": lib.IPVS_L_SERVICE}
+                "service": lib.IPVS_L_SERVICE, "string": lib.IPVS_L_STRING}
 _LINES_OUT = 1 << 20
 
 
@@ -48,6 +48,8 @@ def _c_program(program):
             at(col, *spec[1:4])
         elif kind == "group":
             col.a = spec[1]
+        elif kind == "string":
+            col.width, col.offset, col.size = spec[2], spec[3].offset, spec[3].size
         elif kind == "service":
             width, cut, ep_cut, _, unknown, mark, v6, proto_width = spec[1:9]
             at(col, *spec[9:12])

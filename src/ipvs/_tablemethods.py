@@ -112,14 +112,16 @@ class TableMethods:
         records = self._conn.execute(build, dump=True, operation="list_services", feed=feed)
         return records, (None if None in raws else b"".join(raws))
 
-    def table_lines(self, head: Program, program: Program, *, sort: bool = True) -> Iterator:
+    def table_lines(self, head: Program, program: Program, *, sort: bool = True,
+                    fix=None) -> Iterator:
         """A whole-table listing as it is written (an iterator of bytes-like
         chunks of latin-1 text, as destination_chunks): each service's line
         (`head`, a lines.Program over service records), then one line
         (`program`) for each of its real servers, services and real servers
-        sorted as ipvsadm sorts them unless sort is false. With the C
-        decoder C writes the service lines too: no Python object is made
-        per service beyond its record."""
+        sorted as ipvsadm sorts them unless sort is false; fix: f(records,
+        texts) that may rewrite the lines (in the records' order) `head`
+        cannot write. With the C decoder C writes the service lines too: no
+        Python object is made per service beyond its record."""
         from ._fastlist import record_sort_keys
         records, raw = self.service_table()
         order = list(range(len(records)))
@@ -132,6 +134,8 @@ class TableMethods:
             texts = list(map(_add, texts[:-1], repeat("\n", len(records))))
         else:
             texts = [head.line(r) for r in ordered]
+        if fix is not None:
+            fix(ordered, texts)
         return self.destination_chunks(ordered, [(program, texts, sort, None)])[0]
 
     def entries(self, services: Optional[Iterable[Service]] = None

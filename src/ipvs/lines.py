@@ -18,7 +18,7 @@ from . import _spec
 from ._client import dest_to_record
 
 __all__ = ["text", "endpoint", "address", "piece", "number", "largenum", "label", "service",
-           "Program",
+           "string", "Program",
            "numeric_endpoint", "address_text", "dest_record", "largenum_text",
            "render_groups"]
 
@@ -62,6 +62,11 @@ def piece(k):
 def label(field, mask, labels, default, width):
     """labels[field & mask], else default, left-justified in width."""
     return ("label", field, mask, labels, default, width)
+
+
+def string(field, width=0):
+    """A string field (a scheduler's name), left-justified in width."""
+    return ("string", field, width)
 
 
 def service(width, cut, ep_cut, protocols, unknown, mark, v6, proto_width):
@@ -176,6 +181,11 @@ class Program:
                 # the C table: protocols 0 .. the largest, unknown, mark, v6
                 table = tuple(col[4].get(v, col[5]) for v in range(max(col[4], default=0) + 1))
                 self.cols.append(col + (addr, af, port, fw, proto, table))
+            elif kind == "string":
+                f = Field(layout, col[1])
+                fmt.append("%%-%ds" % col[2])
+                args.append("r[%d]" % f.index)
+                self.cols.append(col + (f,))
             elif kind == "group":
                 args.append("g[%d]" % col[1])
                 fmt.append("%s")

@@ -235,12 +235,34 @@ def service_columns(fmt):
     """The service line of a numeric listing in format fmt, as columns of
     ipvs.lines over service records (what service_line() writes; None:
     a format these cannot write)."""
-    if fmt & FMT_RULE or not fmt & (FMT_STATS | FMT_RATE):
+    if fmt & FMT_RULE or not fmt & (FMT_STATS | FMT_RATE | FMT_THRESHOLDS | FMT_PERSISTENTCONN):
         return None
-    name = _lines.service(33, _NAME_CUT, 59, PROTOCOL_LABELS, _UNKNOWN_PROTOCOL, _MARK,
-                          _MARK_V6, 4)
+    name = _lines.service(33 if fmt & (FMT_STATS | FMT_RATE) else 0, _NAME_CUT, 59,
+                          PROTOCOL_LABELS, _UNKNOWN_PROTOCOL, _MARK, _MARK_V6, 4)
+    if not fmt & (FMT_STATS | FMT_RATE):
+        # the plain line, for a service without flags (see service_fix)
+        return (name, _lines.text(" "), _lines.string("sched_name"))
     fields = _COUNTERS if fmt & FMT_STATS else ("cps", "inpps", "outpps", "inbps", "outbps")
     return (name,) + tuple(_lines.largenum("stats." + f) for f in fields)
+
+
+# what a plain service line writes beyond its name and scheduler
+_PLAIN_EXTRAS = SVC_F_SCHED_ANY | SVC_F_PERSISTENT | SVC_F_ONEPACKET
+
+
+def service_fix(fmt, names):
+    """For Client.table_lines: f(records, texts) that writes, from the
+    object, the line of each service whose line service_columns(fmt) does
+    not hold (the plain line of a service with flags); None: none such."""
+    if fmt & (FMT_STATS | FMT_RATE):
+        return None
+    from .. import service_from_record
+
+    def fix(records, texts):
+        at = _lines.Field(_lines.SERVICE_LAYOUT, "flags").index
+        for i in [i for i, r in enumerate(records) if r[at] & _PLAIN_EXTRAS]:
+            texts[i] = service_line(service_from_record(records[i]), fmt, names)
+    return fix
 
 
 _PROGRAMS: dict = {}
@@ -259,7 +281,8 @@ def dest_program(fmt):
 def service_program(fmt):
     """service_columns(fmt) compiled over service records (once per
     format), or None."""
-    key = ("service", fmt & (FMT_RULE | FMT_STATS | FMT_RATE | FMT_EXACT))
+    key = ("service", fmt & (FMT_RULE | FMT_STATS | FMT_RATE | FMT_THRESHOLDS
+                             | FMT_PERSISTENTCONN | FMT_EXACT))
     if key not in _PROGRAMS:
         cols = service_columns(fmt)
         _PROGRAMS[key] = None if cols is None else _lines.Program(
@@ -276,7 +299,8 @@ def program_table(info, client, fmt, names):
     head = service_program(fmt)
     if head is not None:
         return info_line(info) + title(fmt) + b"".join(client.table_lines(
-            head, dest_program(fmt), sort=not fmt & FMT_NOSORT)).decode("latin-1")
+            head, dest_program(fmt), sort=not fmt & FMT_NOSORT,
+            fix=service_fix(fmt, names))).decode("latin-1")
     services = client.services()
     sort = not fmt & FMT_NOSORT
     if sort:
