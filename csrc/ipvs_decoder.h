@@ -186,6 +186,9 @@ int ipvs_run_dumps(int fd, const uint8_t *reqs, size_t len, size_t n, const uint
  *   LABEL     label a + v for v = (the int at offset) & mask when v < b,
  *             else label a + b, left-justified in width; label k is
  *             text[labels[2k] .. +labels[2k+1])
+ *   WHEN      nothing; the next a columns are skipped unless v = (the int
+ *             of size bytes at offset) & mask is not 0 (IPVS_C_NONZERO) or
+ *             is below 64 with bit v of cut2 << 32 | cut set
  *   STRING    the string at offset (at most size bytes, up to a NUL),
  *             left-justified in width
  *   SERVICE   a service's name as ipvsadm lists it: when the u32 at offset4
@@ -214,9 +217,11 @@ int ipvs_run_dumps(int fd, const uint8_t *reqs, size_t len, size_t n, const uint
 #define IPVS_L_GROUP 7
 #define IPVS_L_SERVICE 8
 #define IPVS_L_STRING 9
+#define IPVS_L_WHEN 10
 #define IPVS_C_SIGNED 1
 #define IPVS_C_LEFT 2
 #define IPVS_C_EXACT 4
+#define IPVS_C_NONZERO 8
 struct ipvs_col {
     uint8_t op, size, flags, width;
     uint32_t offset, offset2, offset3;

@@ -232,6 +232,14 @@ static char *line(char *o, const uint8_t *rec, const struct ipvs_col *cols, size
             o = put_padded(o, buf, n, c->width, 1);
             break;
         }
+        case IPVS_L_WHEN: {
+            uint64_t v = col_uint(rec + c->offset, c->size) & c->mask;
+            uint64_t set = (uint64_t)c->cut2 << 32 | c->cut;
+            int ok = c->flags & IPVS_C_NONZERO ? v != 0 : v < 64 && (set >> v & 1);
+            if (!ok)
+                i += c->a < ncols - i ? c->a : ncols - i;
+            break;
+        }
         case IPVS_L_STRING: {
             const uint8_t *str = rec + c->offset, *nul = memchr(str, 0, c->size);
             o = put_padded(o, (const char *)str, nul ? (size_t)(nul - str) : c->size, c->width, 1);

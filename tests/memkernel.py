@@ -88,9 +88,9 @@ class MemKernel:
         """Client.service_table: the records, none in C's layout."""
         return self.service_records(), None
 
-    def table_lines(self, head, program, *, sort=True, fix=None):
+    def table_lines(self, head, program, *, sort=True, fix=None, piece=None):
         from ipvs._tablemethods import TableMethods
-        return TableMethods.table_lines(self, head, program, sort=sort, fix=fix)
+        return TableMethods.table_lines(self, head, program, sort=sort, fix=fix, piece=piece)
 
     def destination_chunks(self, services, lines):
         """Client.destination_chunks over this table's objects (as records),

@@ -13,13 +13,13 @@ from ipvs import Service, Stats, _decode_py, lines
 from ipvs import _spec as spec
 from ipvs._client import dest_from_record
 from ipvs.cli import _options as O
-from ipvs.cli import _render as R
+from ipvs.cli import _programs as P, _render as R
 from test_decoder_vectors import AF4, AF6, IMPLS, PID, SEQ, dest_msg, done
 from test_decoder_vectors import SVC_TCP4_REC as SVC_REC
 from test_dumps import run
 
 FORMATS = [O.FMT_STATS, O.FMT_STATS | O.FMT_EXACT, O.FMT_RATE, O.FMT_RATE | O.FMT_EXACT,
-           O.FMT_THRESHOLDS, O.FMT_PERSISTENTCONN, 0]
+           O.FMT_THRESHOLDS, O.FMT_PERSISTENTCONN, 0, O.FMT_RULE]
 BIG = (0, 1, 99999999, 100000000, 999999999, 1000000000, 99999999999, 100000000000,
        99999999999999, 100000000000000, 2 ** 63, 2 ** 64 - 1)
 
@@ -42,6 +42,8 @@ def random_dest(rng):
             "u_thresh": _value(rng, 32), "l_thresh": _value(rng, 32),
             "active_conns": _value(rng, 32), "inact_conns": _value(rng, 32),
             "persist_conns": _value(rng, 32), "addr_family": af,
+            "tun_type": rng.choice((0, 1, 2, 3)), "tun_port": rng.choice((0, 6080, 65535)),
+            "tun_flags": rng.choice((0, 1, 2, 3, 77)),
             "stats": {f: v & 0xFFFFFFFF for f, v in stats.items()}, "stats64": stats}
 
 
@@ -71,18 +73,21 @@ def test_program_lines_are_the_object_renderers(impl, seed):
     for base in FORMATS:
         for nosort in (0, O.FMT_NOSORT):
             fmt = base | nosort | O.FMT_NUMERIC
-            program = R.dest_program(fmt)
+            program = P.dest_program(fmt)
             texts = [R.service_line(s, fmt, names) for s in services]
+            # a rule's real-server line names its service again (piece 0)
+            pieces = [(R.service_name(s, fmt, names), "") for s in services]
             expected = "".join(R.service_entry(s, [dest_from_record(r) for r in recs], fmt, names)
                                for s, recs in zip(services, records))
-            (got, statuses, errors), _ = run_lines(impl, script, afs, program, texts, not nosort)
+            (got, statuses, errors), _ = run_lines(impl, script, afs, program, texts, not nosort,
+                                                   pieces)
             assert got == expected, (fmt, seed)
             assert statuses == [1] * len(services) and errors == [0] * len(services)
 
 
-def run_lines(impl, script, afs, program, texts, sort):
+def run_lines(impl, script, afs, program, texts, sort, pieces=None):
     (texts_out, statuses, errors), seqs = run_many(impl, script, afs,
-                                                   [(program, texts, sort, None)])
+                                                   [(program, texts, sort, pieces)])
     return (texts_out[0], statuses, errors), seqs
 
 
@@ -104,10 +109,9 @@ def run_many(impl, script, afs, lines_):
 
 
 def test_formats_without_a_program():
-    # a save and the tunnel listing are written from objects
-    assert R.dest_program(O.FMT_RULE | O.FMT_NUMERIC) is None
-    assert R.dest_program(O.FMT_TUN_INFO | O.FMT_NUMERIC) is None
-    assert R.dest_program(O.FMT_STATS | O.FMT_TUN_INFO | O.FMT_NUMERIC) is not None
+    # the tunnel listing is written from objects
+    assert P.dest_program(O.FMT_TUN_INFO | O.FMT_NUMERIC) is None
+    assert P.dest_program(O.FMT_STATS | O.FMT_TUN_INFO | O.FMT_NUMERIC) is not None
 
 
 def test_a_program_names_fields_of_the_record():
@@ -143,7 +147,7 @@ def test_random_record_bytes_give_the_same_lines(seed):
     texts = ["svc %d\n" % i for i in range(len(groups))]
     for base in FORMATS:
         for sort in (True, False):
-            program = R.dest_program(base | O.FMT_NUMERIC)
+            program = P.dest_program(base | O.FMT_NUMERIC)
             want = lines.render_groups(program, texts, groups, sort)
             buf = _decode_c.ffi.from_buffer("uint8_t[]", bytes(raw) or b"\0")
             got = b"".join(_lines_c.render_chunks((program, texts, sort, None), buf, n, counts,
@@ -193,7 +197,7 @@ def random_service(rng):
 
 
 SERVICE_FORMATS = [O.FMT_STATS, O.FMT_STATS | O.FMT_EXACT, O.FMT_RATE, O.FMT_RATE | O.FMT_EXACT,
-                   O.FMT_THRESHOLDS, O.FMT_PERSISTENTCONN]
+                   O.FMT_THRESHOLDS, O.FMT_PERSISTENTCONN, O.FMT_RULE]
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -206,7 +210,7 @@ def test_service_programs_are_the_object_renderers(seed):
     rng = random.Random(seed)
     buf = b"".join(service_msg(random_service(rng)) for _ in range(rng.randint(1, 30))) + done()
     names = R.NumericNames()
-    assert R.service_program(O.FMT_NUMERIC) is None  # plain lines: from objects
+    assert P.service_program(O.FMT_NUMERIC) is None  # plain lines: from objects
     for impl in IMPLS:
         if impl.values[0] is None:
             continue
@@ -214,7 +218,7 @@ def test_service_programs_are_the_object_renderers(seed):
         order = list(range(len(recs)))
         rng.shuffle(order)
         for fmt in SERVICE_FORMATS:
-            head = R.service_program(fmt | O.FMT_NUMERIC)
+            head = P.service_program(fmt | O.FMT_NUMERIC)
             want = "".join(R.service_line(service_from_record(recs[i]), fmt | O.FMT_NUMERIC,
                                           names) for i in order)
             assert head.lines([recs[i] for i in order], sort=False) == want, fmt
@@ -248,7 +252,7 @@ def test_random_service_bytes_give_the_same_lines(seed):
     order = list(range(len(tuples)))
     rng.shuffle(order)
     for fmt in SERVICE_FORMATS:
-        head = R.service_program(fmt | O.FMT_NUMERIC)
+        head = P.service_program(fmt | O.FMT_NUMERIC)
         want = head.lines([tuples[i] for i in order], sort=False)
         assert _lines_c.record_lines(head, bytes(raw), len(tuples), order) == want, fmt
 
@@ -281,7 +285,7 @@ def test_table_lines_are_the_object_listing():
     for base in SERVICE_FORMATS:
         for nosort in (0, O.FMT_NOSORT):
             fmt = base | nosort | O.FMT_NUMERIC
-            assert R.program_table(info, k, fmt, names) == R.table(info, k.entries(), fmt,
+            assert P.program_table(info, k, fmt, names) == R.table(info, k.entries(), fmt,
                                                                    names), fmt
 
 
@@ -289,7 +293,7 @@ def dest_record_values(d):
     """random_dest's attributes as a dest record (fields in ipvs._records'
     order), what the decoders would make of them."""
     layout = spec.LAYOUTS["dest"]
-    by_name = {"af": d["addr_family"], "tun_type": 0, "tun_port": 0, "tun_flags": 0}
+    by_name = {"af": d["addr_family"]}
     rec = []
     for f in sorted(layout.fields, key=lambda f: f.index):
         if f.name == "stats":
@@ -334,7 +338,7 @@ def test_lines_of_dumps_split_over_two_sockets(impl, seed):
     afs = [s.af for s in services]
     names = R.NumericNames()
     fmt = O.FMT_STATS | O.FMT_NUMERIC
-    program = R.dest_program(fmt)
+    program = P.dest_program(fmt)
     texts = [R.service_line(s, fmt, names) for s in services]
     (want, _, _), _ = run_lines(impl, script, afs, program, texts, True)
     for at in range(1, len(services)):
@@ -348,7 +352,8 @@ def test_plain_service_lines_of_a_table():
     """-Ln --thresholds and --persistent-conn: the plain service line, by
     the program for a service without flags and from the object for one
     with (persistence, mask, pe, one-packet, scheduler flags), is the
-    object listing's, sorted and not."""
+    object listing's, sorted and not; so is -Sn's (the rules, tunnels and
+    thresholds of the real servers included)."""
     import ipvs
     from memkernel import MemKernel
     rng = random.Random(11)
@@ -357,6 +362,8 @@ def test_plain_service_lines_of_a_table():
         kw = {}
         if i % 3 == 1:
             kw = dict(flags=ipvs.SVC_F_PERSISTENT, timeout=300 + i, netmask="255.255.0.0")
+        elif i == 5:
+            kw = dict(pe_name="sip")
         elif i % 3 == 2 and i % 2:
             kw = dict(flags=ipvs.SVC_F_ONEPACKET | ipvs.SVC_F_SCHED1)
         if i % 4 == 0:
@@ -370,8 +377,8 @@ def test_plain_service_lines_of_a_table():
     k = MemKernel(table)
     info = ipvs.Info(version=0x010201, conn_tab_size=4096)
     names = R.NumericNames()
-    for base in (O.FMT_THRESHOLDS, O.FMT_PERSISTENTCONN):
+    for base in (O.FMT_THRESHOLDS, O.FMT_PERSISTENTCONN, O.FMT_RULE):
         for nosort in (0, O.FMT_NOSORT):
             fmt = base | nosort | O.FMT_NUMERIC
-            assert R.program_table(info, k, fmt, names) == R.table(info, k.entries(), fmt,
+            assert P.program_table(info, k, fmt, names) == R.table(info, k.entries(), fmt,
                                                                    names), fmt

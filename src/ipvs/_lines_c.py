@@ -16,7 +16,8 @@ _flat = _chain.from_iterable
 _OPS_BY_KIND = {"text": lib.IPVS_L_TEXT, "endpoint": lib.IPVS_L_ENDPOINT, "int": lib.IPVS_L_INT,
                 "largenum": lib.IPVS_L_LARGENUM, "label": lib.IPVS_L_LABEL,
                 "address": lib.IPVS_L_ADDRESS, "group": lib.IPVS_L_GROUP,
-                "service": lib.IPVS_L_SERVICE, "string": lib.IPVS_L_STRING}
+                "service": lib.IPVS_L_SERVICE, "string": lib.IPVS_L_STRING,
+                "when": lib.IPVS_L_WHEN}
 _LINES_OUT = 1 << 20
 
 
@@ -50,6 +51,14 @@ def _c_program(program):
             col.a = spec[1]
         elif kind == "string":
             col.width, col.offset, col.size = spec[2], spec[3].offset, spec[3].size
+        elif kind == "when":
+            f, values = spec[5], spec[3]
+            col.offset, col.size, col.mask, col.a = f.offset, f.size, spec[2], spec[4]
+            if values is None:
+                col.flags = lib.IPVS_C_NONZERO
+            else:
+                bits = sum(1 << v for v in set(values) if 0 <= v < 64)
+                col.cut, col.cut2 = bits & 0xFFFFFFFF, bits >> 32
         elif kind == "service":
             width, cut, ep_cut, _, unknown, mark, v6, proto_width = spec[1:9]
             at(col, *spec[9:12])

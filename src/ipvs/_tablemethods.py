@@ -113,14 +113,15 @@ class TableMethods:
         return records, (None if None in raws else b"".join(raws))
 
     def table_lines(self, head: Program, program: Program, *, sort: bool = True,
-                    fix=None) -> Iterator:
+                    fix=None, piece: Optional[Program] = None) -> Iterator:
         """A whole-table listing as it is written (an iterator of bytes-like
         chunks of latin-1 text, as destination_chunks): each service's line
         (`head`, a lines.Program over service records), then one line
         (`program`) for each of its real servers, services and real servers
         sorted as ipvsadm sorts them unless sort is false; fix: f(records,
         texts) that may rewrite the lines (in the records' order) `head`
-        cannot write. With the C decoder C writes the service lines too: no
+        cannot write; piece: a program over service records whose line
+        (without its newline) is each service's piece(0) in `program`. With the C decoder C writes the service lines too: no
         Python object is made per service beyond its record."""
         from ._fastlist import record_sort_keys
         records, raw = self.service_table()
@@ -130,13 +131,17 @@ class TableMethods:
         ordered = list(map(records.__getitem__, order))
         if raw is not None:
             from ._lines_c import record_lines
-            texts = record_lines(head, raw, len(records), order).split("\n")
-            texts = list(map(_add, texts[:-1], repeat("\n", len(records))))
+
+            def lines(p):
+                return record_lines(p, raw, len(records), order).split("\n")[:-1]
         else:
-            texts = [head.line(r) for r in ordered]
+            def lines(p):
+                return [p.line(r)[:-1] for r in ordered]
+        texts = list(map(_add, lines(head), repeat("\n", len(records))))
         if fix is not None:
             fix(ordered, texts)
-        return self.destination_chunks(ordered, [(program, texts, sort, None)])[0]
+        pieces = None if piece is None else list(zip(lines(piece), repeat("")))
+        return self.destination_chunks(ordered, [(program, texts, sort, pieces)])[0]
 
     def entries(self, services: Optional[Iterable[Service]] = None
                 ) -> List[Tuple[Service, List[Destination]]]:

@@ -18,7 +18,7 @@ from . import _spec
 from ._client import dest_to_record
 
 __all__ = ["text", "endpoint", "address", "piece", "number", "largenum", "label", "service",
-           "string", "Program",
+           "string", "when", "Program",
            "numeric_endpoint", "address_text", "dest_record", "largenum_text",
            "render_groups"]
 
@@ -67,6 +67,14 @@ def label(field, mask, labels, default, width):
 def string(field, width=0):
     """A string field (a scheduler's name), left-justified in width."""
     return ("string", field, width)
+
+
+def when(field, mask, values, n):
+    """The next n columns only when field & mask is one of values (None:
+    is not 0)."""
+    if values is not None and not all(0 <= v < 64 for v in values):
+        raise ValueError("when: values 0 to 63 only")
+    return ("when", field, mask, None if values is None else tuple(values), n)
 
 
 def service(width, cut, ep_cut, protocols, unknown, mark, v6, proto_width):
@@ -156,61 +164,63 @@ class Program:
         addr, af, port = (Field(layout, n) for n in ("addr", "af", "port"))
         self.key = (addr, af, port)
         self.cols = []
-        fmt, args, env = [], [], {"_large": largenum_text, "_default_ep": numeric_endpoint,
-                                  "_address": address_text}
+        env = {"_large": largenum_text, "_default_ep": numeric_endpoint, "_address": address_text}
+        parts = []  # ("%-8s", "its value's source") or ("when", "condition", columns)
         for k, col in enumerate(columns):
             kind = col[0]
             if kind == "text":
-                fmt.append(col[1].replace("%", "%%"))
+                parts.append((col[1].replace("%", "%%"), None))
                 self.cols.append(col)
             elif kind == "endpoint":
-                fmt.append("%%-%ds" % col[1])
-                args.append("ep(r[%d], r[%d], r[%d])[:%d if r[%d] == %d else %d]" % (
-                    af.index, addr.index, port.index, col[2], af.index, AF_INET6, col[3]))
+                parts.append(("%%-%ds" % col[1], "ep(r[%d], r[%d], r[%d])[:%d if r[%d] == %d else %d]"
+                              % (af.index, addr.index, port.index, col[2], af.index, AF_INET6,
+                                 col[3])))
                 self.cols.append(col + (addr, af, port))
             elif kind == "address":
-                args.append("_address(r[%d], r[%d])" % (af.index, addr.index))
-                fmt.append("%s")
+                parts.append(("%s", "_address(r[%d], r[%d])" % (af.index, addr.index)))
                 self.cols.append(col + (addr, af, port))
             elif kind == "service":
                 fw, proto = Field(layout, "fwmark"), Field(layout, "protocol")
                 env["_service%d" % k] = _service_name(af.index, fw.index, proto.index,
                                                       addr.index, port.index, col)
-                fmt.append("%%-%ds" % col[1])
-                args.append("_service%d(r)" % k)
+                parts.append(("%%-%ds" % col[1], "_service%d(r)" % k))
                 # the C table: protocols 0 .. the largest, unknown, mark, v6
                 table = tuple(col[4].get(v, col[5]) for v in range(max(col[4], default=0) + 1))
                 self.cols.append(col + (addr, af, port, fw, proto, table))
             elif kind == "string":
                 f = Field(layout, col[1])
-                fmt.append("%%-%ds" % col[2])
-                args.append("r[%d]" % f.index)
+                parts.append(("%%-%ds" % col[2], "r[%d]" % f.index))
                 self.cols.append(col + (f,))
             elif kind == "group":
-                args.append("g[%d]" % col[1])
-                fmt.append("%s")
+                parts.append(("%s", "g[%d]" % col[1]))
                 self.cols.append(col)
             elif kind == "int":
                 f = Field(layout, col[1])
-                fmt.append("%%%s%dd" % ("-" if col[3] else "", col[2]))
-                args.append("r[%d]" % f.index)
+                parts.append(("%%%s%dd" % ("-" if col[3] else "", col[2]), "r[%d]" % f.index))
                 self.cols.append(col + (f,))
             elif kind == "largenum":
                 f = Field(layout, col[1])
-                fmt.append("%s")
-                args.append("_large(r[%d], %s)" % (f.index, exact))
+                parts.append(("%s", "_large(r[%d], %s)" % (f.index, exact)))
                 self.cols.append(col + (f,))
             elif kind == "label":
                 f = Field(layout, col[1])
-                table = tuple(col[3].get(v, col[4]) for v in range(col[2] + 1))
-                env["_labels%d" % k] = table
-                fmt.append("%%-%ds" % col[5])
-                args.append("_labels%d[r[%d] & %d]" % (k, f.index, col[2]))
+                # C's table: the values 0 .. the largest with a label (then the default)
+                table = tuple(col[3].get(v, col[4])
+                              for v in range(min(col[2], max(col[3], default=0)) + 1))
+                env["_labels%d" % k] = dict(enumerate(table))
+                parts.append(("%%-%ds" % col[5], "_labels%d.get(r[%d] & %d, %r)"
+                              % (k, f.index, col[2], col[4])))
                 self.cols.append(col + (f, table))
+            elif kind == "when":
+                f = Field(layout, col[1])
+                v = "r[%d] & %d" % (f.index, col[2])
+                cond = "(%s) != 0" % v if col[3] is None else "(%s) in %r" % (
+                    v, frozenset(col[3]))
+                parts.append(("when", cond, col[4]))
+                self.cols.append(col + (f,))
             else:
                 raise ValueError("unknown column %r" % (kind,))
-        src = "def line(r, ep=_default_ep, g=()):\n    return %r %% (%s)\n" % (
-            "".join(fmt) + "\n", ", ".join(args) + ("," if len(args) == 1 else ""))
+        src = "def line(r, ep=_default_ep, g=()):\n" + _line_code(parts)
         exec(compile(src, "<ipvs line>", "exec"), env)
         self.line = env["line"]
         a, f, p = addr.index, af.index, port.index
@@ -224,6 +234,34 @@ class Program:
             records = sorted(records, key=self.sort_key)
         line = self.line
         return "".join([line(r, ep, pieces) for r in records])
+
+
+def _line_code(parts) -> str:
+    """The body of a line function: one format of every column when none is
+    conditional, else the pieces joined, a `when` column an if-block over
+    the next columns it names."""
+    if not any(p[0] == "when" for p in parts):
+        args = [a for _, a in parts if a is not None]
+        return "    return %r %% (%s)\n" % ("".join(f for f, _ in parts) + "\n",
+                                             ", ".join(args) + ("," if len(args) == 1 else ""))
+    out = ["    o = []\n"]
+
+    def emit(items, indent):
+        i = 0
+        while i < len(items):
+            if items[i][0] == "when":
+                _, cond, n = items[i]
+                out.append("%sif %s:\n%s    pass\n" % (indent, cond, indent))
+                emit(items[i + 1:i + 1 + n], indent + "    ")
+                i += 1 + n
+            else:
+                fmt, arg = items[i]
+                out.append("%so.append(%s)\n" % (indent, repr(fmt.replace("%%", "%"))
+                                                  if arg is None else "%r %% (%s,)" % (fmt, arg)))
+                i += 1
+    emit(parts, "    ")
+    out.append("    o.append('\\n')\n    return ''.join(o)\n")
+    return "".join(out)
 
 
 def render_groups(program, texts, records, sort=True, pieces=None):

@@ -31,13 +31,18 @@ def _numeric(af, address, port, protocol) -> str:
 
 # ------------------------------------------------------------------ services
 
+# what a rule writes for a firewall mark (then " -6" for IPv6), and for a
+# protocol without an option in a save (ipvsadm 1.31's text)
+MARK_OPTION, MARK_V6, UNKNOWN_PROTOCOL_OPTION = "-f ", " -6", "--xxx-service"
+
+
 def service_spec(s, host=None, *, save=False) -> str:
     """-t ADDR:PORT, -u ..., --sctp-service ..., or -f MARK [-6]."""
     if s.fwmark:
-        return "-f %d%s" % (s.fwmark, " -6" if s.af == AF_INET6 else "")
+        return "%s%d%s" % (MARK_OPTION, s.fwmark, MARK_V6 if s.af == AF_INET6 else "")
     opt = PROTOCOL_OPTIONS.get(s.protocol)
     if opt is None:
-        opt = "--xxx-service" if save else "--protocol-%s" % PROTOCOL_NAMES.get(
+        opt = UNKNOWN_PROTOCOL_OPTION if save else "--protocol-%s" % PROTOCOL_NAMES.get(
             s.protocol, s.protocol)
     return "%s %s" % (opt, (host or _numeric)(s.af, s.address, s.port, s.protocol))
 
@@ -97,6 +102,13 @@ def dest_options(d, *, save=False) -> str:
 
 
 _OPTIONS: dict = {}  # model class -> its (field, option) rows, made on first use
+
+
+def option_record_fields(cls) -> tuple:
+    """(record field, option) of the numbers a rule of cls writes only when
+    set (dest_options' -x, -y), named by the decoders' records."""
+    rec = dict(mapped(cls, "record"))
+    return tuple((rec[f], opt) for f, opt in _options_of(cls))
 
 
 def _options_of(cls):

@@ -99,8 +99,10 @@ class Listings:
                     return R.table(self.info, fast_table(c, proc), fmt, names)
                 except ValueError:  # a destination line not in the kernel's layout
                     pass
-        if not self.json and fmt & O.FMT_NUMERIC and R.dest_program(fmt) is not None:
-            return R.program_table(self.info, c, fmt, self.names(fmt))
+        if not self.json and fmt & O.FMT_NUMERIC:
+            from . import _programs as P
+            if P.dest_program(fmt) is not None:
+                return P.program_table(self.info, c, fmt, self.names(fmt))
         entries = c.entries()
         if self.json:
             return entries

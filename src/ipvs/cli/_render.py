@@ -141,13 +141,15 @@ def service_entry(svc, dests, fmt, names):
     if type(dests) is ProcDestinations:
         out.append(proc_dest_lines(dests, svc.protocol, fmt, names))
         return "".join(out)
+    from ._programs import dest_program
     program = dest_program(fmt)
     if program is not None:  # the lines a numeric listing writes from records
         def ep(af, addr, port):
             return addrport(af, _lines.address_text(af, addr), port, svc.protocol, fmt, names)
         record = _lines.dest_record
         out.append(program.lines([record(d) for d in dests], not fmt & FMT_NOSORT,
-                                 _lines.numeric_endpoint if fmt & FMT_NUMERIC else ep))
+                                 _lines.numeric_endpoint if fmt & FMT_NUMERIC else ep,
+                                 (name, "")))
         return "".join(out)
     if not fmt & FMT_NOSORT:
         dests = sorted(dests, key=_rules.dest_sort_key)
@@ -190,124 +192,6 @@ def service_line(svc, fmt, names, name=None):
         if svc.flags & SVC_F_ONEPACKET:
             line += " ops"
     return line + "\n"
-
-
-# ------------------------------------------- real-server lines as programs
-
-_COUNTERS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
-
-
-def _spaced(*columns):
-    """(field, width) pairs as left-justified numbers, each after a space."""
-    out = ()
-    for field, width in columns:
-        out += (_lines.text(" "), _lines.number(field, width))
-    return out
-
-
-def dest_columns(fmt):
-    """The real-server line of a numeric listing in format fmt, as columns
-    of ipvs.lines (None: a format these cannot write)."""
-    head = (_lines.text("  -> "), _lines.endpoint(28, cut4=28))  # addrport's 59, then 28
-    if fmt & FMT_RULE:
-        return None
-    if fmt & FMT_STATS:
-        return head + tuple(_lines.largenum("stats." + f) for f in _COUNTERS)
-    if fmt & FMT_RATE:
-        rates = ()
-        for f in ("cps", "inpps", "outpps"):
-            rates += (_lines.text(" "), _lines.number("stats." + f, 8, left=False))
-        return head + rates + (_lines.largenum("stats.inbps"), _lines.largenum("stats.outbps"))
-    if fmt & FMT_THRESHOLDS:
-        return head + _spaced(("u_thresh", 10), ("l_thresh", 10), ("active_conns", 10),
-                              ("inact_conns", 10))
-    if fmt & FMT_PERSISTENTCONN:
-        return head + _spaced(("weight", 9), ("persist_conns", 11), ("active_conns", 10),
-                              ("inact_conns", 10))
-    if fmt & FMT_TUN_INFO:
-        return None
-    return head + (_lines.text(" "), _lines.label("fwd_method", FWD_MASK, FORWARDING_LABELS,
-                                                  NULL, 7)) + _spaced(
-        ("weight", 6), ("active_conns", 10), ("inact_conns", 10))
-
-
-def service_columns(fmt):
-    """The service line of a numeric listing in format fmt, as columns of
-    ipvs.lines over service records (what service_line() writes; None:
-    a format these cannot write)."""
-    if fmt & FMT_RULE or not fmt & (FMT_STATS | FMT_RATE | FMT_THRESHOLDS | FMT_PERSISTENTCONN):
-        return None
-    name = _lines.service(33 if fmt & (FMT_STATS | FMT_RATE) else 0, _NAME_CUT, 59,
-                          PROTOCOL_LABELS, _UNKNOWN_PROTOCOL, _MARK, _MARK_V6, 4)
-    if not fmt & (FMT_STATS | FMT_RATE):
-        # the plain line, for a service without flags (see service_fix)
-        return (name, _lines.text(" "), _lines.string("sched_name"))
-    fields = _COUNTERS if fmt & FMT_STATS else ("cps", "inpps", "outpps", "inbps", "outbps")
-    return (name,) + tuple(_lines.largenum("stats." + f) for f in fields)
-
-
-# what a plain service line writes beyond its name and scheduler
-_PLAIN_EXTRAS = SVC_F_SCHED_ANY | SVC_F_PERSISTENT | SVC_F_ONEPACKET
-
-
-def service_fix(fmt, names):
-    """For Client.table_lines: f(records, texts) that writes, from the
-    object, the line of each service whose line service_columns(fmt) does
-    not hold (the plain line of a service with flags); None: none such."""
-    if fmt & (FMT_STATS | FMT_RATE):
-        return None
-    from .. import service_from_record
-
-    def fix(records, texts):
-        at = _lines.Field(_lines.SERVICE_LAYOUT, "flags").index
-        for i in [i for i, r in enumerate(records) if r[at] & _PLAIN_EXTRAS]:
-            texts[i] = service_line(service_from_record(records[i]), fmt, names)
-    return fix
-
-
-_PROGRAMS: dict = {}
-
-
-def dest_program(fmt):
-    """dest_columns(fmt) compiled (once per format), or None."""
-    key = fmt & (FMT_RULE | FMT_STATS | FMT_RATE | FMT_THRESHOLDS | FMT_PERSISTENTCONN
-                 | FMT_TUN_INFO | FMT_EXACT)
-    if key not in _PROGRAMS:
-        cols = dest_columns(fmt)
-        _PROGRAMS[key] = None if cols is None else _lines.Program(cols, exact=bool(fmt & FMT_EXACT))
-    return _PROGRAMS[key]
-
-
-def service_program(fmt):
-    """service_columns(fmt) compiled over service records (once per
-    format), or None."""
-    key = ("service", fmt & (FMT_RULE | FMT_STATS | FMT_RATE | FMT_THRESHOLDS
-                             | FMT_PERSISTENTCONN | FMT_EXACT))
-    if key not in _PROGRAMS:
-        cols = service_columns(fmt)
-        _PROGRAMS[key] = None if cols is None else _lines.Program(
-            cols, exact=bool(fmt & FMT_EXACT), layout=_lines.SERVICE_LAYOUT)
-    return _PROGRAMS[key]
-
-
-def program_table(info, client, fmt, names):
-    """A numeric listing whose real-server lines a program writes
-    (dest_program(fmt)): every line by Client.table_lines when a program
-    writes the service lines too (service_program(fmt)), else the service
-    lines here and every real-server line by Client.destination_lines (in
-    C with the C decoder)."""
-    head = service_program(fmt)
-    if head is not None:
-        return info_line(info) + title(fmt) + b"".join(client.table_lines(
-            head, dest_program(fmt), sort=not fmt & FMT_NOSORT,
-            fix=service_fix(fmt, names))).decode("latin-1")
-    services = client.services()
-    sort = not fmt & FMT_NOSORT
-    if sort:
-        services = sorted(services, key=_rules.service_sort_key)
-    texts = [service_line(s, fmt, names) for s in services]
-    return info_line(info) + title(fmt) + client.destination_lines(
-        services, dest_program(fmt), texts, sort=sort)
 
 
 # ------------------------------------------- destinations from /proc/net/ip_vs
