@@ -121,8 +121,9 @@ class TableMethods:
         sorted as ipvsadm sorts them unless sort is false; fix: f(records,
         texts) that may rewrite the lines (in the records' order) `head`
         cannot write; piece: a program over service records whose line
-        (without its newline) is each service's piece(0) in `program`. With the C decoder C writes the service lines too: no
-        Python object is made per service beyond its record."""
+        (without its newline) is each service's piece(0) in `program`.
+        With the C decoder C writes the service lines too: no Python object
+        is made per service beyond its record."""
         from ._fastlist import record_sort_keys
         records, raw = self.service_table()
         order = list(range(len(records)))

@@ -172,7 +172,8 @@ class Program:
                 parts.append((col[1].replace("%", "%%"), None))
                 self.cols.append(col)
             elif kind == "endpoint":
-                parts.append(("%%-%ds" % col[1], "ep(r[%d], r[%d], r[%d])[:%d if r[%d] == %d else %d]"
+                parts.append(("%%-%ds" % col[1],
+                              "ep(r[%d], r[%d], r[%d])[:%d if r[%d] == %d else %d]"
                               % (af.index, addr.index, port.index, col[2], af.index, AF_INET6,
                                  col[3])))
                 self.cols.append(col + (addr, af, port))

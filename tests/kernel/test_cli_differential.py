@@ -267,3 +267,52 @@ def test_difference_empty_sched_flags_do_not_crash():
     assert rc_ref < 0 or rc_ref >= 128  # the reference dies of SIGSEGV
     assert run_ours(["-A", "-t", "10.5.5.5:80", "-b", ","]) == (
         2, "", "invalid scheduler flag `,'\n")
+
+
+def _many_services(n):
+    """-R input for n services of every kind (IPv4 and IPv6, TCP, UDP, SCTP,
+    firewall marks, persistence with a mask, one-packet, scheduler flags),
+    each with 0-3 real servers of every forwarding method, tunnel type and
+    threshold: more than the 64 services from which the dumps run on two
+    sockets."""
+    lines = []
+    for i in range(n):
+        kind = i % 8
+        if kind == 0:
+            spec, opts = "-t 10.8.%d.%d:80" % (i // 250, i % 250 + 1), "-s rr"
+        elif kind == 1:
+            spec, opts = "-u 10.8.%d.%d:53" % (i // 250, i % 250 + 1), "-s wlc -o"
+        elif kind == 2:
+            spec, opts = "-f %d" % (1000 + i), "-s rr"
+        elif kind == 3:
+            spec = "-t 10.9.%d.%d:443" % (i // 250, i % 250 + 1)
+            opts = "-s wrr -p 600 -M 255.255.0.0"
+        elif kind == 4:
+            spec, opts = "-t [2001:db8:8::%x]:80" % (i + 1), "-s rr"
+        elif kind == 5:
+            spec, opts = "--sctp-service 10.7.%d.%d:9" % (i // 250, i % 250 + 1), "-s rr"
+        elif kind == 6:
+            spec, opts = "-t 10.6.%d.%d:80" % (i // 250, i % 250 + 1), "-s sh -b sh-port"
+        else:
+            spec, opts = "-f %d -6" % (5000 + i), "-s rr -p"
+        lines.append("-A %s %s" % (spec, opts))
+        v6 = kind in (4, 7)
+        for k in range(i % 4):
+            host = "[2001:db8:9::%x:%x]" % (i, k + 1) if v6 else "192.168.%d.%d" % (i % 250, k + 1)
+            method = ("-m -w %d" % k, "-g -x 100 -y 10",
+                      "-i --tun-type gue --tun-port %d --tun-csum" % (6000 + k),
+                      "-i --tun-type gre")[(i + k) % 4]
+            port = "" if kind == 2 or kind == 7 or "-g" in method else ":8%d" % k
+            lines.append("-a %s -r %s%s %s" % (spec, host, port, method))
+    return "\n".join(lines) + "\n"
+
+
+def test_many_services_list_as_the_reference():
+    """A table of 150 services of every kind: every per-service listing
+    (whose dumps run on two sockets from 64 services on, the lines written
+    from the records) is the reference's, byte for byte."""
+    rc, _, err = run_reference(["-R"], _many_services(150))
+    assert rc == 0, err
+    for cmd in ("-Ln --stats", "-Ln --stats --exact", "-Ln --rate", "-Ln --thresholds",
+                "-Ln --persistent-conn", "-Sn", "-Sn --nosort", "-Ln --tun-info", "-Ln"):
+        assert run_ours(cmd.split()) == run_reference(cmd.split()), cmd
