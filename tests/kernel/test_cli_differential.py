@@ -298,12 +298,13 @@ def _many_services(n):
         lines.append("-A %s %s" % (spec, opts))
         v6 = kind in (4, 7)
         for k in range(i % 4):
-            host = "[2001:db8:9::%x:%x]" % (i, k + 1) if v6 else "192.168.%d.%d" % (i % 250, k + 1)
+            host = "2001:db8:9::%x:%x" % (i, k + 1) if v6 else "192.168.%d.%d" % (i % 250, k + 1)
             method = ("-m -w %d" % k, "-g -x 100 -y 10",
                       "-i --tun-type gue --tun-port %d --tun-csum" % (6000 + k),
                       "-i --tun-type gre")[(i + k) % 4]
-            port = "" if kind == 2 or kind == 7 or "-g" in method else ":8%d" % k
-            lines.append("-a %s -r %s%s %s" % (spec, host, port, method))
+            if not (kind == 2 or kind == 7 or "-g" in method):  # with a port
+                host = ("[%s]:8%d" if v6 else "%s:8%d") % (host, k)
+            lines.append("-a %s -r %s %s" % (spec, host, method))
     return "\n".join(lines) + "\n"
 
 
