@@ -56,19 +56,12 @@ def record_key_payloads(records) -> list:
         cols = list(zip(*records))
         addrs = cols[SVC.addr]
         if not any(cols[SVC.fwmark]) and set(map(len, addrs)) == {16}:
-            if _COLUMNS is None:
-                _columns()
-            return _COLUMNS(cols[SVC.af], cols[SVC.protocol], addrs, cols[SVC.port])
+            encode = _KEY_PACKS.get("columns")
+            if encode is None:
+                encode = _KEY_PACKS["columns"] = spec.fixed_column_encoder(
+                    "service", ("af", "protocol", "addr", "port"), {"addr": 16})
+            return encode(cols[SVC.af], cols[SVC.protocol], addrs, cols[SVC.port])
     return [record_key_payload(r) for r in records]
-
-
-_COLUMNS = None  # record_key_payloads' encoder, made on first use
-
-
-def _columns():
-    global _COLUMNS
-    _COLUMNS = spec.fixed_column_encoder("service", ("af", "protocol", "addr", "port"),
-                                         {"addr": 16})
 
 
 def _mark_key(af, fwmark):
@@ -80,7 +73,7 @@ def _address_key(af, protocol, addr, port):
         af, protocol, addr, port)
 
 
-_KEY_PACKS: dict = {}  # by key kind: "fwmark", or the address's length
+_KEY_PACKS: dict = {}  # by key kind: "fwmark", the address's length, or "columns"
 
 
 def _pack(kind, names):

@@ -57,7 +57,7 @@ def _c_program(program):
             if values is None:
                 col.flags = lib.IPVS_C_NONZERO
             else:
-                bits = sum(1 << v for v in set(values) if 0 <= v < 64)
+                bits = sum(1 << v for v in set(values))  # (lines.when: 0 to 63)
                 col.cut, col.cut2 = bits & 0xFFFFFFFF, bits >> 32
         elif kind == "service":
             width, cut, ep_cut, _, unknown, mark, v6, proto_width = spec[1:9]

@@ -12,7 +12,7 @@ from _operator import add as _add, itemgetter
 from itertools import repeat
 
 from . import _netlink as nl, _spec as spec
-from ._decoder import DONE, INTERRUPTED, decode_services, run_dumps
+from ._decoder import INTERRUPTED, decode_services, run_dumps
 from ._errors import KernelError, ProtocolError
 from ._keys import record_key_payloads, service_key_payload
 from ._records import SVC
@@ -97,19 +97,16 @@ class TableMethods:
         """(service_records(), the same records in the C decoder's layout
         back to back, what its line programs read: bytes, or None when the
         twin decoded them)."""
-        raws: list = []
+        pieces: list = []  # (sequence number, each buffer's raw records)
 
-        def feed(buf, ex: nl.Exchange) -> list:  # Client._dump's, keeping each .raw
-            records, status, err = decode_services(buf, ex.seq, ex.pid)
-            ex.settle(status & DONE, status & INTERRUPTED, err)
-            raws.append(getattr(records, "raw", None))
-            return records
-
-        def build(seq):
-            raws.clear()  # an interrupted dump is read again from the start
-            return spec.encode_request(self.family, spec.CMD_GET_SERVICE, {}, dump=True,
-                                       seq=seq)
-        records = self._conn.execute(build, dump=True, operation="list_services", feed=feed)
+        def decode(buf, seq, pid):
+            records, status, err = decode_services(buf, seq, pid)
+            pieces.append((seq, getattr(records, "raw", None)))
+            return records, status, err
+        records = self._dump(spec.CMD_GET_SERVICE, {}, decode, (), "list_services")
+        # an interrupted dump is read again under a new sequence number: the last one's
+        last = pieces[-1][0] if pieces else None
+        raws = [raw for seq, raw in pieces if seq == last]
         return records, (None if None in raws else b"".join(raws))
 
     def table_lines(self, head: Program, program: Program, *, sort: bool = True,

@@ -90,10 +90,10 @@ def service_fix(fmt, names):
     def fix(records, texts):
         at = _lines.Field(_lines.SERVICE_LAYOUT, "flags").index
         # a rule also writes the persistence engine of a service without flags
-        pe = _lines.Field(_lines.SERVICE_LAYOUT, "pe_name").index if fmt & FMT_RULE else at
-        for i in [i for i, r in enumerate(records) if r[at] & _PLAIN_EXTRAS or r[pe] and
-                  pe != at]:
-            texts[i] = service_line(service_from_record(records[i]), fmt, names)
+        pe = _lines.Field(_lines.SERVICE_LAYOUT, "pe_name").index if fmt & FMT_RULE else None
+        for i, r in enumerate(records):
+            if r[at] & _PLAIN_EXTRAS or (pe is not None and r[pe]):
+                texts[i] = service_line(service_from_record(r), fmt, names)
     return fix
 
 
