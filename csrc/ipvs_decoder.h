@@ -173,8 +173,9 @@ int ipvs_run_dumps(int fd, const uint8_t *reqs, size_t len, size_t n, const uint
                    struct ipvs_dumps *st, uint32_t *counts, int *statuses, int64_t *errors);
 
 /* Listing lines from dump records (ipvs_lines.c). A line is its columns
- * in order, then '\n'; a column is one of:
+ * in order (its newline, if any, a TEXT column); a column is one of:
  *   TEXT      text[a .. a+b)
+ *   SEP       text[a .. a+b), unless the line is its group's first
  *   ENDPOINT  the address at offset (family: u16 at offset2, port: u16 at
  *             offset3) as "a.b.c.d:port" or "[v6]:port", at most b bytes
  *             (not IPv6: at most a), left-justified in width
@@ -184,8 +185,8 @@ int ipvs_run_dumps(int fd, const uint8_t *reqs, size_t len, size_t n, const uint
  *   ADDRESS   the address at offset (family: u16 at offset2) as text
  *   GROUP     the group's piece a (0 or 1: gtext[p0 .. +l0), gtext[p1 .. +l1))
  *   LABEL     label a + v for v = (the int at offset) & mask when v < b,
- *             else label a + b, left-justified in width; label k is
- *             text[labels[2k] .. +labels[2k+1])
+ *             else label a + b (IPVS_C_NUMBER: v in decimal), left-justified
+ *             in width; label k is text[labels[2k] .. +labels[2k+1])
  *   WHEN      nothing; the next a columns are skipped unless v = (the int
  *             of size bytes at offset) & mask is not 0 (IPVS_C_NONZERO) or
  *             is below 64 with bit v of cut2 << 32 | cut set
@@ -218,10 +219,12 @@ int ipvs_run_dumps(int fd, const uint8_t *reqs, size_t len, size_t n, const uint
 #define IPVS_L_SERVICE 8
 #define IPVS_L_STRING 9
 #define IPVS_L_WHEN 10
+#define IPVS_L_SEP 11
 #define IPVS_C_SIGNED 1
 #define IPVS_C_LEFT 2
 #define IPVS_C_EXACT 4
 #define IPVS_C_NONZERO 8
+#define IPVS_C_NUMBER 16
 struct ipvs_col {
     uint8_t op, size, flags, width;
     uint32_t offset, offset2, offset3;

@@ -170,13 +170,15 @@ static size_t line_bound(const struct ipvs_col *cols, size_t ncols, const uint32
         const struct ipvs_col *c = &cols[i];
         size_t w = c->width, k;
         switch (c->op) {
-        case IPVS_L_TEXT: w = c->b; break;
+        case IPVS_L_TEXT: case IPVS_L_SEP: w = c->b; break;
         case IPVS_L_ENDPOINT: case IPVS_L_ADDRESS: w = w > 80 ? w : 80; break;
         case IPVS_L_INT: case IPVS_L_LARGENUM: w = w > 24 ? w : 24; break;
         case IPVS_L_GROUP: w = c->a ? g->l1 : g->l0; break;
         case IPVS_L_SERVICE: w = w > 160 ? w : 160; break;
         case IPVS_L_STRING: w = w > c->size ? w : c->size; break;
         case IPVS_L_LABEL:
+            if (c->flags & IPVS_C_NUMBER && w < 24)
+                w = 24;
             for (k = 0; k <= c->b; k++)
                 if (labels[2 * (c->a + k) + 1] > w)
                     w = labels[2 * (c->a + k) + 1];
@@ -189,13 +191,17 @@ static size_t line_bound(const struct ipvs_col *cols, size_t ncols, const uint32
 
 static char *line(char *o, const uint8_t *rec, const struct ipvs_col *cols, size_t ncols,
                   const uint8_t *text, const uint32_t *labels, const struct ipvs_group *g,
-                  const uint8_t *gtext)
+                  const uint8_t *gtext, int first)
 {
     size_t i;
     for (i = 0; i < ncols; i++) {
         const struct ipvs_col *c = &cols[i];
         int left = c->flags & IPVS_C_LEFT;
         switch (c->op) {
+        case IPVS_L_SEP:
+            if (first)
+                break;
+            /* fall through */
         case IPVS_L_TEXT:
             memcpy(o, text + c->a, c->b);
             o += c->b;
@@ -248,12 +254,16 @@ static char *line(char *o, const uint8_t *rec, const struct ipvs_col *cols, size
         case IPVS_L_LABEL: {
             uint64_t v = col_uint(rec + c->offset, c->size) & c->mask;
             size_t k = c->a + (v < c->b ? v : c->b);
+            if (v >= c->b && c->flags & IPVS_C_NUMBER) {
+                char d[24];
+                o = put_padded(o, d, put_u64(d, v), c->width, 1);
+                break;
+            }
             o = put_padded(o, (const char *)text + labels[2 * k], labels[2 * k + 1], c->width, 1);
             break;
         }
         }
     }
-    *o++ = '\n';
     return o;
 }
 
@@ -323,7 +333,8 @@ int ipvs_render_lines(const uint8_t *recs, size_t nrecs, size_t size,
                 return IPVS_E_SPEC;
             if (cap - st->written < bound)
                 return IPVS_E_FULL;
-            o = line(o, recs + (size_t)r * size, cols, ncols, text, labels, g, gtext);
+            o = line(o, recs + (size_t)r * size, cols, ncols, text, labels, g, gtext,
+                     st->item == 1);
             st->written = (size_t)(o - (char *)out);
             st->item++;
         }

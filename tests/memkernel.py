@@ -88,9 +88,9 @@ class MemKernel:
         """Client.service_table: the records, none in C's layout."""
         return self.service_records(), None
 
-    def table_lines(self, head, program, *, sort=True, fix=None, piece=None):
+    def table_lines(self, head, program, **kw):
         from ipvs._tablemethods import TableMethods
-        return TableMethods.table_lines(self, head, program, sort=sort, fix=fix, piece=piece)
+        return TableMethods.table_lines(self, head, program, **kw)
 
     def destination_chunks(self, services, lines):
         """Client.destination_chunks over this table's objects (as records),

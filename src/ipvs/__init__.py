@@ -25,6 +25,7 @@ _EXPORTS = {
     "Interrupted": "._plan", "UndoFailure": "._plan",
     "NetnsError": "._netns",
     "to_json": "._json", "dumps": "._json", "dump_array": "._json",
+    "json_table": "._jsonlines",
     "Status": "._status",
     "ProcDestinations": "._fastlist", "read_proc_table": "._fastlist",
     "fast_table": "._fastlist", "numeric_listing": "._fastlist", "split_line": "._fastlist",
@@ -59,7 +60,7 @@ __all__ = [
     "DAEMON_MASTER", "DAEMON_BACKUP", "__version__",
     "Operation", "PlanError", "ApplyError", "Snapshot", "plan", "apply", "read_table",
     "take_snapshot", "restore_snapshot", "Journal", "Interrupted", "UndoFailure",
-    "NetnsError", "to_json", "dumps", "dump_array", "Status",
+    "NetnsError", "to_json", "dumps", "dump_array", "json_table", "Status",
     "ProcDestinations", "read_proc_table", "fast_table", "numeric_listing", "split_line",
     "FastRestore", "connection_from_record", "iter_records_from", "iter_numeric_text_from",
     "service_from_record", "CONNECTION_LINE", "connection_expire",
@@ -86,6 +87,7 @@ if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
     from ._errors import (KernelError as KernelError, NotAvailableError as NotAvailableError,
                           ProtocolError as ProtocolError, ipvs_strerror as ipvs_strerror)
     from ._json import dump_array as dump_array, dumps as dumps, to_json as to_json
+    from ._jsonlines import json_table as json_table
     from ._model import (Connection as Connection, Destination as Destination, Info as Info,
                          Service as Service, Stats as Stats, SyncDaemon as SyncDaemon,
                          Timeouts as Timeouts)

@@ -17,7 +17,7 @@ _OPS_BY_KIND = {"text": lib.IPVS_L_TEXT, "endpoint": lib.IPVS_L_ENDPOINT, "int":
                 "largenum": lib.IPVS_L_LARGENUM, "label": lib.IPVS_L_LABEL,
                 "address": lib.IPVS_L_ADDRESS, "group": lib.IPVS_L_GROUP,
                 "service": lib.IPVS_L_SERVICE, "string": lib.IPVS_L_STRING,
-                "when": lib.IPVS_L_WHEN}
+                "when": lib.IPVS_L_WHEN, "sep": lib.IPVS_L_SEP}
 _LINES_OUT = 1 << 20
 
 
@@ -27,7 +27,10 @@ def _c_program(program):
     c = getattr(program, "_c", None)
     if c is not None:
         return c
-    cols = ffi.new("struct ipvs_col[]", len(program.cols))
+    # the separator before all but a group's first line, the columns, the end
+    specs = ([("sep", program.sep)] if program.sep else []) + list(program.cols) + (
+        [("text", program.end)] if program.end else [])
+    cols = ffi.new("struct ipvs_col[]", len(specs))
     blob, labels = bytearray(), []
 
     def put(s):
@@ -37,10 +40,10 @@ def _c_program(program):
 
     def at(col, addr, af, port):
         col.offset, col.offset2, col.offset3 = addr.offset, af.offset, port.offset
-    for col, spec in zip(cols, program.cols):
+    for col, spec in zip(cols, specs):
         kind = spec[0]
         col.op = _OPS_BY_KIND[kind]
-        if kind == "text":
+        if kind in ("text", "sep"):
             col.a, col.b = put(spec[1])
         elif kind == "endpoint":
             col.width, col.b, col.a = spec[1], spec[2], spec[3]
@@ -81,11 +84,13 @@ def _c_program(program):
                 table = spec[7]
                 col.width, col.mask, col.a, col.b = spec[5], spec[2], len(labels) // 2, \
                     len(table)
-                for t in table + (spec[4],):
+                if spec[4] is None:  # past the table: the value itself
+                    col.flags |= lib.IPVS_C_NUMBER
+                for t in table + (spec[4] or "",):
                     labels.extend(put(t))
     key = ffi.new("struct ipvs_col *")
     at(key, *program.key)
-    c = program._c = (cols, len(program.cols), key, bytes(blob),
+    c = program._c = (cols, len(specs), key, bytes(blob),
                       ffi.new("uint32_t[]", labels or [0]))
     return c
 

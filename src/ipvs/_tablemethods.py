@@ -110,7 +110,8 @@ class TableMethods:
         return records, (None if None in raws else b"".join(raws))
 
     def table_lines(self, head: Program, program: Program, *, sort: bool = True,
-                    fix=None, piece: Optional[Program] = None) -> Iterator:
+                    fix=None, piece: Optional[Program] = None, end: str = "\n",
+                    sep: str = "") -> Iterator:
         """A whole-table listing as it is written (an iterator of bytes-like
         chunks of latin-1 text, as destination_chunks): each service's line
         (`head`, a lines.Program over service records), then one line
@@ -118,7 +119,9 @@ class TableMethods:
         sorted as ipvsadm sorts them unless sort is false; fix: f(records,
         texts) that may rewrite the lines (in the records' order) `head`
         cannot write; piece: a program over service records whose line
-        (without its newline) is each service's piece(0) in `program`.
+        (without its newline) is each service's piece(0) in `program`;
+        end: what follows each service's line (its newline, by default);
+        sep: what comes before each service's text but the first's.
         With the C decoder C writes the service lines too: no Python object
         is made per service beyond its record."""
         from ._fastlist import record_sort_keys
@@ -135,9 +138,11 @@ class TableMethods:
         else:
             def lines(p):
                 return [p.line(r)[:-1] for r in ordered]
-        texts = list(map(_add, lines(head), repeat("\n", len(records))))
+        texts = list(map(_add, lines(head), repeat(end, len(records))))
         if fix is not None:
             fix(ordered, texts)
+        if sep:
+            texts[1:] = map(_add, repeat(sep, len(records) - 1), texts[1:])
         pieces = None if piece is None else list(zip(lines(piece), repeat("")))
         return self.destination_chunks(ordered, [(program, texts, sort, pieces)])[0]
 

@@ -60,7 +60,8 @@ def piece(k):
 
 
 def label(field, mask, labels, default, width):
-    """labels[field & mask], else default, left-justified in width."""
+    """labels[field & mask], else default (None: the value in decimal),
+    left-justified in width."""
     return ("label", field, mask, labels, default, width)
 
 
@@ -154,12 +155,14 @@ class Field:
 class Program:
     """Columns compiled against a layout (by default the dest record's):
     .line(record, ep=numeric_endpoint) the text of one line for a record
-    tuple; .cols the columns with fields resolved (for C); .key the
-    (address, family, port) fields the lines sort by."""
+    tuple, its columns then `end`; .cols the columns with fields resolved
+    (for C); .key the (address, family, port) fields the lines sort by.
+    sep: written before each line of a group but its first (a JSON
+    array's commas)."""
 
-    def __init__(self, columns, exact=False, layout=None):
+    def __init__(self, columns, exact=False, layout=None, end="\n", sep=""):
         layout = _spec.LAYOUTS["dest"] if layout is None else layout
-        self.exact = exact
+        self.exact, self.end, self.sep = exact, end, sep
         self.size = layout.size
         addr, af, port = (Field(layout, n) for n in ("addr", "af", "port"))
         self.key = (addr, af, port)
@@ -205,14 +208,23 @@ class Program:
                 self.cols.append(col + (f,))
             elif kind == "label":
                 f = Field(layout, col[1])
-                # C's table: the values 0 .. the largest with a label (then the default)
-                table = tuple(col[3].get(v, col[4])
+                # C's table: the values 0 .. the largest with a label (then the
+                # default; None: the value)
+                table = tuple(col[3].get(v, str(v) if col[4] is None else col[4])
                               for v in range(min(col[2], max(col[3], default=0)) + 1))
                 env["_labels%d" % k] = dict(enumerate(table))
-                parts.append(("%%-%ds" % col[5], "_labels%d.get(r[%d] & %d, %r)"
-                              % (k, f.index, col[2], col[4])))
+                if col[4] is None:
+                    env["_label%d" % k] = lambda v, t=env["_labels%d" % k]: (
+                        t[v] if v in t else str(v))
+                    value = "_label%d(r[%d] & %d)" % (k, f.index, col[2])
+                else:
+                    value = "_labels%d.get(r[%d] & %d, %r)" % (k, f.index, col[2], col[4])
+                parts.append(("%%-%ds" % col[5], value))
                 self.cols.append(col + (f, table))
             elif kind == "when":
+                if col[4] > len(columns) - k - 1:
+                    raise ValueError("when: %d columns, %d after it" % (col[4],
+                                                                       len(columns) - k - 1))
                 f = Field(layout, col[1])
                 v = "r[%d] & %d" % (f.index, col[2])
                 cond = "(%s) != 0" % v if col[3] is None else "(%s) in %r" % (
@@ -221,7 +233,7 @@ class Program:
                 self.cols.append(col + (f,))
             else:
                 raise ValueError("unknown column %r" % (kind,))
-        src = "def line(r, ep=_default_ep, g=()):\n" + _line_code(parts)
+        src = "def line(r, ep=_default_ep, g=()):\n" + _line_code(parts, end)
         exec(compile(src, "<ipvs line>", "exec"), env)
         self.line = env["line"]
         a, f, p = addr.index, af.index, port.index
@@ -234,16 +246,16 @@ class Program:
         if sort:
             records = sorted(records, key=self.sort_key)
         line = self.line
-        return "".join([line(r, ep, pieces) for r in records])
+        return self.sep.join([line(r, ep, pieces) for r in records])
 
 
-def _line_code(parts) -> str:
+def _line_code(parts, end="\n") -> str:
     """The body of a line function: one format of every column when none is
     conditional, else the pieces joined, a `when` column an if-block over
     the next columns it names."""
     if not any(p[0] == "when" for p in parts):
         args = [a for _, a in parts if a is not None]
-        return "    return %r %% (%s)\n" % ("".join(f for f, _ in parts) + "\n",
+        return "    return %r %% (%s)\n" % ("".join(f for f, _ in parts) + end.replace("%", "%%"),
                                              ", ".join(args) + ("," if len(args) == 1 else ""))
     out = ["    o = []\n"]
 
@@ -261,7 +273,7 @@ def _line_code(parts) -> str:
                                                   if arg is None else "%r %% (%s,)" % (fmt, arg)))
                 i += 1
     emit(parts, "    ")
-    out.append("    o.append('\\n')\n    return ''.join(o)\n")
+    out.append("    o.append(%r)\n    return ''.join(o)\n" % end)
     return "".join(out)
 
 

@@ -321,3 +321,15 @@ def test_many_services_list_as_the_reference():
             assert ours[1].count(" -x 100 -y 10\n") == _many_services(150).count("-x 100")
             ours = without_saved_thresholds(ours)
         assert ours == run_reference(cmd.split()), cmd
+    # the compact JSON (written from the records) is dumps() of the objects
+    import ipvs
+    from ipvs.rules import sorted_table
+    c = ipvs.Client()
+    entries = c.entries()
+    for cmd, opts in (("-Ln", {}), ("-Ln --stats", dict(stats=True)),
+                      ("-Ln --rate", dict(rate=True, estimating=c.estimating())),
+                      ("-Ln --nosort --stats", dict(stats=True))):
+        want = ipvs.dumps(ipvs.to_json(entries if "--nosort" in cmd else sorted_table(entries),
+                                       **opts))
+        assert run_ours(cmd.split() + ["--json"]) == (0, want, ""), cmd
+    assert run_script("ipvsadm", ["-Ln", "--json"]) == run_ours(["-Ln", "--json"])

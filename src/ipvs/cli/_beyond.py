@@ -82,11 +82,24 @@ class BeyondRunner(Runner):
         # rates only: a listing without them reads no sysctl
         return self.client.estimating() if fmt & O.FMT_RATE else True
 
+    def json_table(self, client, fmt):
+        """The whole table for a JSON listing: the compact document's text
+        as the dumps are read (ipvs.json_table: no object per real server),
+        or, for --pretty, the (service, destinations) pairs."""
+        if self.x.pretty:
+            return client.entries()
+        from .. import json_table
+        return json_table(client, stats=bool(fmt & O.FMT_STATS), rate=bool(fmt & O.FMT_RATE),
+                          estimating=self._estimating(fmt), sort=not fmt & O.FMT_NOSORT)
+
     def show(self, kind, data, fmt):
         """A listing's data (Listings.fetch: read once, netlink's records
         when self.json) as JSON, sorted as the text listing sorts."""
         if not self.json:
             return Runner.show(self, kind, data, fmt)
+        if kind == "table" and not isinstance(data, list):  # json_table's text
+            self._write_bytes(data)
+            return
         from .. import to_json
         from ..rules import dest_sort_key, sorted_table
         counters = dict(stats=bool(fmt & O.FMT_STATS), rate=bool(fmt & O.FMT_RATE))

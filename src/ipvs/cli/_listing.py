@@ -103,10 +103,9 @@ class Listings:
             from . import _programs as P
             if P.dest_program(fmt) is not None:
                 return P.program_table(self.info, c, fmt, self.names(fmt))
-        entries = c.entries()
         if self.json:
-            return entries
-        return R.table(self.info, entries, fmt, self.names(fmt))
+            return self.json_table(c, fmt)
+        return R.table(self.info, c.entries(), fmt, self.names(fmt))
 
     def open_proc(self, name):
         """/proc/net/NAME of the namespace the client works in, open for
