@@ -308,7 +308,7 @@ def test_column_keys_are_the_per_record_keys(v6):
     """The whole-table listing's sort keys and request keys made over the
     records' columns (an IPv4 table) order and encode as the per-record
     functions do; a table with IPv6 or marks takes those functions."""
-    from ipvs._fastlist import record_sort_key, record_sort_keys
+    from ipvs._keys import record_sort_key, record_sort_keys
     from ipvs._keys import record_key_payload, record_key_payloads
     rng = random.Random(3)
     recs = []

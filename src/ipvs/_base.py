@@ -12,6 +12,9 @@ class DecodeError(IPVSError, ValueError):
     """Bytes that are not valid netlink / IPVS data (from either decoder)."""
 
 
+# the longest line of a proc table the decoders take (ip_vs_conn's are ~150)
+MAX_LINE = 4096
+
 ERRORS = {
     1: "bad message length",
     2: "data after the end of the reply",

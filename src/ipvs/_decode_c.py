@@ -16,9 +16,8 @@ import struct
 from _operator import itemgetter as _pick, methodcaller  # operator.py only re-exports them
 from itertools import chain as _chain, repeat as _repeat
 
-from . import _decode_py, _layout, _netlink as nl, _spec
-from ._base import DecodeError
-from ._decode_py import ERRORS, MAX_LINE
+from . import _layout, _netlink as nl, _spec
+from ._base import ERRORS, MAX_LINE, DecodeError
 from ._ipvs_cdecoder import ffi, lib  # ImportError when not built
 from ._records import CONN_FIELDS
 
@@ -234,6 +233,7 @@ def make_decoders(layouts):
         fake kernel) goes through the twin's loop with this decoder."""
         if not isinstance(sock, _socket.socket) or any(
                 not isinstance(m[0], _socket.socket) for m in more):
+            from . import _decode_py  # (the twin, loaded only for this)
             return _decode_py.run_dumps(sock, requests, pid, args, lines, decode_dests, more)
         bounds = [m[3] for m in more] + [len(args)]
         waits = [beside(m[0].fileno(), m[1], m[2], args[a:b])

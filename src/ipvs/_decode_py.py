@@ -20,7 +20,7 @@ from ._netlink import NLMSG_DONE, NLMSG_ERROR
 from ._base import (DONE, E_AFTER_DONE, E_BIG, E_ATTR_LEN, E_CONN_FIELD, E_CONN_SHORT,  # noqa: F401
                     E_LINE_LONG, E_LONG_STRING, E_MISSING, E_MSG_LEN, E_NO_NEST, E_OVERRUN,
                     E_SEQ, E_SHORT_ADDR, E_SHORT_ATTR, E_SHORT_ERROR, E_SHORT_GENL, E_TRAILING,
-                    ERRORS, INTERRUPTED, DecodeError, fail as _fail)
+                    ERRORS, INTERRUPTED, MAX_LINE, DecodeError, fail as _fail)
 from ._conntext import numeric_lines
 
 _NLA = struct.Struct("=HH").unpack_from
@@ -32,8 +32,6 @@ _I32 = struct.Struct("=i").unpack_from
 _FLAGS = struct.Struct("=II").unpack_from
 
 _TYPE_MASK = 0x3FFF
-
-MAX_LINE = 4096
 
 _ZERO16 = bytes(16)
 

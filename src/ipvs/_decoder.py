@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 
-from . import _decode_py
+from ._base import DONE, INTERRUPTED, MAX_LINE  # noqa: F401 (named here for the callers)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,27 +34,25 @@ if TYPE_CHECKING:
     DECODER_REASON: Optional[str]  # made by __getattr__ on first use
 
 DECODER: str = "python"
-decode_services = _decode_py.decode_services
-decode_dests = _decode_py.decode_dests
-run_dumps = _decode_py.run_dumps
-decode_conns = _decode_py.decode_conns
-render_conns_numeric = _decode_py.render_conns_numeric
 _why = None  # why C is not active: a sentence, or (module name, error) of the import
 
 if os.environ.get("IPVS_PUREPYTHON", "") == "1":
     _why = "IPVS_PUREPYTHON=1 is set"
 else:
     try:
-        from . import _decode_c  # the cffi wrapper; fails if not built
+        from . import _decode_c as _impl  # the cffi wrapper; fails if not built
     except ImportError as e:
         _why = (e.name or "", "%s: %s" % (type(e).__name__, e))
     else:
         DECODER = "c"
-        decode_services = _decode_c.decode_services
-        decode_dests = _decode_c.decode_dests
-        run_dumps = _decode_c.run_dumps
-        decode_conns = _decode_c.decode_conns
-        render_conns_numeric = _decode_c.render_conns_numeric
+if DECODER != "c":
+    # (only then: with C active the twin's module is not loaded at all)
+    from . import _decode_py as _impl  # type: ignore[no-redef]
+decode_services = _impl.decode_services
+decode_dests = _impl.decode_dests
+run_dumps = _impl.run_dumps
+decode_conns = _impl.decode_conns
+render_conns_numeric = _impl.render_conns_numeric
 
 
 def _reason(why):
@@ -86,8 +84,3 @@ def __getattr__(name):
         value = globals()["DECODER_REASON"] = _reason(_why)
         return value
     raise AttributeError("module %r has no attribute %r" % (__name__, name))
-
-
-DONE = _decode_py.DONE
-INTERRUPTED = _decode_py.INTERRUPTED
-MAX_LINE = _decode_py.MAX_LINE

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py would import enum and selectors
 import struct
-from _operator import itemgetter
 
 from . import _proctable
+from ._keys import record_sort_key
 from ._records import SVC
 from .rules import packed
 from .vocab import (AF_INET, AF_INET6, PROTOCOL_LABELS, SVC_F_ONEPACKET, SVC_F_PERSISTENT,
@@ -145,29 +145,6 @@ def _proc_v4_numeric(lines, sort):
 
 
 _U32 = struct.Struct("=I")  # how the records hold an IPv4 netmask
-
-
-def record_sort_key(r):
-    """service_sort_key of a service record (fields: ipvs._records.SVC)."""
-    if r[SVC.fwmark]:
-        return (r[SVC.fwmark], r[SVC.af], r[SVC.protocol], b"", r[SVC.port])
-    return (r[SVC.fwmark], r[SVC.af], r[SVC.protocol],
-            r[SVC.addr] if r[SVC.af] == AF_INET6 else r[SVC.addr][:4], r[SVC.port])
-
-
-_FIRST4 = itemgetter(slice(0, 4))
-
-
-def record_sort_keys(records) -> list:
-    """record_sort_key of each record; for a table of IPv4 address
-    services (the bulk of large ones) made by mapping over the columns,
-    no Python step per record: the same order."""
-    if records:
-        cols = list(zip(*records))
-        if not any(cols[SVC.fwmark]) and AF_INET6 not in cols[SVC.af]:
-            return list(zip(cols[SVC.af], cols[SVC.protocol], map(_FIRST4, cols[SVC.addr]),
-                            cols[SVC.port]))
-    return list(map(record_sort_key, records))
 
 
 def numeric_service_from_record(r, table, sort=True):

@@ -4,7 +4,7 @@
 # left (_decode_c.run_dumps). Importing this fails when C was not built.
 from __future__ import annotations
 
-from array import array as _array
+import struct as _struct
 from itertools import accumulate as _accumulate, chain as _chain
 from _operator import add as _add
 
@@ -12,6 +12,13 @@ from ._decode_c import _E_FULL, _raise, _raw
 from ._ipvs_cdecoder import ffi, lib  # ImportError when not built
 
 _flat = _chain.from_iterable
+
+
+def _u32s(values):
+    """values as native u32s in a writable buffer (what array("I", values)
+    gives; struct rather than array, whose import loads collections.abc)."""
+    values = list(values)
+    return bytearray(_struct.pack("=%dI" % len(values), *values))
 
 _OPS_BY_KIND = {"text": lib.IPVS_L_TEXT, "endpoint": lib.IPVS_L_ENDPOINT, "int": lib.IPVS_L_INT,
                 "largenum": lib.IPVS_L_LARGENUM, "label": lib.IPVS_L_LABEL,
@@ -115,7 +122,7 @@ def _groups(texts, pieces, counts, n):
     first = list(_accumulate(counts, initial=0))[:-1]
     p0 = list(_accumulate(map(_add, plen0, plen1), initial=toff.pop()))[:-1]
     p1 = list(map(_add, p0, plen0))
-    flat = _array("I", _flat(zip(toff, tlen, first, counts, p0, plen0, p1, plen1)))
+    flat = _u32s(_flat(zip(toff, tlen, first, counts, p0, plen0, p1, plen1)))
     room = max(tlen, default=0) + max(plen0, default=0) + max(plen1, default=0)
     return gtext.encode("latin-1"), flat, max(counts, default=1) or 1, room
 
@@ -142,12 +149,12 @@ def render_chunks(lines, recs, total, counts, n, made=None, order=None):
     gtext, flat, most, room = made[k]
     groups = ffi.from_buffer("struct ipvs_group[]", flat) if n else ffi.NULL
     if order is not None:
-        order = ffi.from_buffer("uint32_t[]", _array("I", order))
+        order = ffi.from_buffer("uint32_t[]", _u32s(order))
     elif sort:  # sorting rewrites it in place: a new one each time
-        order = ffi.from_buffer("uint32_t[]", _array("I", range(total or 1)))
+        order = ffi.from_buffer("uint32_t[]", _u32s(range(total or 1)))
     else:
         if "order" not in made:
-            made["order"] = ffi.from_buffer("uint32_t[]", _array("I", range(total or 1)))
+            made["order"] = ffi.from_buffer("uint32_t[]", _u32s(range(total or 1)))
         order = made["order"]
     scratch = _raw("uint32_t[]", most)
     st = ffi.new("struct ipvs_lines *")

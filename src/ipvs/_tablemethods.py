@@ -14,7 +14,7 @@ from itertools import repeat
 from . import _netlink as nl, _spec as spec
 from ._decoder import INTERRUPTED, decode_services, run_dumps
 from ._errors import KernelError, ProtocolError
-from ._keys import record_key_payloads, service_key_payload
+from ._keys import record_key_payloads, record_sort_keys, service_key_payload
 from ._records import SVC
 from ._transport import DUMP_RETRIES
 
@@ -124,7 +124,6 @@ class TableMethods:
         sep: what comes before each service's text but the first's.
         With the C decoder C writes the service lines too: no Python object
         is made per service beyond its record."""
-        from ._fastlist import record_sort_keys
         records, raw = self.service_table()
         order = list(range(len(records)))
         if sort:

@@ -4,8 +4,8 @@
 # given) go through a `names` object passed in, so the renderers can be
 # golden-tested with a fixed resolver. Each function returns the text.
 
-
-from .. import CONNECTION_LINE, ProcDestinations, connection_expire, numeric_listing, split_line
+import ipvs as _ipvs  # ProcDestinations, split_line, numeric_listing: loaded on first use
+from .. import CONNECTION_LINE, connection_expire
 from .. import lines as _lines, rules as _rules
 from ..vocab import (AF_INET, AF_INET6, DAEMON_BACKUP, DAEMON_MASTER, DAEMON_OPTION_ROWS,
                      DAEMON_STATE_NAMES,
@@ -138,7 +138,7 @@ def service_entry(svc, dests, fmt, names):
     """One service and its destinations, as list/save print them."""
     name = service_name(svc, fmt, names)
     out = [service_line(svc, fmt, names, name)]
-    if type(dests) is ProcDestinations:
+    if type(dests) is _ipvs.ProcDestinations:
         out.append(proc_dest_lines(dests, svc.protocol, fmt, names))
         return "".join(out)
     from ._programs import dest_program
@@ -206,8 +206,9 @@ def proc_dest_lines(lines, protocol, fmt, names):
     fields after the address are printed there with ipvsadm's own widths
     (%-7s %-6d %-10d %-10d), so only the address column is rewritten."""
     out = []
+    split = _ipvs.split_line
     for line in lines.in_order(not fmt & FMT_NOSORT):
-        af, address, port, rest = split_line(line)
+        af, address, port, rest = split(line)
         dname = addrport(af, address, port, protocol, fmt, names)
         if af == AF_INET:
             dname = dname[:28]
@@ -218,7 +219,7 @@ def proc_dest_lines(lines, protocol, fmt, names):
 def numeric_table(info, client, proc, fmt, names):
     """The plain -n listing (what table() prints) through the library's
     fast listing (ipvs.numeric_listing)."""
-    return info_line(info) + title(fmt) + numeric_listing(
+    return info_line(info) + title(fmt) + _ipvs.numeric_listing(
         client, proc, lambda svc, dests: service_entry(svc, dests, fmt, names),
         sort=not fmt & FMT_NOSORT)
 
