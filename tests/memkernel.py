@@ -66,7 +66,7 @@ class MemKernel:
     def service_records(self):
         """The decoders' records of this table's services (fields
         ipvs._records.SVC), as the kernel reports them."""
-        import socket
+        import _socket as socket  # (socket.py would import enum: see test_about)
         import struct
         from ipvs._model import pack_address
         from ipvs._records import SVC

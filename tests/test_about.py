@@ -129,3 +129,33 @@ def test_help_imports_no_more_than_the_cli():
                     "ipvs.cli._listing"}
     assert not loaded & {"typing", "typing_extensions", "dataclasses", "re", "enum",
                          "socket", "platform", "ipvs._decoder", "ipvs._model"}
+
+
+@pytest.mark.parametrize("args", [["-Ln", "--stats"], ["-Sn"], ["-Ln", "--json"],
+                                  ["-Ln", "--rate", "--json"]])
+def test_a_listing_reads_only_the_modules_it_needs(args):
+    # each module read costs a start (12-18 ms over the VM's 9p): a listing
+    # of the whole table through its line programs loads neither the twin's
+    # decoder (when C is active), nor the proc-table listing, nor json,
+    # typing, re or enum (the compact JSON is written by programs)
+    code = ("import io, sys, ipvs\n"
+            "sys.path.insert(0, %r)\n"
+            "from memkernel import MemKernel\n"
+            "k = MemKernel([(ipvs.Service(protocol='tcp', address='10.0.0.1', port=80),\n"
+            "                [ipvs.Destination(address='10.0.1.1', port=80)])])\n"
+            "k.info = lambda: ipvs.Info(version=0x010201, conn_tab_size=4096)\n"
+            "k.estimating = lambda: True\n"
+            "k.close = lambda: None\n"
+            "ipvs.Client = lambda **kw: k\n"
+            "from ipvs.cli import main\n"
+            "out = io.StringIO()\n"
+            "assert main(['ipvsadm'] + %r, out, io.StringIO()) == 0\n"
+            "assert '10.0.1.1' in out.getvalue()\n"
+            "print(ipvs.DECODER, ' '.join(sorted(sys.modules)))") % (
+                os.path.dirname(os.path.abspath(__file__)), args)
+    decoder, *loaded = child(code).split()
+    slow = {"typing", "re", "enum", "json", "dataclasses", "functools", "ipvs._fastlist",
+            "ipvs._proctable", "ipvs._plan", "ipvs._table"}
+    if decoder == "c":
+        slow.add("ipvs._decode_py")
+    assert not set(loaded) & slow, (args, set(loaded) & slow)

@@ -9,8 +9,9 @@
 # counters appear only when asked for (ip -s: here --stats / --rate).
 from __future__ import annotations
 
-import json
-from typing import Iterable, Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time (it imports re, functools, ...)
+    from typing import Iterable, Optional
 
 from ._model import (Connection, Destination, Info, Service, Stats, SyncDaemon, Timeouts,
                      mapped)
@@ -213,6 +214,7 @@ def operation_json(op) -> dict:
 # ----------------------------------------------------------------- writer
 
 def _string(s: str) -> str:
+    import json  # (on first use: json imports re, enum, functools)
     return json.dumps(s, ensure_ascii=False)
 
 
@@ -263,6 +265,7 @@ def _scalar(v) -> str:
 def dumps(value, *, pretty: bool = False) -> str:
     """One JSON document, as `ip -j` (compact) or `ip -j -p` prints it,
     with the final newline."""
+    import json
     if not pretty:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False) + "\n"
     out: list = []
@@ -274,6 +277,7 @@ def dump_array(items, write, *, pretty: bool = False, batch: int = 1024) -> None
     """The document dumps(list(items)) gives, written through write() in
     pieces as the items (JSON-ready values) are taken: a listing of a
     million connections never holds them all."""
+    import json
     write("[ " if pretty else "[")
     buf: list = []
     first = True

@@ -12,8 +12,6 @@
 # its object.
 from __future__ import annotations
 
-import json
-
 from . import lines as L
 from ._json import service_json
 from ._model import Destination, Service, mapped
@@ -143,6 +141,7 @@ def _fix(stats, rate, estimating):
     def fix(records, texts):
         for i, r in enumerate(records):
             if not plain_service(r):
+                import json  # (only for a service the columns cannot write)
                 o = service_json(service_from_record(r), stats=stats, rate=rate,
                                  estimating=estimating)
                 # ASCII (a name beyond it escaped), without its "}"
