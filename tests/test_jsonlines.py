@@ -182,3 +182,33 @@ def test_service_records_from_replies_give_the_objects_json():
                 from ipvs import _lines_c
                 assert _lines_c.record_lines(head, recs.raw, len(recs),
                                              range(len(recs))) == want
+
+
+@pytest.mark.skipif(IMPLS[1].values[0] is None, reason="C decoder not built")
+def test_a_name_with_a_newline_keeps_each_service_its_line():
+    """C writes the service lines of the raw records as one text, split at
+    its newlines: a scheduler name holding one (which no kernel reports)
+    must not shift the other services' lines (the twin's lines then)."""
+    from ipvs import _decode_c
+    from ipvs._client import service_from_record
+    from ipvs.cli import _options as O, _programs as P
+    from ipvs.lines import render_groups
+    rng = random.Random(2)
+    values = [random_service(rng) for _ in range(6)]
+    values[2] = dict(values[2], sched_name="r\nr")
+    recs, _, _ = _decode_c.decode_services(b"".join(map(service_msg, values)) + done(), SEQ, PID)
+
+    class Kernel(MemKernel):
+        def service_table(self):
+            return recs, recs.raw
+
+        def destination_chunks(self, services, lines):
+            return [iter([render_groups(p, t, [[]] * len(services), s, g).encode("latin-1")])
+                    for p, t, s, g in lines]
+    k = Kernel([])
+    ordered = sorted(recs, key=lambda r: ipvs.rules.service_sort_key(service_from_record(r)))
+    assert document(k) == dumps(to_json([(service_from_record(r), []) for r in ordered]))
+    fmt = O.FMT_STATS | O.FMT_NUMERIC
+    head = P.service_program(fmt)
+    got = b"".join(k.table_lines(head, P.dest_program(fmt))).decode("latin-1")
+    assert got == "".join(map(head.line, ordered))

@@ -129,14 +129,19 @@ class TableMethods:
         if sort:
             order.sort(key=record_sort_keys(records).__getitem__)
         ordered = list(map(records.__getitem__, order))
-        if raw is not None:
+
+        def each(p):  # the twin's line of each record, without its newline
+            return [p.line(r)[:-1] for r in ordered]
+        if raw is None:
+            lines = each
+        else:
             from ._lines_c import record_lines
 
             def lines(p):
-                return record_lines(p, raw, len(records), order).split("\n")[:-1]
-        else:
-            def lines(p):
-                return [p.line(r)[:-1] for r in ordered]
+                out = record_lines(p, raw, len(records), order).split("\n")[:-1]
+                # a line with a newline of its own (a name no kernel reports)
+                # cannot be split back into a line a record: the twin's then
+                return out if len(out) == len(records) else each(p)
         texts = list(map(_add, lines(head), repeat(end, len(records))))
         if fix is not None:
             fix(ordered, texts)
