@@ -20,6 +20,7 @@ def _u32s(values):
     values = list(values)
     return bytearray(_struct.pack("=%dI" % len(values), *values))
 
+
 _OPS_BY_KIND = {"text": lib.IPVS_L_TEXT, "endpoint": lib.IPVS_L_ENDPOINT, "int": lib.IPVS_L_INT,
                 "largenum": lib.IPVS_L_LARGENUM, "label": lib.IPVS_L_LABEL,
                 "address": lib.IPVS_L_ADDRESS, "group": lib.IPVS_L_GROUP,
