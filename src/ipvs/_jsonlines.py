@@ -23,8 +23,8 @@ from .vocab import (AF_INET, AF_INET6, FAMILY_NAMES, FORWARDING_NAMES, FWD_MASK,
 
 T = L.text
 _MARK = 0xFFFFFFFF  # a u32 field's whole value
-_FULL_NETMASK = 0xFFFFFFFF  # IPv4's /32, which the plain columns write as text
-_FULL_NETMASK_TEXT = "255.255.255.255"
+_FULL_NETMASK = 0xFFFFFFFF  # IPv4's /32, which the plain columns write as text:
+_FULL_NETMASK_TEXT = "%d.%d.%d.%d" % tuple(_FULL_NETMASK.to_bytes(4, "big"))
 # the flags whose names the object writes ("flags": [] when none is set)
 _NAMED_FLAGS = SVC_F_PERSISTENT | SVC_F_ONEPACKET | SVC_F_SCHED_ANY
 _DESTINATIONS = ',"destinations":['
