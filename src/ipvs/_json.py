@@ -215,9 +215,18 @@ def operation_json(op) -> dict:
 
 # ----------------------------------------------------------------- writer
 
+def _json_dumps(*args, **kw) -> str:
+    """json.dumps, the json module (which imports re, enum, functools)
+    read on first use: this name is then json.dumps itself, so the writers'
+    calls per key and per item cost no import statement."""
+    global _json_dumps
+    import json
+    _json_dumps = json.dumps
+    return json.dumps(*args, **kw)
+
+
 def _string(s: str) -> str:
-    import json  # (on first use: json imports re, enum, functools)
-    return json.dumps(s, ensure_ascii=False)
+    return _json_dumps(s, ensure_ascii=False)
 
 
 def _pretty(value, out: list, depth: int) -> None:
@@ -267,9 +276,8 @@ def _scalar(v) -> str:
 def dumps(value, *, pretty: bool = False) -> str:
     """One JSON document, as `ip -j` (compact) or `ip -j -p` prints it,
     with the final newline."""
-    import json
     if not pretty:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False) + "\n"
+        return _json_dumps(value, separators=(",", ":"), ensure_ascii=False) + "\n"
     out: list = []
     _pretty(value, out, 0)
     return "".join(out) + "\n"
@@ -279,7 +287,6 @@ def dump_array(items, write, *, pretty: bool = False, batch: int = 1024) -> None
     """The document dumps(list(items)) gives, written through write() in
     pieces as the items (JSON-ready values) are taken: a listing of a
     million connections never holds them all."""
-    import json
     write("[ " if pretty else "[")
     buf: list = []
     first = True
@@ -289,7 +296,7 @@ def dump_array(items, write, *, pretty: bool = False, batch: int = 1024) -> None
             _pretty(v, piece, 1)
             text = "".join(piece)
         else:
-            text = json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+            text = _json_dumps(v, separators=(",", ":"), ensure_ascii=False)
         buf.append(text if first else "," + text)
         first = False
         if len(buf) >= batch:
