@@ -41,9 +41,10 @@ def test_about_says_version_python_and_decoder():
     assert lines[1].startswith("python %d.%d.%d (" % sys.version_info[:3])
     assert lines[2] == "decoder: %s" % ipvs.DECODER
     if ipvs.DECODER == "c":
-        assert ipvs.DECODER_REASON is None and len(lines) == 3
+        assert ipvs.DECODER_REASON is None and len(lines) == 4
     else:
-        assert lines[3] == "why not c: %s" % ipvs.DECODER_REASON and len(lines) == 4
+        assert lines[3] == "why not c: %s" % ipvs.DECODER_REASON and len(lines) == 5
+    assert lines[-1] == "modules: a file each"  # a checkout's (test_bundle: a build's)
 
 
 def test_about_takes_nothing_else():
@@ -63,7 +64,8 @@ def test_python_m_ipvs_about():
     p = subprocess.run([sys.executable, "-m", "ipvs", "--about"], capture_output=True,
                        text=True, env=dict(os.environ, PYTHONPATH=SRC, IPVS_PUREPYTHON="1"))
     assert p.returncode == 0, p.stderr
-    assert p.stdout.splitlines()[2:] == ["decoder: python", "why not c: IPVS_PUREPYTHON=1 is set"]
+    assert p.stdout.splitlines()[2:] == ["decoder: python", "why not c: IPVS_PUREPYTHON=1 is set",
+                                         "modules: a file each"]
 
 
 def test_reason_when_the_variable_is_set():
