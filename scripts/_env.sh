@@ -57,6 +57,23 @@ ensure_venv() {
     "$VENV/bin/python" -m compileall -q "$ROOT/src" >/dev/null
 }
 
+# The package as a user installs it, for the benchmarks: a fresh venv in
+# vm-out/user-venv with `pip install .` of this checkout (a wheel built by
+# pip in isolation, with the C decoder and the start-up bundle), not the
+# editable install of .venv, whose modules are the checkout's files.
+USER_VENV="$ROOT/vm-out/user-venv"
+ensure_user_venv() {
+    log "installing this checkout into $USER_VENV (pip install .)"
+    mkdir -p "$ROOT/vm-out"
+    rm -rf "$USER_VENV"
+    "$PY" -m venv "$USER_VENV"
+    if ! "$USER_VENV/bin/pip" install -q "$ROOT" >"$ROOT/vm-out/user-venv.log" 2>&1; then
+        cat "$ROOT/vm-out/user-venv.log" >&2
+        return 1
+    fi
+    "$USER_VENV/bin/ipvsadm" --about | sed 's/^/    /' >&2
+}
+
 ensure_vng() {
     ensure_apt $VM_PACKAGES
     if [ ! -x "$VNG_VENV/bin/vng" ]; then
