@@ -26,6 +26,7 @@
 #define IPVS_E_CONN_SHORT 15
 #define IPVS_E_CONN_FIELD 16
 #define IPVS_E_BIG 17 /* a datagram longer than the receive buffer */
+#define IPVS_E_PROC_LAYOUT 18 /* /proc/net/ip_vs not in the layout known */
 #define IPVS_E_OS 97 /* a system call failed: errno in ipvs_dumps.oserr */
 #define IPVS_E_FULL 99
 
@@ -145,6 +146,29 @@ int ipvs_decode_conns(const uint8_t *buf, size_t len, int final,
 int ipvs_render_conns_numeric(const uint8_t *buf, size_t len, int final,
                               uint8_t *out, size_t cap, size_t *written,
                               int *full, size_t *consumed);
+
+/* /proc/net/ip_vs after its three title lines (body, len bytes) to what
+ * `ipvsadm -Ln` prints of each service's real servers. Each service (a
+ * non-empty line not starting with "  -> ", then its "  -> " lines; empty
+ * lines are skipped) goes to out as its own line verbatim and a '\n'
+ * (heads[i]: the offset of that '\n'), then, when every one of its real
+ * servers is an IPv4 line in the kernel's layout ("  -> %08X:%04X" and six
+ * spaces, hex digits of either case), each as "  -> %-28s REST\n" with the
+ * address as a.b.c.d:port and REST the line after its 24th byte, in the
+ * lines' byte order when sort (ipvsadm's: address, then port), and ok[i]
+ * = 1; otherwise nothing and ok[i] = 0. ends[i] is where service i's text
+ * ends; *count services, *written bytes. IPVS_E_PROC_LAYOUT: a "  -> "
+ * line before any service or shorter than 24 bytes. IPVS_E_FULL: cap <
+ * len + len / 2 + 64, more than nmax services, or a service with more than
+ * nscratch real servers (the lines are sorted in scratch). */
+struct ipvs_pline {
+    const uint8_t *p;
+    size_t n;
+};
+int ipvs_proc_numeric(const uint8_t *body, size_t len, int sort,
+                      uint8_t *out, size_t cap, struct ipvs_pline *scratch, size_t nscratch,
+                      size_t *heads, size_t *ends, uint8_t *ok, size_t nmax,
+                      size_t *count, size_t *written);
 
 /* The dumps of n requests, one after another, on netlink socket fd (the
  * caller's; the sequence numbers are in the requests). reqs holds the n

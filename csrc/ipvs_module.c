@@ -8,5 +8,6 @@
 #include "ipvs_connline.c"
 #include "ipvs_conns.c"
 #include "ipvs_render.c"
+#include "ipvs_proctext.c" /* after ipvs_render.c: dec64, pad */
 #include "ipvs_dumps.c"
 #include "ipvs_lines.c"

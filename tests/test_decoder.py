@@ -443,7 +443,7 @@ def test_error_codes_agree():
     lib = _decode_c.lib
     names = ["MSG_LEN", "AFTER_DONE", "SEQ", "SHORT_ERROR", "OVERRUN", "SHORT_GENL", "NO_NEST",
              "TRAILING", "ATTR_LEN", "MISSING", "SHORT_ATTR", "SHORT_ADDR", "LONG_STRING",
-             "LINE_LONG", "CONN_SHORT", "CONN_FIELD", "BIG"]
+             "LINE_LONG", "CONN_SHORT", "CONN_FIELD", "BIG", "PROC_LAYOUT"]
     for name in names:
         assert getattr(lib, "IPVS_E_" + name) == getattr(_decode_py, "E_" + name)
     assert sorted(_decode_py.ERRORS) == list(range(1, len(names) + 1))

@@ -60,7 +60,7 @@ def kernel_text(entries):
 
 
 def from_proc(entries, text):
-    table = P.parse(text)
+    table = P.parse(text.encode("latin-1"))
     assert table is not None
     services = [s for s, _ in entries]
     paired = P.pair(table, services)
@@ -112,7 +112,7 @@ def test_pairing_refuses_what_it_cannot_vouch_for():
     c = Service(protocol="tcp", address="2001:db8::1", port=443, scheduler="wlc")
     d = Destination(address="192.168.0.1", port=80)
     text = kernel_text([(a, [d]), (c, [])])
-    table = P.parse(text)
+    table = P.parse(text.encode("latin-1"))
     assert P.pair(table, [a, b, c]) == [[table[P.service_key(a)][1][0]], None, []]
     # the scheduler changed between the netlink dump and the file
     assert P.pair(table, [a.replace(scheduler="wrr")]) == [None]
@@ -130,7 +130,7 @@ def test_pairing_refuses_what_it_cannot_vouch_for():
     "TCP  0A000001:0050 rr \n  -> \n",  # a cut destination line
 ])
 def test_unknown_layout_is_refused(text):
-    assert P.parse(text) is None
+    assert P.parse(text.encode("latin-1")) is None
 
 
 def test_a_malformed_destination_line_is_a_value_error():
@@ -186,7 +186,7 @@ def test_numeric_listing_from_records_equals_the_general_one(seed, fmt):
     records = [record_of(s) for s, _ in entries]
     for (s, _), r in zip(entries, records):
         assert service_from_record(r).replace(flags=s.flags) == s
-    proc = P.parse(kernel_text(entries))
+    data = kernel_text(entries).encode("latin-1")
     # the file was read while a service was added: netlink knows one more
     late = Service(protocol="tcp", address="10.9.9.9", port=9, scheduler="rr", stats=Stats())
     late_dests = [Destination(address="10.8.8.8", port=9, stats=Stats())]
@@ -202,10 +202,10 @@ def test_numeric_listing_from_records_equals_the_general_one(seed, fmt):
 
         def entries(self, services):
             return [(s, self.destinations(s)) for s in services]
-    got = R.numeric_table(INFO, Kernel(), proc, fmt, R.NumericNames())
+    got = R.numeric_table(INFO, Kernel(), data, fmt, R.NumericNames())
     # and the fast path did serve the plain services
-    sort = not fmt & O.FMT_NOSORT
-    assert sum(F.numeric_service_from_record(r, proc, sort) is not None for r in records) >= \
+    table = F.proc_numeric(data, not fmt & O.FMT_NOSORT)
+    assert sum(F.numeric_service_from_record(r, table) is not None for r in records) >= \
         sum(1 for s, ds in entries if s.af == socket.AF_INET and not s.fwmark
             and not s.flags & ~1 and not s.pe_name and all(d.af == socket.AF_INET for d in ds))
     assert got == R.table(INFO, entries + [(late, late_dests)], fmt, R.NumericNames())

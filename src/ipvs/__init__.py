@@ -34,6 +34,7 @@ _EXPORTS = {
     "json_table": "._jsonlines",
     "Status": "._status",
     "ProcDestinations": "._fastlist", "read_proc_table": "._fastlist",
+    "read_proc_file": "._fastlist",
     "fast_table": "._fastlist", "numeric_listing": "._fastlist", "split_line": "._fastlist",
     "FastRestore": "._fastrestore",
     "connection_from_record": "._conns", "iter_records_from": "._conns",
@@ -67,7 +68,7 @@ __all__ = [
     "Operation", "PlanError", "ApplyError", "Snapshot", "plan", "apply", "read_table",
     "take_snapshot", "restore_snapshot", "Journal", "Interrupted", "UndoFailure",
     "NetnsError", "to_json", "dumps", "dump_array", "json_table", "Status",
-    "ProcDestinations", "read_proc_table", "fast_table", "numeric_listing", "split_line",
+    "ProcDestinations", "read_proc_file", "read_proc_table", "fast_table", "numeric_listing", "split_line",
     "FastRestore", "connection_from_record", "iter_records_from", "iter_numeric_text_from",
     "service_from_record", "CONNECTION_LINE", "connection_expire",
     "DrainProgress", "DrainResult", "wait_drained", "metrics_exposition", "collect_metrics",
@@ -88,6 +89,7 @@ if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
     from ._decoder import DECODER as DECODER, DECODER_REASON as DECODER_REASON
     from ._fastlist import (ProcDestinations as ProcDestinations, fast_table as fast_table,
                             numeric_listing as numeric_listing,
+                            read_proc_file as read_proc_file,
                             read_proc_table as read_proc_table, split_line as split_line)
     from ._fastrestore import FastRestore as FastRestore
     from ._errors import (KernelError as KernelError, NotAvailableError as NotAvailableError,

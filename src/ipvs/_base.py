@@ -33,10 +33,11 @@ ERRORS = {
     15: "short connection line",
     16: "bad field in connection line",
     17: "netlink message larger than the receive buffer",
+    18: "/proc/net/ip_vs not in the kernel's layout",
 }
 E_MSG_LEN, E_AFTER_DONE, E_SEQ, E_SHORT_ERROR, E_OVERRUN, E_SHORT_GENL, E_NO_NEST, \
     E_TRAILING, E_ATTR_LEN, E_MISSING, E_SHORT_ATTR, E_SHORT_ADDR, E_LONG_STRING, \
-    E_LINE_LONG, E_CONN_SHORT, E_CONN_FIELD, E_BIG = range(1, 18)
+    E_LINE_LONG, E_CONN_SHORT, E_CONN_FIELD, E_BIG, E_PROC_LAYOUT = range(1, 19)
 
 # status bits of a dump decoder's result: the reply is complete; the
 # kernel flagged it interrupted (NLM_F_DUMP_INTR: read it again)

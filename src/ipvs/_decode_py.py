@@ -19,7 +19,8 @@ from . import _layout, _netlink as nl, _spec
 from ._netlink import NLMSG_DONE, NLMSG_ERROR
 from ._base import (DONE, E_AFTER_DONE, E_BIG, E_ATTR_LEN, E_CONN_FIELD, E_CONN_SHORT,  # noqa: F401
                     E_LINE_LONG, E_LONG_STRING, E_MISSING, E_MSG_LEN, E_NO_NEST, E_OVERRUN,
-                    E_SEQ, E_SHORT_ADDR, E_SHORT_ATTR, E_SHORT_ERROR, E_SHORT_GENL, E_TRAILING,
+                    E_PROC_LAYOUT, E_SEQ, E_SHORT_ADDR, E_SHORT_ATTR, E_SHORT_ERROR,
+                    E_SHORT_GENL, E_TRAILING,
                     ERRORS, INTERRUPTED, MAX_LINE, DecodeError, fail as _fail)
 from ._conntext import numeric_lines
 
@@ -401,3 +402,12 @@ def render_conns_numeric(chunk, final):
     the protocol and state comes out as itself)."""
     records, used = decode_conns(chunk, final)
     return numeric_lines(records).encode("latin-1"), used
+
+
+def proc_numeric(data, sort):
+    """/proc/net/ip_vs's bytes -> {(protocol, address:port as the file
+    names the service): (scheduler, what -Ln prints of its real servers,
+    or None when one is not an IPv4 line in the kernel's layout)}, or None
+    when the text is not the kernel's layout."""
+    from ._proctable import numeric_table
+    return numeric_table(data, sort)

@@ -19,6 +19,9 @@
 #   render_conns_numeric(chunk, final)     -> (text bytes, consumed)
 #     the `ipvsadm -Lnc` lines of the connections decode_conns would give
 #     (same lines taken, same DecodeError), C writing them itself
+#   proc_numeric(data, sort)               -> {service key: (scheduler, text)}
+#     /proc/net/ip_vs's bytes: each service's real servers as `ipvsadm -Ln`
+#     prints them (_proctable.numeric_table), C writing the lines
 #
 # DECODER_REASON is None when C is active, else why not, in words a user
 # can act on (read on first use: the note file is only looked at then).
@@ -53,6 +56,7 @@ decode_dests = _impl.decode_dests
 run_dumps = _impl.run_dumps
 decode_conns = _impl.decode_conns
 render_conns_numeric = _impl.render_conns_numeric
+proc_numeric = _impl.proc_numeric
 
 
 def _reason(why):

@@ -18,6 +18,7 @@ import _socket as socket  # the C module: socket.py would import enum and select
 import struct
 
 from . import _proctable
+from ._decoder import proc_numeric
 from ._keys import record_sort_key
 from ._records import SVC
 from .rules import packed
@@ -44,15 +45,24 @@ class ProcDestinations(list):
         return lines
 
 
-def read_proc_table(client):
-    """The real-server lines of every service from the client's
-    /proc/net/ip_vs (see _proctable.read), or None if the file cannot be
-    read or is not in the layout this knows."""
+def read_proc_file(client):
+    """The bytes of the client's /proc/net/ip_vs, or None if it cannot be
+    read."""
     try:
         with open(client.proc_file("ip_vs"), "rb") as f:
-            return _proctable.read(f)
+            return _proctable.read_bytes(f)
     except OSError:
         return None
+
+
+def read_proc_table(client, data=None):
+    """The real-server lines of every service from the client's
+    /proc/net/ip_vs (see _proctable.read), or from its bytes when given
+    (read_proc_file()); None if the file cannot be read or is not in the
+    layout this knows."""
+    if data is None:
+        data = read_proc_file(client)
+    return None if data is None else _proctable.parse(data)
 
 
 def fast_table(client, proc=None, services=None) -> list:
@@ -73,34 +83,30 @@ def fast_table(client, proc=None, services=None) -> list:
             for s, d in zip(services, lines)]
 
 
-def numeric_listing(client, proc, render, *, sort=True) -> str:
+def numeric_listing(client, data, render, *, sort=True) -> str:
     """The services of `ipvsadm -Ln` after its title lines, from netlink's
-    service records and the proc table's real-server lines: the common
-    services (plain IPv4, no flags but persistence) straight from their
-    records, any other through render(service, destinations), with
-    destinations a ProcDestinations where the table vouches for them, else
-    netlink's [Destination]. ValueError: a line not in the kernel's layout."""
+    service records and /proc/net/ip_vs's bytes (read_proc_file()): the
+    common services (plain IPv4, no flags but persistence) straight from
+    their records and the real-server text the decoder writes from the file
+    (proc_numeric: C when active), any other through render(service,
+    destinations), with destinations a ProcDestinations where the file
+    vouches for them, else netlink's [Destination]. ValueError: the file
+    or a line in it not in the kernel's layout."""
     from ._client import service_from_record
+    table = proc_numeric(data, sort)
+    if table is None:
+        raise ValueError("/proc/net/ip_vs is not in the kernel's layout")
     records = client.service_records()
     if sort:
         records = sorted(records, key=record_sort_key)
-    texts = [numeric_service_from_record(r, proc, sort) for r in records]
+    texts = [numeric_service_from_record(r, table) for r in records]
     rest = [i for i, t in enumerate(texts) if t is None]
     if rest:
         services = [service_from_record(records[i]) for i in rest]
+        proc = _proctable.parse(data)
         for i, (svc, dests) in zip(rest, fast_table(client, proc, services)):
             texts[i] = render(svc, dests)
     return "".join(texts)
-
-
-_V4_NAMES = {}
-
-
-def _proc_v4(h):
-    a = _V4_NAMES.get(h)
-    if a is None:
-        a = _V4_NAMES[h] = "%d.%d.%d.%d" % tuple(bytes.fromhex(h))
-    return a
 
 
 def _proc_v6(full):
@@ -114,7 +120,7 @@ def split_line(line):
         # "  -> %08X:%04X      %-7s %-6d %-10d %-10d"
         if line[13] != ":" or line[18:24] != "      ":
             raise ValueError(line)
-        return AF_INET, _proc_v4(line[5:13]), int(line[14:18], 16), line[24:]
+        return AF_INET, _proctable.v4_name(line[5:13]), int(line[14:18], 16), line[24:]
     # "  -> [%pI6]:%04X      %-7s ...": the address written out in full
     end = line.index("]", 6)
     if line[end + 1] != ":" or line[end + 6:end + 12] != "      ":
@@ -127,33 +133,17 @@ def _line_sort_key(line):
     return (packed(af, address), port)
 
 
-def _proc_v4_numeric(lines, sort):
-    """proc_dest_lines for -n when every line is IPv4 (the bulk of a large
-    table): the same text, with less work per line."""
-    if sort and len(lines) > 1:
-        lines = sorted(lines)
-    v4 = _proc_v4
-    out = []
-    append = out.append
-    for line in lines:
-        if line[13] != ":" or line[18:24] != "      ":
-            raise ValueError(line)
-        # at most 21 characters: never cut to 28
-        append("  -> %-28s %s\n" % (v4(line[5:13]) + ":" + str(int(line[14:18], 16)),
-                                    line[24:]))
-    return "".join(out)
-
-
 _U32 = struct.Struct("=I")  # how the records hold an IPv4 netmask
 
 
-def numeric_service_from_record(r, table, sort=True):
+def numeric_service_from_record(r, table):
     """The plain -n listing of one service, straight from its netlink
-    record and its destination lines in the proc table (no model objects:
-    the path of tables with tens of thousands of services). None when the
+    record and its entry in proc_numeric()'s table (no model objects: the
+    path of tables with tens of thousands of services). None when the
     service is not the plain IPv4 kind this handles (firewall mark, IPv6,
-    scheduler flags, one-packet, a persistence engine, IPv6 real servers)
-    or the table does not hold it: the caller takes the general path."""
+    scheduler flags, one-packet, a persistence engine, real servers not all
+    IPv4) or the table does not hold it: the caller takes the general
+    path."""
     if (r[SVC.af] != AF_INET or r[SVC.fwmark]
             or r[SVC.flags] & (SVC_F_ONEPACKET | SVC_F_SCHED_ANY) or r[SVC.pe_name]):
         return None
@@ -162,12 +152,8 @@ def numeric_service_from_record(r, table, sort=True):
         return None
     a = r[SVC.addr]
     entry = table.get((proto, "%08X:%04X" % (int.from_bytes(a[:4], "big"), r[SVC.port])))
-    if entry is None or entry[0] != r[SVC.sched_name]:
+    if entry is None or entry[0] != r[SVC.sched_name] or entry[1] is None:
         return None
-    lines = entry[1]
-    for line in lines:
-        if line[5] == "[":
-            return None
     head = "%-4s %d.%d.%d.%d:%d %s" % (proto, a[0], a[1], a[2], a[3], r[SVC.port],
                                        r[SVC.sched_name])
     if r[SVC.flags] & SVC_F_PERSISTENT:
@@ -175,8 +161,8 @@ def numeric_service_from_record(r, table, sort=True):
         mask = _U32.pack(r[SVC.netmask])
         if mask != b"\xff\xff\xff\xff":
             head += " mask %d.%d.%d.%d" % tuple(mask)
-    return head + "\n" + _proc_v4_numeric(lines, sort)
+    return head + "\n" + entry[1]
 
 
-__all__ = ["ProcDestinations", "read_proc_table", "fast_table", "numeric_listing",
-           "split_line"]
+__all__ = ["ProcDestinations", "read_proc_file", "read_proc_table", "fast_table",
+           "numeric_listing", "split_line"]

@@ -37,23 +37,41 @@ def read(f) -> Optional[dict]:
     """The destination lines of every service in an open (binary) proc
     file, keyed as service_key() keys a service; None if the text is not
     the layout this module knows."""
+    return parse(read_bytes(f))
+
+
+def read_bytes(f) -> bytes:
+    """All of an open (binary) proc file."""
     chunks = []
     while True:
         b = f.read(READ_SIZE)
         if not b:
             break
         chunks.append(b)
-    return parse(b"".join(chunks).decode("latin-1"))
+    return b"".join(chunks)
 
 
-def parse(text: str) -> Optional[dict]:
-    lines = text.split("\n")
-    if (len(lines) < 3 or not lines[0].startswith("IP Virtual Server version ")
-            or lines[1] != _TITLE or not lines[2].startswith("  -> RemoteAddress:Port")):
+def body_start(data: bytes) -> Optional[int]:
+    """Where the services begin in the file's bytes: after its three title
+    lines; None if they are not the kernel's."""
+    one = data.find(b"\n")
+    two = data.find(b"\n", one + 1) if one >= 0 else -1
+    if (two < 0 or not data.startswith(b"IP Virtual Server version ")
+            or data[one + 1:two] != _TITLE.encode()
+            or not data.startswith(b"  -> RemoteAddress:Port", two + 1)):
+        return None
+    three = data.find(b"\n", two + 1)
+    return three + 1 if three >= 0 else len(data)
+
+
+def parse(data: bytes) -> Optional[dict]:
+    """The table (see above) of the file's bytes, or None."""
+    start = body_start(data)
+    if start is None:
         return None
     table: dict = {}
     dests: Optional[List[str]] = None
-    for line in lines[3:]:
+    for line in data[start:].decode("latin-1").split("\n"):
         if line[:5] == "  -> ":
             # "  -> %08X:%04X      " at least: the renderer indexes into it
             if dests is None or len(line) < 24:
@@ -68,6 +86,45 @@ def parse(text: str) -> Optional[dict]:
             # the table may change): the later text is the newer
             table[(f[0], f[1])] = (f[2], dests)
     return table
+
+
+_HEX = "0123456789ABCDEFabcdef"
+_V4_NAMES: Dict[str, str] = {}
+
+
+def numeric_block(lines, sort) -> Optional[str]:
+    """What `ipvsadm -Ln` prints of one service's real-server lines when
+    every one is an IPv4 line in the kernel's layout ("  -> %08X:%04X" and
+    six spaces): each as "  -> %-28s REST" with a.b.c.d:port, sorted by
+    their text (address, then port) when sort; else None. The twin of C's
+    ipvs_proc_numeric (csrc/ipvs_proctext.c)."""
+    for line in lines:
+        if (line[13] != ":" or line[18:24] != "      " or line[5:13].strip(_HEX)
+                or line[14:18].strip(_HEX)):
+            return None
+    if sort and len(lines) > 1:
+        lines = sorted(lines)
+    # at most 21 characters: never cut to 28
+    return "".join(["  -> %-28s %s\n" % (v4_name(line[5:13]) + ":" + str(int(line[14:18], 16)),
+                                         line[24:]) for line in lines])
+
+
+def v4_name(h: str) -> str:
+    """The dotted address of the file's 8 hex digits (made once each)."""
+    a = _V4_NAMES.get(h)
+    if a is None:
+        a = _V4_NAMES[h] = "%d.%d.%d.%d" % tuple(bytes.fromhex(h))
+    return a
+
+
+def numeric_table(data: bytes, sort) -> Optional[dict]:
+    """{key: (scheduler, numeric_block() of its lines)} of the file's
+    bytes, keyed as parse() keys; None where parse() gives None. The
+    twin's; the decoders' proc_numeric() is the seam."""
+    table = parse(data)
+    if table is None:
+        return None
+    return {key: (sched, numeric_block(lines, sort)) for key, (sched, lines) in table.items()}
 
 
 def service_key(svc) -> Optional[Tuple[str, str]]:

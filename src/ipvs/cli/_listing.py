@@ -89,15 +89,17 @@ class Listings:
         file not in the kernel's layout: one netlink dump per service."""
         R = _render()
         if not self.json and not fmt & R.PROC_UNFIT:
-            from .. import fast_table, read_proc_table
-            proc = read_proc_table(c)
-            if proc is not None:
+            from .. import fast_table, read_proc_file, read_proc_table
+            data = read_proc_file(c)
+            if data is not None:
                 names = self.names(fmt)
                 try:
                     if fmt & O.FMT_NUMERIC:
-                        return R.numeric_table(self.info, c, proc, fmt, names)
-                    return R.table(self.info, fast_table(c, proc), fmt, names)
-                except ValueError:  # a destination line not in the kernel's layout
+                        return R.numeric_table(self.info, c, data, fmt, names)
+                    proc = read_proc_table(c, data)
+                    if proc is not None:
+                        return R.table(self.info, fast_table(c, proc), fmt, names)
+                except ValueError:  # the file, or a line in it, not in the kernel's layout
                     pass
         if not self.json and fmt & O.FMT_NUMERIC:
             from . import _programs as P

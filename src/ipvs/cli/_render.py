@@ -216,11 +216,11 @@ def proc_dest_lines(lines, protocol, fmt, names):
     return "".join(out)
 
 
-def numeric_table(info, client, proc, fmt, names):
+def numeric_table(info, client, data, fmt, names):
     """The plain -n listing (what table() prints) through the library's
-    fast listing (ipvs.numeric_listing)."""
+    fast listing (ipvs.numeric_listing) of /proc/net/ip_vs's bytes."""
     return info_line(info) + title(fmt) + _ipvs.numeric_listing(
-        client, proc, lambda svc, dests: service_entry(svc, dests, fmt, names),
+        client, data, lambda svc, dests: service_entry(svc, dests, fmt, names),
         sort=not fmt & FMT_NOSORT)
 
 
