@@ -138,3 +138,16 @@ def test_python_m_ipvs_and_about_from_the_bundle(built):
     assert p.stdout.splitlines()[-1] == "modules: %s (%d)" % (ipvs.BUNDLE, n)
     p = child(built, "-m", "ipvs", "--bogus")
     assert (p.returncode, p.stdout) == (255, "") and p.stderr.startswith("Try `ipvsadm -h'")
+
+
+def test_the_build_note_is_read_beside_bundled_modules(built):
+    # _decoder reads _cbuild.txt through its module's loader
+    for name in os.listdir(built / "ipvs"):
+        if name.startswith("_ipvs_cdecoder"):
+            os.remove(built / "ipvs" / name)
+    note = "the C decoder was not built with this package (CompileError: cc failed)"
+    (built / "ipvs" / "_cbuild.txt").write_text(note + "\n")
+    p = child(built, code="import ipvs, ipvs._decoder as d; "
+              "print(type(d.__loader__).__name__); print(ipvs.DECODER_REASON)")
+    assert (p.returncode, p.stderr) == (0, "")
+    assert p.stdout == "_Bundled\n%s\n" % note

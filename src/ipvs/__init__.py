@@ -173,6 +173,13 @@ class _Bundled:
         with open(self.root + self.codes[name][0], encoding="utf-8") as f:
             return f.read()
 
+    def get_filename(self, name):
+        return self.root + self.codes[name][0]
+
+    def get_data(self, path):  # files beside the modules (_decoder's build note)
+        with open(path, "rb") as f:
+            return f.read()
+
     def is_package(self, name):
         return self.codes[name][1]
 
