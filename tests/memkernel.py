@@ -67,7 +67,7 @@ class MemKernel:
         """The decoders' records of this table's services (fields
         ipvs._records.SVC), as the kernel reports them."""
         import _socket as socket  # (socket.py would import enum: see test_about)
-        import struct
+        import _struct as struct  # (struct.py: one more file, see test_about)
         from ipvs._model import pack_address
         from ipvs._records import SVC
         out = []

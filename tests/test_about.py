@@ -157,6 +157,7 @@ def test_a_listing_reads_only_the_modules_it_needs(args):
                 os.path.dirname(os.path.abspath(__file__)), args)
     decoder, *loaded = child(code).split()
     slow = {"typing", "re", "enum", "json", "dataclasses", "functools", "ipvs._fastlist",
+            "collections", "operator", "struct",
             "ipvs._status",
             "ipvs._proctable", "ipvs._plan", "ipvs._table"}
     if decoder == "c":

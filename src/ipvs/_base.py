@@ -47,3 +47,58 @@ INTERRUPTED = 2
 
 def fail(code: int):
     raise DecodeError(ERRORS[code])
+
+
+_MISSING = object()
+
+
+def record_type(name: str, fields: str, defaults: tuple = (), module: str = __name__):
+    """A tuple class with named fields (names separated by spaces), as
+    collections.namedtuple makes one (positional or keyword arguments, the
+    last len(defaults) fields optional, _fields, _replace, its repr), but
+    without importing collections: at start-up that reads four modules,
+    each 12-20 ms where files come over slow storage (the VM's 9p)."""
+    from _operator import itemgetter  # the C module: operator.py is another file
+    names = tuple(fields.split())
+    n, first = len(names), len(names) - len(defaults)
+    index = {f: i for i, f in enumerate(names)}
+
+    def __new__(cls, *args, **kw):
+        if kw or len(args) != n:
+            if len(args) > n:
+                raise TypeError("%s() takes %d arguments, %d given" % (name, n, len(args)))
+            values = list(args) + [_MISSING] * (n - len(args))
+            for key, value in kw.items():
+                i = index.get(key)
+                if i is None or values[i] is not _MISSING:
+                    raise TypeError("%s() got an unexpected or repeated argument %r"
+                                    % (name, key))
+                values[i] = value
+            for i in range(len(args), n):
+                if values[i] is _MISSING:
+                    if i < first:
+                        raise TypeError("%s() missing argument %r" % (name, names[i]))
+                    values[i] = defaults[i - first]
+            args = values
+        return tuple.__new__(cls, args)
+
+    def _replace(self, **kw):
+        values = list(self)
+        for key, value in kw.items():
+            if key not in index:
+                raise ValueError("%s has no field %r" % (name, key))
+            values[index[key]] = value
+        return type(self)(*values)
+
+    def __repr__(self):
+        return "%s(%s)" % (type(self).__name__,
+                           ", ".join("%s=%r" % pair for pair in zip(names, self)))
+
+    def __getnewargs__(self):
+        return tuple(self)
+
+    ns = {"__slots__": (), "__module__": module, "_fields": names, "__new__": __new__,
+          "_replace": _replace, "__repr__": __repr__, "__getnewargs__": __getnewargs__}
+    for i, f in enumerate(names):
+        ns[f] = property(itemgetter(i), doc="field %d" % i)
+    return type(name, (tuple,), ns)

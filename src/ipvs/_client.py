@@ -5,10 +5,9 @@
 # sockets touched only by the transport (_transport).
 from __future__ import annotations
 
-import collections
-import operator
 import _socket as socket  # the C module: socket.py would import enum and selectors
-import struct
+import _struct as struct  # the C module: struct.py is one more file to read
+from _operator import itemgetter  # the C module: operator.py is another file
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Iterable, Iterator, List, Optional
@@ -18,6 +17,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
 from . import _netlink as nl
 from . import _spec as spec
 from ._decoder import DONE, INTERRUPTED, decode_dests, decode_services
+from ._base import record_type
 from ._errors import KernelError, ProtocolError
 from ._model import (AF_INET, AF_INET6, FWD_MASK, Connection, Destination, Info, Service,
                      Stats, SyncDaemon, Timeouts, field_values, mapped, pack_address, stats_from,
@@ -114,7 +114,7 @@ def record_reader(cls, index, convert: dict):
     time on huge tables (tests/test_replies.py checks they equal validated ones)."""
     plain = [(f, getattr(index, rec)) for f, rec in mapped(cls, "record") if f not in convert]
     names = tuple(f for f, _ in plain)
-    get = operator.itemgetter(*[i for _, i in plain], 0)  # a tuple even of one (zip drops 0)
+    get = itemgetter(*[i for _, i in plain], 0)  # a tuple even of one (zip drops 0)
     conv = tuple(convert.items())
     new = object.__new__
 
@@ -210,7 +210,7 @@ OPERATIONS = {
 # An operation as the bytes it sends: what batch() makes of each tuple, and
 # what a caller that encodes faster itself (ipvsadm -R's plain lines) may
 # hand to batch() in place of the tuple.
-EncodedOp = collections.namedtuple("EncodedOp", "operation cmd attrs")
+EncodedOp = record_type("EncodedOp", "operation cmd attrs", module=__name__)
 
 
 def encode_operation(op) -> EncodedOp:

@@ -12,7 +12,7 @@ import _thread
 import errno
 import gc
 import os
-import struct
+import _struct as struct  # the C module: struct.py is one more file to read
 from _operator import itemgetter as _pick, methodcaller  # operator.py only re-exports them
 from itertools import chain as _chain, repeat as _repeat
 

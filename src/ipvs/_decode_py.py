@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py would import enum and selectors
 import errno
-import struct
+import _struct as struct  # the C module: struct.py is one more file to read
 
 from . import _layout, _netlink as nl, _spec
 from ._netlink import NLMSG_DONE, NLMSG_ERROR

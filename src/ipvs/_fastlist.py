@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py would import enum and selectors
-import struct
+import _struct as struct  # the C module: struct.py is one more file to read
 
 from . import _proctable
 from ._decoder import proc_numeric

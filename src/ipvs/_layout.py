@@ -7,7 +7,7 @@
 # from what this makes (make_decoders(compile_records(tables))).
 from __future__ import annotations
 
-import struct
+import _struct as struct  # the C module: struct.py is one more file to read
 
 from ._records import FIELD, RECORDS, Index
 

@@ -4,7 +4,7 @@
 # left (_decode_c.run_dumps). Importing this fails when C was not built.
 from __future__ import annotations
 
-import struct as _struct
+import _struct  # the C module: struct.py is one more file to read
 from itertools import accumulate as _accumulate, chain as _chain
 from _operator import add as _add
 

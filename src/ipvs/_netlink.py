@@ -6,14 +6,13 @@
 from __future__ import annotations
 
 import errno as _errno
-import collections
-import struct
+import _struct as struct  # the C module: struct.py is one more file to read
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Iterator, List, Optional, Tuple
 
 from ._base import (E_AFTER_DONE, E_MSG_LEN, E_OVERRUN, E_SEQ, E_SHORT_ERROR, E_TRAILING,
-                    DecodeError, fail)
+                    DecodeError, fail, record_type)
 
 # <linux/netlink.h>
 NLMSG_NOOP = 1
@@ -119,7 +118,7 @@ def encode_getfamily(name: str, seq: int = 0) -> bytes:
                        flags=NLM_F_REQUEST | NLM_F_ACK, seq=seq)
 
 
-class Message(collections.namedtuple("Message", "type flags seq pid buf start end")):
+class Message(record_type("Message", "type flags seq pid buf start end", module=__name__)):
     """One netlink message: header fields, the buffer it lives in (bytes or
     memoryview), the offset of its payload (after nlmsghdr) and its end
     (before padding)."""
@@ -146,7 +145,7 @@ def iter_messages(buf) -> Iterator[Message]:
 
 # error: positive errno, 0 for an ack; msg: the extended-ack message ('' if
 # none); offset: the extended-ack offset of the bad attribute, or None
-ErrorInfo = collections.namedtuple("ErrorInfo", "error msg offset")
+ErrorInfo = record_type("ErrorInfo", "error msg offset", module=__name__)
 
 
 def decode_error(m: Message) -> ErrorInfo:

@@ -6,14 +6,14 @@
 # line in one table.
 from __future__ import annotations
 
-import collections
-import struct
+import _struct as struct  # the C module: struct.py is one more file to read
 from itertools import repeat
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Dict, Optional
 
 from . import _layout, _netlink as nl
+from ._base import record_type
 from ._records import STATS_FIELDS
 
 GENL_NAME = "IPVS"
@@ -52,7 +52,7 @@ COMMANDS = {
 
 # type: u8 u16 u32 u64 string binary nest flags; order: "host" or "big"
 # (network byte order); nest: the name of the nested table, for type "nest"
-Attr = collections.namedtuple("Attr", "name id type order nest", defaults=("host", None))
+Attr = record_type("Attr", "name id type order nest", defaults=("host", None), module=__name__)
 
 
 def _table(*attrs: Attr) -> Dict[str, Attr]:
