@@ -21,10 +21,11 @@ static int hexval(uint8_t c)
     return -1;
 }
 
-/* the value of n hex digits at p, or -1 if one is not a hex digit */
-static long hexnum(const uint8_t *p, size_t n)
+/* the value of n (at most 8) hex digits at p, or -1 if one is not a hex
+ * digit (64 bits: 8 digits overflow a 32-bit long) */
+static int64_t hexnum(const uint8_t *p, size_t n)
 {
-    long v = 0;
+    int64_t v = 0;
     size_t i;
     for (i = 0; i < n; i++) {
         int d = hexval(p[i]);
@@ -61,7 +62,7 @@ static uint8_t *dec(uint8_t *w, unsigned v)
 /* "  -> %-28s REST\n" with "a.b.c.d:port" (at most 21 bytes) */
 static uint8_t *v4_numeric(uint8_t *w, const struct ipvs_pline *l)
 {
-    long a = hexnum(l->p + 5, 8), port = hexnum(l->p + 14, 4);
+    int64_t a = hexnum(l->p + 5, 8), port = hexnum(l->p + 14, 4);
     uint8_t *s;
     memcpy(w, DEST_PREFIX, 5);
     w += 5;
