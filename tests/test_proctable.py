@@ -147,7 +147,7 @@ def test_read_streams_a_file(tmp_path):
     p = tmp_path / "ip_vs"
     p.write_text(kernel_text([(a, dests)]))
     with open(p, "rb") as f:
-        table = P.read(f)
+        table = P.parse(P.read_bytes(f))
     assert len(table[P.service_key(a)][1]) == 20000
 
 

@@ -68,7 +68,8 @@ __all__ = [
     "Operation", "PlanError", "ApplyError", "Snapshot", "plan", "apply", "read_table",
     "take_snapshot", "restore_snapshot", "Journal", "Interrupted", "UndoFailure",
     "NetnsError", "to_json", "dumps", "dump_array", "json_table", "Status",
-    "ProcDestinations", "read_proc_file", "read_proc_table", "fast_table", "numeric_listing", "split_line",
+    "ProcDestinations", "read_proc_file", "read_proc_table", "fast_table", "numeric_listing",
+    "split_line",
     "FastRestore", "connection_from_record", "iter_records_from", "iter_numeric_text_from",
     "service_from_record", "CONNECTION_LINE", "connection_expire",
     "DrainProgress", "DrainResult", "wait_drained", "metrics_exposition", "collect_metrics",
@@ -198,9 +199,9 @@ def _use_bundle():
     except OSError:
         return None
     magic = getattr(_sys.modules.get("_frozen_importlib_external"), "MAGIC_NUMBER", None)
-    tag = BUNDLE_TAG + (magic or b"?")
-    if magic is None or not data.startswith(tag):
+    if magic is None or not data.startswith(BUNDLE_TAG + magic):
         return None  # made by another Python version
+    tag = BUNDLE_TAG + magic
     try:
         codes = _marshal.loads(memoryview(data)[len(tag):])
     except (EOFError, ValueError, TypeError):

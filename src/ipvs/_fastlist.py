@@ -57,7 +57,7 @@ def read_proc_file(client):
 
 def read_proc_table(client, data=None):
     """The real-server lines of every service from the client's
-    /proc/net/ip_vs (see _proctable.read), or from its bytes when given
+    /proc/net/ip_vs (see _proctable.parse), or from its bytes when given
     (read_proc_file()); None if the file cannot be read or is not in the
     layout this knows."""
     if data is None:

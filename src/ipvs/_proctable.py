@@ -33,13 +33,6 @@ _TITLE = "Prot LocalAddress:Port Scheduler Flags"
 #            (scheduler, [destination line, ...])}
 
 
-def read(f) -> Optional[dict]:
-    """The destination lines of every service in an open (binary) proc
-    file, keyed as service_key() keys a service; None if the text is not
-    the layout this module knows."""
-    return parse(read_bytes(f))
-
-
 def read_bytes(f) -> bytes:
     """All of an open (binary) proc file."""
     chunks = []
@@ -65,7 +58,9 @@ def body_start(data: bytes) -> Optional[int]:
 
 
 def parse(data: bytes) -> Optional[dict]:
-    """The table (see above) of the file's bytes, or None."""
+    """The destination lines of every service in the file's bytes (the
+    table above), keyed as service_key() keys a service; None if the text
+    is not the layout this module knows."""
     start = body_start(data)
     if start is None:
         return None
