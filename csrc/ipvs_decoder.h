@@ -269,3 +269,56 @@ int ipvs_render_lines(const uint8_t *recs, size_t nrecs, size_t size,
                       const struct ipvs_group *groups, size_t ngroups,
                       uint32_t *order, uint32_t *scratch,
                       uint8_t *out, size_t cap, struct ipvs_lines *st);
+
+/* Plain `ipvsadm -R` lines to netlink requests (ipvs_rules.c). A line's
+ * values go to the slots of its message's template: field (IPVS_RF_*) is
+ * which value, kind (IPVS_RS_*) how it is written at byte off of the
+ * message; a STRING slot (the scheduler) is size bytes of payload, its
+ * attribute's length 4 bytes before it. */
+#define IPVS_RF_PROTO 0
+#define IPVS_RF_VADDR 1
+#define IPVS_RF_VPORT 2
+#define IPVS_RF_RADDR 3
+#define IPVS_RF_RPORT 4
+#define IPVS_RF_FWD 5
+#define IPVS_RF_WEIGHT 6
+#define IPVS_RF_SCHED 7
+#define IPVS_RF_COUNT 8
+#define IPVS_RS_U16 0
+#define IPVS_RS_BE16 1
+#define IPVS_RS_U32 2
+#define IPVS_RS_ADDR4 3
+#define IPVS_RS_STRING 4
+struct ipvs_rslot {
+    uint32_t off;
+    uint32_t size;
+    uint8_t kind;
+    uint8_t field;
+};
+struct ipvs_rtmpl {
+    const uint8_t *bytes; /* the whole message, its length and sequence number to be set */
+    size_t len;
+    const struct ipvs_rslot *slots;
+    size_t nslots;
+};
+/* the letters of a plain line: protocols and forwarding methods with
+ * their values, and the forwarding letter that keeps the real server's
+ * port (the others take the service's) */
+struct ipvs_rgrammar {
+    uint8_t proto_letter[2];
+    uint32_t proto[2];
+    uint8_t fwd_letter[3];
+    uint32_t fwd[3];
+    uint8_t masq_letter;
+};
+/* The lines of text[pos:len] as requests, written to out from byte used
+ * on, numbered from seq (0 skipped): tmpl[0] for a real server's line,
+ * tmpl[1 + n / 4] for a service whose scheduler has n letters. A line of
+ * only " \t\n\r" is skipped. Stops at the first line that is not plain
+ * and returns 0, or returns IPVS_E_FULL when the next message would end
+ * past cap. res[0]: where it stopped (len: at the end), res[1]: the
+ * messages written, res[2]: the new used, res[3]: the offset of the last
+ * message (left as given when none was written). */
+int ipvs_encode_rules(const uint8_t *text, size_t len, size_t pos,
+                      const struct ipvs_rgrammar *g, const struct ipvs_rtmpl *tmpl,
+                      uint32_t seq, uint8_t *out, size_t used, size_t cap, size_t *res);

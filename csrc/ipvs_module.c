@@ -11,3 +11,4 @@
 #include "ipvs_proctext.c" /* after ipvs_render.c: dec64, pad */
 #include "ipvs_dumps.c"
 #include "ipvs_lines.c"
+#include "ipvs_rules.c"

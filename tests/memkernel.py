@@ -8,23 +8,37 @@ from ipvs._model import SVC_F_HASHED, Stats, Timeouts
 
 
 def decode_encoded(op):
-    """An operation tuple back from an EncodedOp (what ipvsadm -R's fast
-    path hands to Client.batch), through the library's own decoder tables;
-    any other operation as it is."""
+    """An operation tuple back from an EncodedOp (what ipvsadm -R hands
+    to the kernel), through the library's own decoder tables; any other
+    operation as it is."""
     import socket
-    from ipvs import Destination, Service
+    from ipvs import Destination, Service, Timeouts
     from ipvs import _spec as spec
     from ipvs._client import EncodedOp
     from ipvs._model import unpack_address
     if type(op) is not EncodedOp:
         return op
     a = spec.decode_attrs("cmd", op.attrs)
+    if op.operation == "set_timeouts":
+        return (op.operation, Timeouts(tcp=a.get("timeout_tcp", 0),
+                                       tcp_fin=a.get("timeout_tcp_fin", 0),
+                                       udp=a.get("timeout_udp", 0)))
+    if "service" not in a:  # flush, or zero of everything
+        assert op.operation in ("flush", "zero"), op.operation
+        return (op.operation,)
     s = a["service"]
-    svc = Service(af=s["af"], protocol=s["protocol"], address=unpack_address(s["af"], s["addr"]),
-                  port=s["port"])
-    if op.operation == "add_service":
+    if s.get("fwmark"):
+        svc = Service(af=s["af"], fwmark=s["fwmark"])
+    else:
+        svc = Service(af=s["af"], protocol=s["protocol"],
+                      address=unpack_address(s["af"], s["addr"]), port=s["port"])
+    if op.operation in ("add_service", "edit_service"):
+        mask = s["netmask"]
         svc = svc.replace(scheduler=s["sched_name"], flags=s["flags"][0], timeout=s["timeout"],
-                          netmask=socket.inet_ntop(socket.AF_INET, s["netmask"]))
+                          pe_name=s.get("pe_name", ""),
+                          netmask=socket.inet_ntop(socket.AF_INET, mask) if svc.af == socket.AF_INET
+                          else str(int.from_bytes(mask, "little")))
+    if "dest" not in a:
         return (op.operation, svc)
     d = a["dest"]
     return (op.operation, svc, Destination(
@@ -32,6 +46,44 @@ def decode_encoded(op):
         fwd_method=d["fwd_method"], weight=d["weight"], u_threshold=d["u_thresh"],
         l_threshold=d["l_thresh"], tun_type=d["tun_type"], tun_port=d["tun_port"],
         tun_flags=d["tun_flags"]))
+
+
+class MemConn:
+    """What ipvs._fastrestore.RuleBatch uses of a Client's transport
+    (Conn): sequence numbers and execute_packed(), whose requests, real
+    netlink messages, are decoded back to operations (decode_encoded) and
+    run by the kernel's batch()."""
+
+    def __init__(self, kernel):
+        self.kernel, self._seq = kernel, 0
+
+    def peek_seq(self):
+        return self._seq + 1
+
+    def next_seq(self):
+        self._seq += 1
+        return self._seq
+
+    def next_seqs(self, n):
+        first, self._seq = self._seq + 1, self._seq + n
+        return range(first, first + n)
+
+    def execute_packed(self, buf, first, count, last):
+        from ipvs import _netlink as nl
+        from ipvs._client import OPERATIONS, EncodedOp
+        names = {cmd: name for name, (cmd, _) in OPERATIONS.items()}
+        ops, seqs, pos = [], [], 0
+        for _ in range(count):
+            n, _, flags, seq, _ = nl.NLMSG_HDR.unpack_from(buf, pos)
+            assert flags == nl.NLM_F_REQUEST  # (Conn.execute_packed asks for the last ack)
+            cmd = buf[pos + nl.NLMSG_HDR.size]
+            body = pos + nl.NLMSG_HDR.size + nl.GENL_HDR.size
+            ops.append(EncodedOp(names[cmd], cmd, bytes(buf[body:pos + n])))
+            seqs.append(seq)
+            pos += nl.align4(n)
+        assert seqs == list(range(first, first + count)) and pos == len(buf)
+        return {seq: nl.ErrorInfo(e.errno, "", None)
+                for seq, e in zip(seqs, self.kernel.batch(ops)) if e is not None}
 
 
 class MemKernel:
@@ -48,6 +100,8 @@ class MemKernel:
         self._timeouts = Timeouts(tcp=900, tcp_fin=120, udp=300)
         self._daemons = []
         self.observers = []  # called with self after each operation
+        self.family = 0x1234  # (any: nothing leaves this process)
+        self._conn = MemConn(self)
 
     # reads
     def services(self):

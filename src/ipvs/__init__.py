@@ -37,6 +37,7 @@ _EXPORTS = {
     "read_proc_file": "._fastlist",
     "fast_table": "._fastlist", "numeric_listing": "._fastlist", "split_line": "._fastlist",
     "FastRestore": "._fastrestore",
+    "RuleBatch": "._fastrestore",
     "connection_from_record": "._conns", "iter_records_from": "._conns",
     "iter_numeric_text_from": "._conns", "service_from_record": "._client",
     "CONNECTION_LINE": "._conntext", "connection_expire": "._conntext",
@@ -70,7 +71,8 @@ __all__ = [
     "NetnsError", "to_json", "dumps", "dump_array", "json_table", "Status",
     "ProcDestinations", "read_proc_file", "read_proc_table", "fast_table", "numeric_listing",
     "split_line",
-    "FastRestore", "connection_from_record", "iter_records_from", "iter_numeric_text_from",
+    "FastRestore", "RuleBatch", "connection_from_record", "iter_records_from",
+    "iter_numeric_text_from",
     "service_from_record", "CONNECTION_LINE", "connection_expire",
     "DrainProgress", "DrainResult", "wait_drained", "metrics_exposition", "collect_metrics",
     "take_sample", "counter_rates",
@@ -93,6 +95,7 @@ if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
                             read_proc_file as read_proc_file,
                             read_proc_table as read_proc_table, split_line as split_line)
     from ._fastrestore import FastRestore as FastRestore
+    from ._fastrestore import RuleBatch as RuleBatch
     from ._errors import (KernelError as KernelError, NotAvailableError as NotAvailableError,
                           ProtocolError as ProtocolError, ipvs_strerror as ipvs_strerror)
     from ._json import dump_array as dump_array, dumps as dumps, to_json as to_json

@@ -411,3 +411,33 @@ def proc_numeric(data, sort):
     when the text is not the kernel's layout."""
     from ._proctable import numeric_table
     return numeric_table(data, sort)
+
+
+def encode_rules(data, pos, plan, seq, out, used, cap):
+    """The plain `ipvsadm -R` lines of data (bytes) from pos on, each as
+    the request FastRestore encodes it (plan.operation), flagged
+    NLM_F_REQUEST and numbered from seq, written to the bytearray out
+    from byte used on, none past cap. Blank lines (only " \\t\\n\\r") are
+    skipped. Returns (full, pos, count, used, last): full when the next
+    request would not fit, pos where it stopped (len(data), or the start of
+    a line that is not plain, or of the one that did not fit), the requests
+    written, the new used, the offset of the last one (None: none)."""
+    op, family, version = plan.operation, plan.family, plan.version
+    encode, flags = nl.encode_genl, nl.NLM_F_REQUEST
+    n, count, last = len(data), 0, None
+    while pos < n:
+        end = data.find(b"\n", pos) + 1 or n
+        line = data[pos:end]
+        if line.strip(b" \t\n\r"):
+            e = op(line.decode("latin-1"))  # (a byte a plain line cannot hold fails its match)
+            if e is None:
+                break
+            msg = encode(family, e.cmd, version, e.attrs, flags=flags, seq=seq)
+            if len(msg) > cap - used:
+                return True, pos, count, used, last
+            out[used:used + len(msg)] = msg
+            last, used, count = used, used + len(msg), count + 1
+            seq = (seq + 1) & 0xFFFFFFFF or 1
+        pos = end
+    return False, pos, count, used, last
+

@@ -22,6 +22,12 @@
 #   proc_numeric(data, sort)               -> {service key: (scheduler, text)}
 #     /proc/net/ip_vs's bytes: each service's real servers as `ipvsadm -Ln`
 #     prints them (_proctable.numeric_table), C writing the lines
+#   encode_rules(data, pos, plan, seq, out, used, cap)
+#                                          -> (full, pos, count, used, last)
+#     the plain `ipvsadm -R` lines of data (bytes) from pos on as requests
+#     numbered from seq, written to out (a bytearray) from byte used up to
+#     cap; stops at the end, at a line that is not plain, or when full
+#     (_fastrestore.RuleBatch; C: csrc/ipvs_rules.c)
 #
 # DECODER_REASON is None when C is active, else why not, in words a user
 # can act on (read on first use: the note file is only looked at then).
@@ -57,6 +63,13 @@ run_dumps = _impl.run_dumps
 decode_conns = _impl.decode_conns
 render_conns_numeric = _impl.render_conns_numeric
 proc_numeric = _impl.proc_numeric
+if DECODER == "c":
+    def encode_rules(data, pos, plan, seq, out, used, cap):
+        # C's is in a module of its own (_rules_c), read at -R's first plain line
+        from ._rules_c import encode_rules as run
+        return run(data, pos, plan, seq, out, used, cap)
+else:
+    encode_rules = _impl.encode_rules
 
 
 def _reason(why):

@@ -12,6 +12,12 @@
 # line (tests/test_cli_fastrestore.py compares the two on generated lines).
 # Attribute ids and layouts come from the spec (_spec.TABLES), the words
 # from the vocabulary: nothing of the wire format is written here.
+#
+# RuleBatch runs whole runs of such lines through the decoder seam's
+# encode_rules (C: csrc/ipvs_rules.c, straight from the input's bytes into
+# a send buffer; the twin: FastRestore on each line), from templates made
+# here by encoding sample lines with FastRestore (rule_templates): C only
+# writes a line's values into them.
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py would import enum and selectors
@@ -120,4 +126,207 @@ class FastRestore:
         return None
 
 
-__all__ = ["FastRestore", "attr_id"]
+# Where a plain line's values go: the attribute (its table, its name) ->
+# the value (csrc/ipvs_rules.c's IPVS_RF_* by name); how each is written
+# follows from the attribute's type in the spec (_KINDS).
+_SLOTS = {("service", "protocol"): "proto", ("service", "addr"): "vaddr",
+          ("service", "port"): "vport", ("service", "sched_name"): "sched",
+          ("dest", "addr"): "raddr", ("dest", "port"): "rport",
+          ("dest", "fwd_method"): "fwd", ("dest", "weight"): "weight"}
+_KINDS = {("u16", "host"): "u16", ("u16", "big"): "be16", ("u32", "host"): "u32",
+          ("binary", "host"): "addr4", ("string", "host"): "string"}
+# the lines the templates are encoded from (every value in a slot is
+# overwritten): a real server, then a service for each padded size of the
+# scheduler's name (4, 8, 12, 16 bytes with its NUL)
+_SAMPLES = ("-a -t 1.1.1.1:1 -r 1.1.1.1:1 -m -w 1",) + tuple(
+    "-A -t 1.1.1.1:1 -s " + "x" * n for n in (3, 7, 11, 15))
+
+
+def rule_templates(family: int, version: int) -> list:
+    """[(message, [(offset, size, kind, value)])] for csrc/ipvs_rules.c:
+    the request of each sample line (_SAMPLES) as FastRestore encodes it,
+    flagged NLM_F_REQUEST, with the slots its line's values take."""
+    from . import _netlink as nl
+    from . import _spec
+    fast = FastRestore()
+    out = []
+    for line in _SAMPLES:
+        op = fast.operation(line)
+        msg = nl.encode_genl(family, op.cmd, version, op.attrs, flags=nl.NLM_F_REQUEST)
+        slots: list = []
+        _slots(msg, nl.NLMSG_HDR.size + nl.GENL_HDR.size, len(msg), "cmd", slots)
+        dest = op.cmd == _spec.CMD_NEW_DEST
+        if sorted(f for _, _, _, f in slots) != sorted(
+                f for (t, a), f in _SLOTS.items()
+                if ((t == "dest" or a != "sched_name") if dest else t == "service")):
+            raise AssertionError("the values of %r are not one attribute each" % line)
+        out.append((msg, slots))
+    return out
+
+
+def _slots(msg, start, end, table, slots):
+    from . import _netlink as nl
+    from . import _spec
+    by_id = {a.id: a for a in _spec.TABLES[table].values()}
+    for atype, s, e in nl.iter_attrs(msg, start, end):
+        a = by_id[atype]
+        if a.type == "nest":
+            _slots(msg, s, e, a.nest, slots)
+            continue
+        value = _SLOTS.get((table, a.name))
+        if value is None:
+            continue
+        slots.append((s, e - s, _KINDS[(a.type, a.order)], value))
+
+
+def rule_grammar():
+    """The letters of a plain line and their values: ((protocol letter,
+    protocol), ...), ((forwarding letter, method), ...), the letter that
+    keeps the real server's port."""
+    return (tuple((flag[1], p) for flag, p in _PROTOCOL.items()),
+            tuple(_FWD.items()), _MASQ)
+
+
+class RulePlan:
+    """What encode_rules needs for one kernel family: the family id and
+    version, FastRestore's operation (the twin's) and, made by the C
+    decoder on first use, its tables (.c)."""
+
+    def __init__(self, family: int, version: int):
+        self.family, self.version = family, version
+        self.operation = FastRestore().operation
+        self.c = None
+
+    def templates(self) -> list:
+        return rule_templates(self.family, self.version)
+
+
+class RuleBatch:
+    """The table-changing lines of a restore, packed into one buffer and
+    sent BATCH_BYTES at a time (Conn.execute_packed): runs of plain lines
+    through the decoder seam's encode_rules (lines()), any other operation
+    one at a time (add()). report(KernelError) is called for each failed
+    one, in order, when its buffer is sent; flush() sends what is queued.
+    status: the status of the last operation sent (0, -1; None: none yet).
+    connect() gives the Client, called at the first operation (opening the
+    kernel connection where ipvsadm would first need it)."""
+
+    def __init__(self, connect, report):
+        self._connect, self._report = connect, report
+        self._client = self._plan = self._fast = None
+        self._used = self._count = self._last = 0
+        self._first = None
+        self._names: dict = {}  # seq -> operation, for add()'s
+        self.status = None
+
+    def _open(self):
+        from . import _spec
+        from ._transport import BATCH_BYTES
+        self._client = c = self._connect()
+        self._plan = RulePlan(c.family, _spec.GENL_VERSION)
+        self._cap = BATCH_BYTES
+        self._buf = bytearray(2 * BATCH_BYTES)  # room for add()'s last one past cap
+        self._ops = {op.cmd: op.operation for op in map(self._plan.operation, _SAMPLES)}
+
+    def lines(self, data: bytes, pos: int = 0) -> int:
+        """Queue the plain lines of data (whole lines, bytes) from pos on,
+        sending each full buffer; return where they end: len(data), or the
+        start of a line that is not plain (parse it in full, then call
+        again after it). Blank lines are skipped."""
+        from ._decoder import encode_rules
+        if self._client is None:
+            # the kernel is opened at the first operation, not before
+            end = data.find(b"\n", pos) + 1 or len(data)
+            while pos < len(data) and not data[pos:end].strip(b" \t\n\r"):
+                pos, end = end, data.find(b"\n", end) + 1 or len(data)
+            if pos >= len(data) or self.operation(data[pos:end]) is None:
+                return pos
+            self._open()
+        conn = self._client._conn
+        while pos < len(data):
+            seq = conn.peek_seq()
+            full, pos, n, used, last = encode_rules(data, pos, self._plan, seq, self._buf,
+                                                    self._used, self._cap)
+            if n:
+                conn.next_seqs(n)
+                if self._first is None:
+                    self._first = seq
+                self._count += n
+                self._used, self._last = used, last
+            if not full:
+                break
+            if not n and not self._count:
+                raise ValueError("a request larger than the send buffer")
+            self.flush()
+        return pos
+
+    def operation(self, line: bytes):
+        """FastRestore's operation for a line's bytes (None: not plain)."""
+        if self._fast is None:
+            self._fast = FastRestore().operation
+        return self._fast(line.decode("latin-1"))
+
+    def add(self, op) -> None:
+        """Queue one operation: (Client method name, arguments...), as
+        Client.batch takes it, or its EncodedOp."""
+        from . import _netlink as nl
+        from ._client import encode_operation
+        op = encode_operation(op)
+        if self._client is None:
+            self._open()
+        conn = self._client._conn
+        seq = conn.next_seq()
+        msg = nl.encode_genl(self._client.family, op.cmd, self._plan.version, op.attrs,
+                             flags=nl.NLM_F_REQUEST, seq=seq)
+        if self._used + len(msg) > self._cap and self._count:
+            self.flush()
+        if len(msg) > len(self._buf) - self._used:
+            raise ValueError("a request of %d bytes" % len(msg))
+        self._buf[self._used:self._used + len(msg)] = msg
+        self._names[seq] = op.operation
+        if self._first is None:
+            self._first = seq
+        self._last, self._used = self._used, self._used + len(msg)
+        self._count += 1
+
+    def flush(self) -> None:
+        """Send what is queued (status: its last operation's)."""
+        if not self._count:
+            return
+        from ._errors import KernelError
+        first, count, used, last, names = (self._first, self._count, self._used, self._last,
+                                           self._names)
+        self._count = self._used = 0
+        self._first, self._names = None, {}
+        view = memoryview(self._buf)[:used]
+        try:
+            errors = self._client._conn.execute_packed(view, first, count, last)
+        finally:
+            view.release()
+        self.status = 0
+        if not errors:
+            return
+        cmds = None
+        for seq, info in errors.items():
+            name = names.get(seq)
+            if name is None:
+                if cmds is None:
+                    cmds = _commands(self._buf, used)
+                name = self._ops.get(cmds.get(seq))
+            self._report(KernelError(info.error, name, info.msg))
+        if (first - 1 + count - 1) % 0xFFFFFFFF + 1 in errors:
+            self.status = -1
+
+
+def _commands(buf, used):
+    """{sequence number: command} of the messages in buf[:used]."""
+    from . import _netlink as nl
+    out, pos = {}, 0
+    while pos + nl.NLMSG_HDR.size + nl.GENL_HDR.size <= used:
+        n, _, _, seq, _ = nl.NLMSG_HDR.unpack_from(buf, pos)
+        out[seq] = buf[pos + nl.NLMSG_HDR.size]
+        pos += nl.align4(max(n, nl.NLMSG_HDR.size))
+    return out
+
+
+__all__ = ["FastRestore", "attr_id", "RuleBatch", "RulePlan", "rule_templates"]

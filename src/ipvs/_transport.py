@@ -108,6 +108,11 @@ class Conn:
         self._seq = (self._seq + 1) & 0xFFFFFFFF or 1
         return self._seq
 
+    def peek_seq(self) -> int:
+        """The number next_seq() will give (for requests encoded before
+        they are counted: claim them with next_seqs())."""
+        return (self._seq + 1) & 0xFFFFFFFF or 1
+
     def next_seqs(self, n: int):
         """The next n sequence numbers (next_seq() n times), as a range
         when they do not wrap."""
@@ -239,53 +244,62 @@ class Conn:
     def execute_batch(self, family: int, version: int,
                       requests: Sequence[Tuple[int, bytes]]) -> List[Optional[nl.ErrorInfo]]:
         """Send many requests (command, encoded attributes), packed several
-        to a send(). Returns, per request, None or the kernel's ErrorInfo.
-
-        The kernel handles the messages of one buffer in order, each on its
-        own (a failure does not stop the ones after it). It answers every
-        failed request with an error whatever its flags, and a successful
-        one only when it asks for an ack: so only the last request of each
-        send asks, and once that answer is in, every error of the send has
-        arrived before it. Answers are matched to requests by sequence
-        number. (Tens of thousands of acks nobody reads cost the kernel an
-        allocation each and us a decode each.)"""
-        self.begin()
+        to a send() (execute_packed). Returns, per request, None or the
+        kernel's ErrorInfo."""
         results: List[Optional[nl.ErrorInfo]] = [None] * len(requests)
-        encode = nl.encode_genl
-        quiet, asking = nl.NLM_F_REQUEST, nl.NLM_F_REQUEST | nl.NLM_F_ACK
+        encode, quiet = nl.encode_genl, nl.NLM_F_REQUEST
         i = 0
         while i < len(requests):
             j, size = i, 0
             while j < len(requests) and size < BATCH_BYTES:
                 size += len(requests[j][1]) + 20
                 j += 1
-            chunk, pending = [], {}
-            for k in range(i, j):
-                seq = self.next_seq()
-                pending[seq] = k
-                cmd, attrs = requests[k]
-                chunk.append(encode(family, cmd, version, attrs,
-                                    flags=asking if k == j - 1 else quiet, seq=seq))
-            last = seq
-            self.send(b"".join(chunk))
-            try:
-                while pending:
-                    for m in nl.iter_messages(self.recv()):
-                        idx = pending.pop(m.seq, None)
-                        if idx is None or m.pid != self.pid or m.type != nl.NLMSG_ERROR:
-                            raise ProtocolError("unexpected reply in a batch (seq %d)" % m.seq)
-                        info = nl.decode_error(m)
-                        if info.error:
-                            results[idx] = info
-                        elif m.seq != last:
-                            raise ProtocolError("an ack nobody asked for (seq %d)" % m.seq)
-                        if m.seq == last:
-                            pending.clear()
-            except nl.DecodeError as e:
-                raise ProtocolError(str(e)) from None
+            index = {seq: k for k, seq in enumerate(self.next_seqs(j - i), i)}
+            chunk = [encode(family, cmd, version, attrs, flags=quiet, seq=seq)
+                     for (cmd, attrs), seq in zip(requests[i:j], index)]
+            buf = bytearray(b"".join(chunk))
+            errors = self.execute_packed(buf, next(iter(index)), j - i, len(buf) - len(chunk[-1]))
+            for seq, info in errors.items():
+                results[index[seq]] = info
             i = j
-        self.end()
         return results
+
+    def execute_packed(self, buf, first: int, count: int, last: int) -> dict:
+        """Send `count` requests encoded back to back in buf (writable), all
+        flagged NLM_F_REQUEST only, numbered from `first` as next_seqs()
+        numbers them, the last one at offset `last`: one send() (many
+        messages to a system call). Returns {sequence number: ErrorInfo}
+        of the failed ones, in order.
+
+        The kernel handles the messages of one buffer in order, each on its
+        own (a failure does not stop the ones after it). It answers every
+        failed request with an error whatever its flags, and a successful
+        one only when it asks for an ack: so only the last one asks (its
+        flags are set here), and once that answer is in, every error has
+        arrived before it. (Tens of thousands of acks nobody reads cost
+        the kernel an allocation each and us a decode each.)"""
+        final = (first - 1 + count - 1) % 0xFFFFFFFF + 1
+        length, kind, flags, seq, pid = nl.NLMSG_HDR.unpack_from(buf, last)
+        nl.NLMSG_HDR.pack_into(buf, last, length, kind, flags | nl.NLM_F_ACK, seq, pid)
+        self.begin()
+        self.send(buf)
+        errors: dict = {}
+        try:
+            while True:
+                for m in nl.iter_messages(self.recv()):
+                    if ((m.seq - first) % 0xFFFFFFFF >= count or m.pid != self.pid
+                            or m.type != nl.NLMSG_ERROR or m.seq in errors):
+                        raise ProtocolError("unexpected reply in a batch (seq %d)" % m.seq)
+                    info = nl.decode_error(m)
+                    if info.error:
+                        errors[m.seq] = info
+                    elif m.seq != final:
+                        raise ProtocolError("an ack nobody asked for (seq %d)" % m.seq)
+                    if m.seq == final:
+                        self.end()
+                        return errors
+        except nl.DecodeError as e:
+            raise ProtocolError(str(e)) from None
 
     def _resolve(self, name: str) -> int:
         try:

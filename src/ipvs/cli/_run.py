@@ -15,7 +15,6 @@ from ._listing import CONN_FILE, Listings
 __all__ = ["Runner", "Exit", "CONN_FILE", "restore_words"]
 
 INIT_HINT = "Are you sure that IP Virtual Server is built in the kernel or as module?"
-RESTORE_BATCH = 2000  # restore lines queued before they are sent
 
 
 # What separates words in ipvsadm -R input: config_stream_read()'s fscanf
@@ -240,45 +239,48 @@ class Runner(Listings):
     def restore(self):
         """ipvsadm -R: every line a command, in order; the exit status is the
         last line's. Table-changing lines go to the kernel in batches (many
-        requests to a system call, Client.batch); any other line (a listing,
-        a parse error, an exit) first drains the batch, so every message
-        comes out in the order of the lines, as ipvsadm prints them."""
-        from .. import FastRestore
-        fast = FastRestore().operation
+        requests to a system call, RuleBatch), the plain ones (most of what
+        ipvsadm -S writes) encoded in bulk from the input's bytes; any other
+        line (a listing, a parse error, an exit) first sends the batch, so
+        every message comes out in the order of the lines, as ipvsadm
+        prints them."""
+        from .. import RuleBatch
+        batch = RuleBatch(lambda: self.client, lambda e: self.err.write(e.strerror + "\n"))
         result = 0
-        pending = []
         try:
-            for line in _input_lines(self.stdin):
-                op = fast(line)
-                if op is not None:
-                    if not pending:
-                        self.client  # the kernel connection, as process() opens it
-                    pending.append(op)
-                    if len(pending) >= RESTORE_BATCH:
-                        result = self._run_batch(pending)
+            for data in _input_chunks(self.stdin):
+                if isinstance(data, str):  # a line no bytes decode to
+                    result = self._restore_line(data, batch, result)
                     continue
-                words = restore_words(line)
-                if not words:
-                    continue
-                argv = [self.prog] + words
-                op = self._batchable(argv)
-                if op is not None:
-                    pending.append(op)
-                    if len(pending) >= RESTORE_BATCH:
-                        result = self._run_batch(pending)
-                    continue
-                if pending:
-                    self._run_batch(pending)
-                result = self.process(argv, True)
+                pos = batch.lines(data)
+                while pos < len(data):
+                    end = data.find(b"\n", pos) + 1 or len(data)
+                    result = self._restore_line(data[pos:end].decode("utf-8", "surrogateescape"),
+                                                batch, result)
+                    pos = batch.lines(data, end)
         except Exception:
             # whatever stops us here, the lines before it are sent, as
             # ipvsadm 1.31 had run each of them already
-            if pending:
-                self._run_batch(pending)
+            batch.flush()
             raise
-        if pending:
-            result = self._run_batch(pending)
-        return result
+        batch.flush()
+        return result if batch.status is None else batch.status
+
+    def _restore_line(self, line, batch, result):
+        """One -R line that is not a plain rule: queued when it only
+        changes the table, else run after the queue is sent. The status
+        of the last line run (result when none was)."""
+        words = restore_words(line)
+        if not words:
+            return result
+        argv = [self.prog] + words
+        op = self._batchable(argv)
+        if op is not None:
+            batch.add(op)
+            return result
+        batch.flush()
+        batch.status = None  # this line's status is the one that counts now
+        return self.process(argv, True)
 
     def _batchable(self, argv):
         """The operation of a restore line that only changes the table and
@@ -299,24 +301,21 @@ class Runner(Listings):
             self.client  # the kernel connection, as process() opens it
         return op
 
-    def _run_batch(self, pending):
-        """Send the queued operations; print each failure as the line would
-        have; return the status of the last one (0 or -1)."""
-        results = self.client.batch(pending)
-        pending.clear()
-        for r in results:
-            if r is not None:
-                self.err.write(r.strerror + "\n")
-        return -1 if results and results[-1] is not None else 0
-
-
-def _input_lines(stdin):
-    """The lines of standard input; a read error ends them, as fscanf's
-    EOF ends ipvsadm -R (a closed stdin is an empty one)."""
-    it = iter(stdin)
+def _input_chunks(stdin, size=1 << 16):
+    """Standard input as bytes, whole lines at a time (as it was decoded:
+    UTF-8 with surrogateescape, so any byte comes back as it was read); a
+    read error ends it, as fscanf's EOF ends ipvsadm -R (a closed stdin is
+    an empty one)."""
     while True:
         try:
-            line = next(it)
-        except (StopIteration, OSError, ValueError):
+            text = stdin.read(size)
+            if text and text[-1] != "\n":
+                text += stdin.readline()
+        except (OSError, ValueError):
             return
-        yield line
+        if not text:
+            return
+        try:
+            yield text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a str no bytes decode to (a test's stdin): as lines
+            yield from text.splitlines(True)
