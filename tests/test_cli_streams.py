@@ -94,3 +94,25 @@ def test_restore_words_as_config_stream():
     from ipvs.cli._run import restore_words
     assert restore_words("ipvsadm -A\v-t x\0yz:80 -s rr\r") == ["-A\v-t", "x", "-s", "rr"]
     assert restore_words("-s " + "a" * 5000) == ["-s", "a" * 4096, "a" * 904]
+
+
+def test_restore_runs_each_line_as_it_arrives():
+    """-R reads what has arrived, not a fixed amount: a program that writes
+    a line and waits for its answer gets it (here the usage of a -h line,
+    which ends ipvsadm as it ends 1.31) with stdin still open."""
+    import select
+    p = subprocess.Popen([IPVSADM, "-R"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        p.stdin.write(b"\n  \n-h\n")
+        p.stdin.flush()
+        ready = select.select([p.stdout], [], [], 30)[0]
+        out = p.stdout.read() if ready else b""
+        assert ready, "ipvsadm -R waited for more input before running a line"
+        assert p.wait(timeout=30) == 0 and out.startswith(b"ipvsadm v1.31")
+    finally:
+        p.kill()
+        p.stdin.close()
+        p.stdout.close()
+        p.stderr.close()
+        p.wait()

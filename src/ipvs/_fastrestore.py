@@ -189,8 +189,9 @@ def rule_grammar():
 
 class RulePlan:
     """What encode_rules needs for one kernel family: the family id and
-    version, FastRestore's operation (the twin's) and, made by the C
-    decoder on first use, its tables (.c)."""
+    version, FastRestore's operation (the twin's), the templates and
+    letters (C's), and, made by the C decoder on first use, its tables
+    (.c)."""
 
     def __init__(self, family: int, version: int):
         self.family, self.version = family, version
@@ -199,6 +200,9 @@ class RulePlan:
 
     def templates(self) -> list:
         return rule_templates(self.family, self.version)
+
+    def grammar(self) -> tuple:
+        return rule_grammar()
 
 
 class RuleBatch:

@@ -5,7 +5,8 @@
 #
 # Rule: nothing of the wire format or of the grammar's words here: the
 # templates and slots come from _fastrestore.rule_templates (the spec and
-# FastRestore's own encoding), the letters from rule_grammar.
+# FastRestore's own encoding), the letters from rule_grammar (both through
+# the RulePlan handed in: nothing is imported from there).
 from __future__ import annotations
 
 from ._decode_c import _E_FULL, _raise
@@ -24,7 +25,6 @@ class _RuleTables:
     objects live as long as this)."""
 
     def __init__(self, plan):
-        from ._fastrestore import rule_grammar
         tmpl = plan.templates()
         self.tmpl = ffi.new("struct ipvs_rtmpl[]", len(tmpl))
         self.keep = []
@@ -36,7 +36,7 @@ class _RuleTables:
                     _RULE_VALUES[value]
             t.bytes, t.len, t.slots, t.nslots = b, len(msg), s, len(slots)
             self.keep += [b, s]
-        protos, fwds, masq = rule_grammar()
+        protos, fwds, masq = plan.grammar()
         g = self.grammar = ffi.new("struct ipvs_rgrammar *")
         for k, (letter, value) in enumerate(protos):
             g.proto_letter[k], g.proto[k] = ord(letter), value

@@ -302,10 +302,35 @@ class Runner(Listings):
         return op
 
 def _input_chunks(stdin, size=1 << 16):
-    """Standard input as bytes, whole lines at a time (as it was decoded:
-    UTF-8 with surrogateescape, so any byte comes back as it was read); a
-    read error ends it, as fscanf's EOF ends ipvsadm -R (a closed stdin is
-    an empty one)."""
+    """Standard input as bytes, whole lines at a time, each chunk as soon
+    as it has arrived (a line typed, or written by a program that waits
+    for the answer, is run then, as ipvsadm runs it): the bytes as read
+    where stdin has them (the standalone's stdin decodes them as UTF-8 with
+    surrogateescape, as the lines are decoded here), else its text so
+    encoded. A read error ends it, as fscanf's EOF ends ipvsadm -R (a
+    closed stdin is an empty one)."""
+    read1 = getattr(getattr(stdin, "buffer", None), "read1", None)
+    if read1 is None:  # text only (a test's StringIO)
+        yield from _text_chunks(stdin, size)
+        return
+    rest = b""
+    while True:
+        try:
+            got = read1(size)
+        except (OSError, ValueError):
+            got = b""
+        if not got:
+            if rest:
+                yield rest
+            return
+        data = rest + got
+        cut = data.rfind(b"\n") + 1
+        rest = data[cut:]
+        if cut:
+            yield data[:cut]
+
+
+def _text_chunks(stdin, size):
     while True:
         try:
             text = stdin.read(size)
@@ -317,5 +342,5 @@ def _input_chunks(stdin, size=1 << 16):
             return
         try:
             yield text.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:  # a str no bytes decode to (a test's stdin): as lines
+        except UnicodeEncodeError:  # a str no bytes decode to: as lines
             yield from text.splitlines(True)
