@@ -134,6 +134,8 @@ def test_requests_are_fastrestores_numbered_in_order(impl):
 def test_templates_come_from_the_spec_with_a_slot_for_every_value():
     tmpl = rule_templates(FAMILY, VERSION)
     assert len(tmpl) == 5
+    assert [op for op, _, _ in tmpl] == ["add_destination"] + ["add_service"] * 4
+    tmpl = [t[1:] for t in tmpl]
     dest, services = tmpl[0], tmpl[1:]
     assert sorted(v for _, _, _, v in dest[1]) == sorted(
         ["proto", "vaddr", "vport", "raddr", "rport", "fwd", "weight"])

@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py would import enum and selectors
-import re
 
 from .vocab import (AF_INET, DEFAULT_SCHEDULER, FORWARDING_SWITCHES, IPPROTO_TCP, IPPROTO_UDP,
                      PROTOCOL_OPTIONS, FWD_MASQ)
@@ -33,9 +32,9 @@ _PROTOCOL = {PROTOCOL_OPTIONS[p]: p for p in (IPPROTO_TCP, IPPROTO_UDP)}  # "-t"
 _FWD = {letter: method for letter, _, method in FORWARDING_SWITCHES}  # "m" -> masq
 _PROTO_RE = "(%s)" % "|".join(_PROTOCOL)
 _FWD_RE = "-([%s])" % "".join(_FWD)
-_SERVICE = re.compile(r"-A %s (%s):(%s) -s ([a-z]{1,15})\Z" % (_PROTO_RE, _IP4, _PORT))
-_DEST = re.compile(r"-a %s (%s):(%s) -r (%s):(%s) %s -w (0|[1-9][0-9]{0,9})\Z"
-                   % (_PROTO_RE, _IP4, _PORT, _IP4, _PORT, _FWD_RE))
+_SERVICE = r"-A %s (%s):(%s) -s ([a-z]{1,15})\Z" % (_PROTO_RE, _IP4, _PORT)
+_DEST = (r"-a %s (%s):(%s) -r (%s):(%s) %s -w (0|[1-9][0-9]{0,9})\Z"
+         % (_PROTO_RE, _IP4, _PORT, _IP4, _PORT, _FWD_RE))
 _MASQ = [k for k, v in _FWD.items() if v == FWD_MASQ][0]
 _INT_MAX = 2 ** 31 - 1
 _PAD12 = bytes(12)
@@ -77,6 +76,7 @@ class FastRestore:
         self._service_id = attr_id("cmd", "service")
         self._dest_id = attr_id("cmd", "dest")
         self._keys = {}
+        self._match = None  # the regular expressions' match methods, made on first use
 
     def _service(self, flag, addr, port, scheduler=DEFAULT_SCHEDULER):
         return self._Service(af=AF_INET, protocol=_PROTOCOL[flag], address=addr,
@@ -97,33 +97,46 @@ class FastRestore:
         return enc
 
     def operation(self, line: str):
+        if self._match is None:
+            import re  # (not before: C's path never needs it)
+            self._match = re.compile(_SERVICE).match, re.compile(_DEST).match
         line = line.strip(" \t\n\r")  # config_stream's separators
         if line.startswith("-a "):
-            m = _DEST.match(line)
+            m = self._match[1](line)
             if m is None:
                 return None
             flag, vaddr, vport, raddr, rport, fwd, weight = m.groups()
             vport_n, rport_n, weight_n = int(vport), int(rport), int(weight)
             if vport_n > 65535 or rport_n > 65535 or weight_n > _INT_MAX:
                 return None
-            if fwd != _MASQ:
-                rport_n = vport_n  # ipvsadm: DR and tunnel servers use the service port
-            dest = self._dest_nest(AF_INET, socket.inet_aton(raddr) + _PAD12, rport_n,
-                                   _FWD[fwd], weight_n, *self._zeros)
-            return self._EncodedOp("add_destination", self._NEW_DEST,
-                                   self._service_attr(flag, vaddr, vport)
-                                   + self._nested(self._dest_id, dest))
+            return self.dest(flag, vaddr, vport, raddr, rport_n, fwd, weight_n)
         if line.startswith("-A "):
-            m = _SERVICE.match(line)
+            m = self._match[0](line)
             if m is None:
                 return None
             flag, addr, port, scheduler = m.groups()
             if int(port) > 65535:
                 return None
-            svc = self._service(flag, addr, int(port), scheduler)
-            self._service_attr(flag, addr, port, svc)  # its real-server lines follow
-            return self._encode(("add_service", svc))
+            return self.service(flag, addr, port, scheduler)
         return None
+
+    def dest(self, flag, vaddr, vport, raddr, rport, fwd, weight):
+        """A real-server line's operation from its checked values (vport
+        as the line writes it, rport and weight as numbers)."""
+        if fwd != _MASQ:
+            rport = int(vport)  # ipvsadm: DR and tunnel servers use the service port
+        dest = self._dest_nest(AF_INET, socket.inet_aton(raddr) + _PAD12, rport,
+                               _FWD[fwd], weight, *self._zeros)
+        return self._EncodedOp("add_destination", self._NEW_DEST,
+                               self._service_attr(flag, vaddr, vport)
+                               + self._nested(self._dest_id, dest))
+
+    def service(self, flag, addr, port, scheduler):
+        """A service line's operation from its checked values (port as the
+        line writes it)."""
+        svc = self._service(flag, addr, int(port), scheduler)
+        self._service_attr(flag, addr, port, svc)  # its real-server lines follow
+        return self._encode(("add_service", svc))
 
 
 # Where a plain line's values go: the attribute (its table, its name) ->
@@ -135,23 +148,24 @@ _SLOTS = {("service", "protocol"): "proto", ("service", "addr"): "vaddr",
           ("dest", "fwd_method"): "fwd", ("dest", "weight"): "weight"}
 _KINDS = {("u16", "host"): "u16", ("u16", "big"): "be16", ("u32", "host"): "u32",
           ("binary", "host"): "addr4", ("string", "host"): "string"}
-# the lines the templates are encoded from (every value in a slot is
+# the values the templates are encoded from (every value in a slot is
 # overwritten): a real server, then a service for each padded size of the
 # scheduler's name (4, 8, 12, 16 bytes with its NUL)
-_SAMPLES = ("-a -t 1.1.1.1:1 -r 1.1.1.1:1 -m -w 1",) + tuple(
-    "-A -t 1.1.1.1:1 -s " + "x" * n for n in (3, 7, 11, 15))
+_SAMPLES = (("dest", "-t", "1.1.1.1", "1", "1.1.1.1", 1, _MASQ, 1),) + tuple(
+    ("service", "-t", "1.1.1.1", "1", "x" * n) for n in (3, 7, 11, 15))
 
 
 def rule_templates(family: int, version: int) -> list:
-    """[(message, [(offset, size, kind, value)])] for csrc/ipvs_rules.c:
-    the request of each sample line (_SAMPLES) as FastRestore encodes it,
-    flagged NLM_F_REQUEST, with the slots its line's values take."""
+    """[(operation, message, [(offset, size, kind, value)])] for
+    csrc/ipvs_rules.c: the request of each sample (_SAMPLES) as FastRestore
+    encodes its line, flagged NLM_F_REQUEST, with the slots its line's
+    values take."""
     from . import _netlink as nl
     from . import _spec
     fast = FastRestore()
     out = []
     for line in _SAMPLES:
-        op = fast.operation(line)
+        op = getattr(fast, line[0])(*line[1:])
         msg = nl.encode_genl(family, op.cmd, version, op.attrs, flags=nl.NLM_F_REQUEST)
         slots: list = []
         _slots(msg, nl.NLMSG_HDR.size + nl.GENL_HDR.size, len(msg), "cmd", slots)
@@ -159,8 +173,8 @@ def rule_templates(family: int, version: int) -> list:
         if sorted(f for _, _, _, f in slots) != sorted(
                 f for (t, a), f in _SLOTS.items()
                 if ((t == "dest" or a != "sched_name") if dest else t == "service")):
-            raise AssertionError("the values of %r are not one attribute each" % line)
-        out.append((msg, slots))
+            raise AssertionError("the values of %r are not one attribute each" % (line,))
+        out.append((op.operation, msg, slots))
     return out
 
 
@@ -197,9 +211,17 @@ class RulePlan:
         self.family, self.version = family, version
         self.operation = FastRestore().operation
         self.c = None
+        self._templates = None
 
     def templates(self) -> list:
-        return rule_templates(self.family, self.version)
+        if self._templates is None:
+            self._templates = rule_templates(self.family, self.version)
+        return self._templates
+
+    def operations(self) -> dict:
+        """{command: operation name} of the requests it writes."""
+        from ._netlink import NLMSG_HDR
+        return {msg[NLMSG_HDR.size]: op for op, msg, _ in self.templates()}
 
     def grammar(self) -> tuple:
         return rule_grammar()
@@ -217,7 +239,7 @@ class RuleBatch:
 
     def __init__(self, connect, report):
         self._connect, self._report = connect, report
-        self._client = self._plan = self._fast = None
+        self._client = self._plan = self._probe = None
         self._used = self._count = self._last = 0
         self._first = None
         self._names: dict = {}  # seq -> operation, for add()'s
@@ -230,7 +252,7 @@ class RuleBatch:
         self._plan = RulePlan(c.family, _spec.GENL_VERSION)
         self._cap = BATCH_BYTES
         self._buf = bytearray(2 * BATCH_BYTES)  # room for add()'s last one past cap
-        self._ops = {op.cmd: op.operation for op in map(self._plan.operation, _SAMPLES)}
+        self._ops = self._plan.operations()
 
     def lines(self, data: bytes, pos: int = 0) -> int:
         """Queue the plain lines of data (whole lines, bytes) from pos on,
@@ -243,7 +265,7 @@ class RuleBatch:
             end = data.find(b"\n", pos) + 1 or len(data)
             while pos < len(data) and not data[pos:end].strip(b" \t\n\r"):
                 pos, end = end, data.find(b"\n", end) + 1 or len(data)
-            if pos >= len(data) or self.operation(data[pos:end]) is None:
+            if pos >= len(data) or not self._plain(data[pos:end]):
                 return pos
             self._open()
         conn = self._client._conn
@@ -264,11 +286,14 @@ class RuleBatch:
             self.flush()
         return pos
 
-    def operation(self, line: bytes):
-        """FastRestore's operation for a line's bytes (None: not plain)."""
-        if self._fast is None:
-            self._fast = FastRestore().operation
-        return self._fast(line.decode("latin-1"))
+    def _plain(self, line: bytes) -> bool:
+        """Is this one line a plain one? (encode_rules tries it, numbered
+        for no family: the kernel is not open yet.)"""
+        from . import _spec
+        from ._decoder import encode_rules
+        if self._probe is None:
+            self._probe = RulePlan(0, _spec.GENL_VERSION)
+        return encode_rules(line, 0, self._probe, 1, bytearray(512), 0, 512)[2] == 1
 
     def add(self, op) -> None:
         """Queue one operation: (Client method name, arguments...), as

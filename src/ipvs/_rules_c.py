@@ -28,7 +28,7 @@ class _RuleTables:
         tmpl = plan.templates()
         self.tmpl = ffi.new("struct ipvs_rtmpl[]", len(tmpl))
         self.keep = []
-        for t, (msg, slots) in zip(self.tmpl, tmpl):
+        for t, (_, msg, slots) in zip(self.tmpl, tmpl):
             b = ffi.new("uint8_t[]", msg)
             s = ffi.new("struct ipvs_rslot[]", len(slots))
             for cs, (off, size, kind, value) in zip(s, slots):
