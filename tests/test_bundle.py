@@ -151,3 +151,31 @@ def test_the_build_note_is_read_beside_bundled_modules(built):
               "print(type(d.__loader__).__name__); print(ipvs.DECODER_REASON)")
     assert (p.returncode, p.stderr) == (0, "")
     assert p.stdout == "_Bundled\n%s\n" % note
+
+
+def test_bundled_modules_keep_postponed_annotations_without_importing_future(built):
+    """`from __future__ import annotations` becomes the compiler flag in the
+    bundle: the annotations stay strings (typing is never imported for
+    them) and the standard library's __future__.py is not read."""
+    code = ("import sys, ipvs\n"
+            "print(ipvs._bundled is not None)\n"
+            "from ipvs import _transport\n"
+            "print(_transport.Conn.spare.__annotations__['return'])\n"
+            "print('__future__' in sys.modules)\n")
+    p = child(built, code=code)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == ["True", "Optional['Conn']", "False"]
+    p = child(built, code=code, IPVS_BUNDLE="0")  # the files: they import it
+    assert p.stdout.splitlines() == ["False", "Optional['Conn']", "True"], p.stderr
+
+
+def test_only_the_future_line_changes_and_line_numbers_stay(tmp_path):
+    src = (b'"""doc"""\nfrom __future__ import annotations\n\nimport os\n'
+           b'def f(x: Undefined) -> "X":\n    return 1 / 0\n')
+    code = _bundle.compiled(src, "m.py")
+    ns = {}
+    exec(code, ns)
+    assert ns["__doc__"] == "doc" and ns["f"].__annotations__ == {"x": "Undefined",
+                                                                "return": "'X'"}
+    assert ns["f"].__code__.co_firstlineno == 5
+    assert "__future__" not in code.co_names and "annotations" not in ns
