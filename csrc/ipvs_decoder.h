@@ -316,7 +316,8 @@ struct ipvs_rgrammar {
  * tmpl[1 + n / 4] for a service whose scheduler has n letters. A line of
  * only " \t\n\r" is skipped. Stops at the first line that is not plain
  * and returns 0, or returns IPVS_E_FULL when the next message would end
- * past cap. res[0]: where it stopped (len: at the end), res[1]: the
+ * past cap (IPVS_E_SPEC: a scheduler slot too small for its class, a
+ * bug of the templates). res[0]: where it stopped (len: at the end), res[1]: the
  * messages written, res[2]: the new used, res[3]: the offset of the last
  * message (left as given when none was written). */
 int ipvs_encode_rules(const uint8_t *text, size_t len, size_t pos,

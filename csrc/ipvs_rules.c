@@ -124,8 +124,9 @@ static int rule_parse(const uint8_t *p, const uint8_t *end, const struct ipvs_rg
     return 1;
 }
 
-static void rule_fill(uint8_t *m, const struct ipvs_rtmpl *t, const uint32_t v[],
-                      const uint8_t *sched, size_t slen)
+/* IPVS_E_SPEC: a template whose scheduler slot is too small (a bug) */
+static int rule_fill(uint8_t *m, const struct ipvs_rtmpl *t, const uint32_t v[],
+                     const uint8_t *sched, size_t slen)
 {
     memcpy(m, t->bytes, t->len);
     for (size_t i = 0; i < t->nslots; i++) {
@@ -139,6 +140,8 @@ static void rule_fill(uint8_t *m, const struct ipvs_rtmpl *t, const uint32_t v[]
         case IPVS_RS_U32: memcpy(o, &x, 4); break;
         case IPVS_RS_ADDR4: memcpy(o, &v[s->field], 4); break;
         case IPVS_RS_STRING: /* the attribute's length, the name, NULs to the slot's end */
+            if (slen >= s->size || s->off < 4)
+                return IPVS_E_SPEC;
             h = (uint16_t)(4 + slen + 1);
             memcpy(o - 4, &h, 2);
             memcpy(o, sched, slen);
@@ -146,6 +149,7 @@ static void rule_fill(uint8_t *m, const struct ipvs_rtmpl *t, const uint32_t v[]
             break;
         }
     }
+    return 0;
 }
 
 int ipvs_encode_rules(const uint8_t *text, size_t len, size_t pos,
@@ -179,7 +183,8 @@ int ipvs_encode_rules(const uint8_t *text, size_t len, size_t pos,
             rc = IPVS_E_FULL;
             break;
         }
-        rule_fill(out + used, t, v, sched, slen);
+        if ((rc = rule_fill(out + used, t, v, sched, slen)) != 0)
+            break;
         memcpy(out + used + 8, &seq, 4);
         seq = seq == 0xffffffffu ? 1 : seq + 1; /* 0 is skipped, as Conn.next_seq() does */
         last = used;

@@ -131,6 +131,20 @@ def test_requests_are_fastrestores_numbered_in_order(impl):
     assert out[8:] == want and used == at and last == last_at
 
 
+@need_c
+def test_a_template_too_small_for_its_scheduler_is_refused_not_overrun():
+    from ipvs._base import DecodeError
+    plan = RulePlan(FAMILY, VERSION)
+    tmpl = plan.templates()
+    plan._templates = tmpl[:4] + [tmpl[1]]  # 12-15 letters into a 4-byte slot
+    out = bytearray(4096)
+    with pytest.raises(DecodeError):
+        _rules_c.encode_rules(b"-A -t 1.2.3.4:80 -s " + b"a" * 13 + b"\n", 0, plan, 1, out, 0,
+                              4096)
+    assert _rules_c.encode_rules(b"-A -t 1.2.3.4:80 -s abc\n", 0, plan, 1, out, 0,
+                                 4096)[2] == 1
+
+
 def test_templates_come_from_the_spec_with_a_slot_for_every_value():
     tmpl = rule_templates(FAMILY, VERSION)
     assert len(tmpl) == 5

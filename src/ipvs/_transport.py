@@ -287,7 +287,7 @@ class Conn:
         try:
             while True:
                 for m in nl.iter_messages(self.recv()):
-                    if ((m.seq - first) % 0xFFFFFFFF >= count or m.pid != self.pid
+                    if (not m.seq or (m.seq - first) % 0xFFFFFFFF >= count or m.pid != self.pid
                             or m.type != nl.NLMSG_ERROR or m.seq in errors):
                         raise ProtocolError("unexpected reply in a batch (seq %d)" % m.seq)
                     info = nl.decode_error(m)

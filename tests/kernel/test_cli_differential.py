@@ -159,6 +159,14 @@ SEQUENCES = {
         "-R <<< -Z\\n-C\\n-A -u 5.5.5.18:53\\n", "-R", "-R <<< \\n",
         "-R <<< -h\\n-A -t 5.5.5.19:80\\n", "-R <<< -v\\n",
         "-R <<< # comment\\n-A -t 5.5.5.8:80\\n",
+        # plain lines (C writes their requests in bulk): failures, order, status
+        "-R <<< -A -t 5.5.5.20:80 -s rr\\n-A -t 5.5.5.20:80 -s rr\\n"
+        "-a -t 5.5.5.20:80 -r 7.7.7.7:80 -m -w 1\\n-a -t 5.5.5.21:80 -r 7.7.7.7:80 -g -w 1\\n"
+        "-a -t 5.5.5.20:80 -r 7.7.7.7:80 -m -w 1\\n",
+        "-R <<< -A -u 5.5.5.22:53 -s wlc\\n-Ln\\n-a -u 5.5.5.22:53 -r 7.7.7.8:53 -i -w 0\\n"
+        "  -a -u 5.5.5.22:53 -r 7.7.7.9:5353 -m -w 2147483647 \\r\\n-Ln\\n",
+        "-R <<< -A -t 5.5.5.23:80 -s abcdefghijklmno\\n-A -t 5.5.5.24:80 -s sed\\n",
+        "-Ln",
     ],
 }
 
