@@ -5,8 +5,9 @@ with scripts/vm, once per kernel).
 At each size (N services x D NAT real servers, fill.py's rules):
 - `-R` from an empty table: the reference, ours (C), ours (twin), and the
   kernel's floor (the same rules encoded by rawnl.py, which shares no code
-  with the project, before the clock starts, sent in 32 KiB batches); the
-  tables compared through the reference's `-Sn`.
+  with the project, before the clock starts, sent in 32 KiB batches), in
+  interleaved rounds, medians and each round's ratio; the tables compared
+  through the reference's `-Sn`.
 - the listings (`-Ln`, `-Ln --stats --exact`, `--rate`, `--thresholds`,
   `-Sn`, and our `--json`, which has no reference counterpart and is set
   beside `-Ln --stats --exact`, and `-L --prometheus` beside `-Ln --stats`):
@@ -84,28 +85,35 @@ def one_size(n, d, a):
         run([REF, "-R"], stdin=rules)
         raw = rawnl.Raw()
         return listings(n, d, a, res, raw)
-    # -R from empty, three ways, and the kernel's floor
-    r = {}
+    # -R from empty, three ways, and the kernel's floor, in interleaved
+    # rounds (the kernel's own cost moves by a second from round to round)
+    times = {"ref": [], "ours": [], "twin": [], "floor": []}
     saved = None
-    for name, env in (("ref", None), ("ours", None), ("twin", TWIN)):
+    for _ in range(a.repeat):
+        for name, env in (("ref", None), ("ours", None), ("twin", TWIN)):
+            flush()
+            times[name].append(run([REF if name == "ref" else OURS, "-R"], stdin=rules,
+                                   env=env)[0])
+            s = run([REF, "-Sn"])[1]
+            assert saved is None or s == saved, "-R: the %s table differs" % name
+            saved = s
         flush()
-        r[name] = run([REF if name == "ref" else OURS, "-R"], stdin=rules, env=env)[0]
-        s = run([REF, "-Sn"])[1]
-        assert saved is None or s == saved, "-R: the %s table differs" % name
-        saved = s
-    flush()
-    raw = rawnl.Raw()
-    msgs = rawnl.fill_messages(raw, rules)
-    t0 = time.perf_counter()
-    errors = raw.send_batches(msgs)
-    r["floor"] = time.perf_counter() - t0
-    assert errors == 0, "the kernel refused %d rules" % errors
-    assert run([REF, "-Sn"])[1] == saved, "-R floor: the table differs"
-    res["restore"] = dict(r, rules=nrules)
-    print("%dx%d -R (%d rules): ref %.2f s, ours %.2f s, twin %.2f s, kernel floor %.2f s; "
-          "above the floor ours/ref %.3f" % (n, d, nrules, r["ref"], r["ours"], r["twin"],
-                                              r["floor"], (r["ours"] - r["floor"]) /
-                                              max(r["ref"] - r["floor"], 1e-9)), flush=True)
+        raw = rawnl.Raw()
+        msgs = rawnl.fill_messages(raw, rules)
+        t0 = time.perf_counter()
+        errors = raw.send_batches(msgs)
+        times["floor"].append(time.perf_counter() - t0)
+        assert errors == 0, "the kernel refused %d rules" % errors
+        assert run([REF, "-Sn"])[1] == saved, "-R floor: the table differs"
+    r = {k: statistics.median(v) for k, v in times.items()}
+    rounds = [(o - f) / max(ref - f, 1e-9)
+              for ref, o, f in zip(times["ref"], times["ours"], times["floor"])]
+    res["restore"] = dict(r, rules=nrules, rounds=times, round_ratios=rounds)
+    print("%dx%d -R (%d rules, medians of %d rounds): ref %.2f s, ours %.2f s, twin %.2f s, "
+          "kernel floor %.2f s; above the floor ours/ref %.3f (rounds: %s)"
+          % (n, d, nrules, a.repeat, r["ref"], r["ours"], r["twin"], r["floor"],
+             (r["ours"] - r["floor"]) / max(r["ref"] - r["floor"], 1e-9),
+             ", ".join("%.2f" % x for x in rounds)), flush=True)
     return listings(n, d, a, res, raw)
 
 
