@@ -86,25 +86,30 @@ def one_size(n, d, a):
         raw = rawnl.Raw()
         return listings(n, d, a, res, raw)
     # -R from empty, three ways, and the kernel's floor, in interleaved
-    # rounds (the kernel's own cost moves by a second from round to round)
+    # rounds, each round in another order. The kernel's own cost moves by
+    # seconds: a flush puts every real server in the kernel's dest trash
+    # (kept up to IP_VS_DEST_TRASH_PERIOD, 120 s), and each new real server
+    # is first looked for in that list, so what a -R costs depends on what
+    # ran before it and how long ago.
     times = {"ref": [], "ours": [], "twin": [], "floor": []}
     saved = None
-    for _ in range(a.repeat):
-        for name, env in (("ref", None), ("ours", None), ("twin", TWIN)):
+    order = ["ref", "ours", "twin", "floor"]
+    for k in range(a.repeat):
+        for name in order[k % 4:] + order[:k % 4]:
             flush()
-            times[name].append(run([REF if name == "ref" else OURS, "-R"], stdin=rules,
-                                   env=env)[0])
+            if name == "floor":
+                raw = rawnl.Raw()
+                msgs = rawnl.fill_messages(raw, rules)
+                t0 = time.perf_counter()
+                errors = raw.send_batches(msgs)
+                times["floor"].append(time.perf_counter() - t0)
+                assert errors == 0, "the kernel refused %d rules" % errors
+            else:
+                times[name].append(run([REF if name == "ref" else OURS, "-R"], stdin=rules,
+                                       env=TWIN if name == "twin" else None)[0])
             s = run([REF, "-Sn"])[1]
             assert saved is None or s == saved, "-R: the %s table differs" % name
             saved = s
-        flush()
-        raw = rawnl.Raw()
-        msgs = rawnl.fill_messages(raw, rules)
-        t0 = time.perf_counter()
-        errors = raw.send_batches(msgs)
-        times["floor"].append(time.perf_counter() - t0)
-        assert errors == 0, "the kernel refused %d rules" % errors
-        assert run([REF, "-Sn"])[1] == saved, "-R floor: the table differs"
     r = {k: statistics.median(v) for k, v in times.items()}
     rounds = [(o - f) / max(ref - f, 1e-9)
               for ref, o, f in zip(times["ref"], times["ours"], times["floor"])]
