@@ -21,6 +21,9 @@
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py would import enum and selectors
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
+    from typing import Optional
 
 from .vocab import (AF_INET, DEFAULT_SCHEDULER, FORWARDING_SWITCHES, IPPROTO_TCP, IPPROTO_UDP,
                      PROTOCOL_OPTIONS, FWD_MASQ)
@@ -155,14 +158,14 @@ _SAMPLES = (("dest", "-t", "1.1.1.1", "1", "1.1.1.1", 1, _MASQ, 1),) + tuple(
     ("service", "-t", "1.1.1.1", "1", "x" * n) for n in (3, 7, 11, 15))
 
 
-def rule_templates(family: int, version: int) -> list:
+def rule_templates(family: int, version: int, fast: Optional[FastRestore] = None) -> list:
     """[(operation, message, [(offset, size, kind, value)])] for
     csrc/ipvs_rules.c: the request of each sample (_SAMPLES) as FastRestore
-    encodes its line, flagged NLM_F_REQUEST, with the slots its line's
-    values take."""
+    (`fast`, or a new one) encodes its line, flagged NLM_F_REQUEST, with the
+    slots its line's values take."""
     from . import _netlink as nl
     from . import _spec
-    fast = FastRestore()
+    fast = fast or FastRestore()
     out = []
     for line in _SAMPLES:
         op = getattr(fast, line[0])(*line[1:])
@@ -209,13 +212,14 @@ class RulePlan:
 
     def __init__(self, family: int, version: int):
         self.family, self.version = family, version
-        self.operation = FastRestore().operation
+        self._fast = FastRestore()
+        self.operation = self._fast.operation
         self.c = None
         self._templates = None
 
     def templates(self) -> list:
         if self._templates is None:
-            self._templates = rule_templates(self.family, self.version)
+            self._templates = rule_templates(self.family, self.version, self._fast)
         return self._templates
 
     def operations(self) -> dict:
@@ -261,12 +265,12 @@ class RuleBatch:
         again after it). Blank lines are skipped."""
         from ._decoder import encode_rules
         if self._client is None:
-            # the kernel is opened at the first operation, not before
-            end = data.find(b"\n", pos) + 1 or len(data)
-            while pos < len(data) and not data[pos:end].strip(b" \t\n\r"):
-                pos, end = end, data.find(b"\n", end) + 1 or len(data)
-            if pos >= len(data) or not self._plain(data[pos:end]):
-                return pos
+            # the kernel is opened at the first operation, not before: is the
+            # first line with words a plain one? (encode_rules answers on a
+            # plan for no family; else it stops at that line, or at the end)
+            first = self._probe_lines(data, pos)
+            if not first[2]:
+                return first[1]
             self._open()
         conn = self._client._conn
         while pos < len(data):
@@ -286,14 +290,14 @@ class RuleBatch:
             self.flush()
         return pos
 
-    def _plain(self, line: bytes) -> bool:
-        """Is this one line a plain one? (encode_rules tries it, numbered
-        for no family: the kernel is not open yet.)"""
+    def _probe_lines(self, data: bytes, pos: int) -> tuple:
+        """encode_rules over data from pos into a scratch buffer of a few
+        requests, numbered for no family (the kernel is not open yet)."""
         from . import _spec
         from ._decoder import encode_rules
         if self._probe is None:
             self._probe = RulePlan(0, _spec.GENL_VERSION)
-        return encode_rules(line, 0, self._probe, 1, bytearray(512), 0, 512)[2] == 1
+        return encode_rules(data, pos, self._probe, 1, bytearray(512), 0, 512)
 
     def add(self, op) -> None:
         """Queue one operation: (Client method name, arguments...), as
