@@ -170,6 +170,57 @@ int ipvs_proc_numeric(const uint8_t *body, size_t len, int sort,
                       size_t *heads, size_t *ends, uint8_t *ok, size_t nmax,
                       size_t *count, size_t *written);
 
+/* `ipvsadm -Ln`'s services (after its title lines) from service records
+ * and ipvs_proc_numeric's output (text, its heads, ends and ok, nent
+ * services): for record order[j] (j < total; records of v->size bytes back
+ * to back at recs) one after another, when it is a plain IPv4 service (af
+ * v->af_inet, no firewall mark, no flag of v->general, no persistence
+ * engine, a protocol of v->proto) that the text names (its label, the
+ * address and port as "%08X:%04X"; a later service line wins) with the
+ * same scheduler and ok, its line ("%-4s a.b.c.d:port sched", then
+ * " persistent T" and " mask a.b.c.d" unless the mask is 255.255.255.255
+ * when v->persistent is set in its flags, and '\n') and its real servers'
+ * text; otherwise nothing, and (where its text would be, the record's
+ * index) goes to holes (*nholes pairs). Where the record keeps a field is
+ * v->field[IPVS_SV_*] (offset, size), from the spec. ents and slots are
+ * scratch: nent entries, and nslots (a power of two above nent) zeroed
+ * slots. IPVS_E_PROC_LAYOUT: a service line of fewer than three words
+ * (str.split()'s); IPVS_E_FULL: out (cap) too small (cap of the text's
+ * size + 160 bytes a record always does when no two records name the same
+ * service); IPVS_E_SPEC: an index in order out of range, nslots not as
+ * said, more than IPVS_SV_PROTOS protocols. */
+#define IPVS_SV_AF 0
+#define IPVS_SV_PROTOCOL 1
+#define IPVS_SV_ADDR 2
+#define IPVS_SV_PORT 3
+#define IPVS_SV_FWMARK 4
+#define IPVS_SV_FLAGS 5
+#define IPVS_SV_SCHED 6
+#define IPVS_SV_PE 7
+#define IPVS_SV_TIMEOUT 8
+#define IPVS_SV_NETMASK 9
+#define IPVS_SV_COUNT 10
+#define IPVS_SV_PROTOS 8
+struct ipvs_svcview {
+    uint32_t offset[IPVS_SV_COUNT];
+    uint32_t size[IPVS_SV_COUNT];
+    uint32_t rec_size, af_inet, general, persistent, nproto;
+    uint32_t proto[IPVS_SV_PROTOS];
+    uint8_t label[IPVS_SV_PROTOS][8];
+    uint8_t label_len[IPVS_SV_PROTOS];
+};
+struct ipvs_pent {
+    size_t at[3];
+    size_t len[3];
+};
+int ipvs_proc_services(const uint8_t *text, const size_t *heads, const size_t *ends,
+                       const uint8_t *ok, size_t nent,
+                       const uint8_t *recs, size_t total, const struct ipvs_svcview *v,
+                       const uint32_t *order, struct ipvs_pent *ents,
+                       uint32_t *slots, size_t nslots,
+                       uint8_t *out, size_t cap, uint32_t *holes, size_t *nholes,
+                       size_t *written);
+
 /* The dumps of n requests, one after another, on netlink socket fd (the
  * caller's; the sequence numbers are in the requests). reqs holds the n
  * request messages back to back, each at a 4-byte boundary; args[i] is

@@ -151,3 +151,218 @@ int ipvs_proc_numeric(const uint8_t *body, size_t len, int sort,
     *written = (size_t)(w - out);
     return 0;
 }
+
+/* ---- -Ln's services: records paired with the file's services ---- */
+
+/* what str.split() takes for a space in latin-1 text */
+static int py_space(uint8_t c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f) || c == 0x85 ||
+           c == 0xa0;
+}
+
+/* the first three words of the line text[from:to] (offsets into text);
+ * how many there are, at most 3 */
+static int words3(const uint8_t *text, size_t from, size_t to, struct ipvs_pent *e)
+{
+    size_t i = from;
+    int k = 0;
+    while (k < 3) {
+        size_t s;
+        while (i < to && py_space(text[i]))
+            i++;
+        if (i == to)
+            break;
+        s = i;
+        while (i < to && !py_space(text[i]))
+            i++;
+        e->at[k] = s;
+        e->len[k] = i - s;
+        k++;
+    }
+    return k;
+}
+
+static uint32_t fnv(uint32_t h, const uint8_t *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+/* the hash of a (label, address:port) key; the 0xff between them is in
+ * neither (a label and a word of the file have no 0xff next to them in
+ * the same place: a collision only costs a comparison) */
+static uint32_t key_hash(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+    uint32_t h = fnv(2166136261u, a, na);
+    h = (h ^ 0xff) * 16777619u;
+    return fnv(h, b, nb);
+}
+
+static int same(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+    return na == nb && memcmp(a, b, na) == 0;
+}
+
+static uint64_t rec_uint(const uint8_t *rec, const struct ipvs_svcview *v, int f)
+{
+    const uint8_t *p = rec + v->offset[f];
+    uint16_t b16;
+    uint32_t b32;
+    uint64_t b64;
+    switch (v->size[f]) {
+    case 1: return *p;
+    case 2: memcpy(&b16, p, 2); return b16;
+    case 4: memcpy(&b32, p, 4); return b32;
+    default: memcpy(&b64, p, 8); return b64;
+    }
+}
+
+/* a string field's length without its trailing NULs (the records' rstrip) */
+static size_t rec_strlen(const uint8_t *rec, const struct ipvs_svcview *v, int f)
+{
+    const uint8_t *p = rec + v->offset[f];
+    size_t n = v->size[f];
+    while (n && !p[n - 1])
+        n--;
+    return n;
+}
+
+static uint8_t *dotted(uint8_t *w, const uint8_t *a)
+{
+    int i;
+    for (i = 0; i < 4; i++) {
+        if (i)
+            *w++ = '.';
+        w = dec(w, a[i]);
+    }
+    return w;
+}
+
+/* the entry (index + 1) the file has for key, or 0 */
+static uint32_t lookup(const uint8_t *text, const struct ipvs_pent *ents, const uint32_t *slots,
+                       size_t nslots, const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+    size_t s = key_hash(a, na, b, nb) & (nslots - 1);
+    while (slots[s]) {
+        const struct ipvs_pent *e = &ents[slots[s] - 1];
+        if (same(text + e->at[0], e->len[0], a, na) && same(text + e->at[1], e->len[1], b, nb))
+            return slots[s];
+        s = (s + 1) & (nslots - 1);
+    }
+    return 0;
+}
+
+/* a service line but its scheduler: a label (8), ' ', "a.b.c.d:port" (21),
+ * ' ', " persistent T" (12 + 20), " mask a.b.c.d" (6 + 15) and '\n' */
+#define HEAD_ROOM (8 + 1 + 21 + 1 + 32 + 21 + 1)
+
+int ipvs_proc_services(const uint8_t *text, const size_t *heads, const size_t *ends,
+                       const uint8_t *ok, size_t nent,
+                       const uint8_t *recs, size_t total, const struct ipvs_svcview *v,
+                       const uint32_t *order, struct ipvs_pent *ents,
+                       uint32_t *slots, size_t nslots,
+                       uint8_t *out, size_t cap, uint32_t *holes, size_t *nholes,
+                       size_t *written)
+{
+    static const uint8_t hex[] = "0123456789ABCDEF";
+    size_t e, j, nh = 0;
+    uint8_t *w = out, *end = out + cap;
+
+    *nholes = 0;
+    *written = 0;
+    if (nslots <= nent || (nslots & (nslots - 1)) || v->nproto > IPVS_SV_PROTOS)
+        return IPVS_E_SPEC;
+    for (e = 0; e < nent; e++) {
+        struct ipvs_pent *p = &ents[e];
+        size_t s;
+        if (words3(text, e ? ends[e - 1] : 0, heads[e], p) < 3)
+            return IPVS_E_PROC_LAYOUT;
+        s = key_hash(text + p->at[0], p->len[0], text + p->at[1], p->len[1]) & (nslots - 1);
+        while (slots[s]) { /* the same key again: the later line is the newer */
+            const struct ipvs_pent *q = &ents[slots[s] - 1];
+            if (same(text + q->at[0], q->len[0], text + p->at[0], p->len[0]) &&
+                same(text + q->at[1], q->len[1], text + p->at[1], p->len[1]))
+                break;
+            s = (s + 1) & (nslots - 1);
+        }
+        slots[s] = (uint32_t)(e + 1);
+    }
+    for (j = 0; j < total; j++) {
+        const uint8_t *rec, *addr, *sched, *label = NULL;
+        uint8_t key[13];
+        size_t nlabel = 0, nsched, k;
+        uint64_t proto, port, flags;
+        uint32_t hit = 0;
+        if (order[j] >= total)
+            return IPVS_E_SPEC;
+        rec = recs + (size_t)order[j] * v->rec_size;
+        proto = rec_uint(rec, v, IPVS_SV_PROTOCOL);
+        flags = rec_uint(rec, v, IPVS_SV_FLAGS);
+        for (k = 0; k < v->nproto; k++)
+            if (v->proto[k] == proto) {
+                label = v->label[k];
+                nlabel = v->label_len[k];
+                break;
+            }
+        addr = rec + v->offset[IPVS_SV_ADDR];
+        port = rec_uint(rec, v, IPVS_SV_PORT);
+        sched = rec + v->offset[IPVS_SV_SCHED];
+        nsched = rec_strlen(rec, v, IPVS_SV_SCHED);
+        if (rec_uint(rec, v, IPVS_SV_AF) == v->af_inet && !rec_uint(rec, v, IPVS_SV_FWMARK) &&
+            !(flags & v->general) && !rec_strlen(rec, v, IPVS_SV_PE) && label &&
+            v->size[IPVS_SV_ADDR] >= 4 && port <= 0xFFFF) {
+            for (k = 0; k < 4; k++) {
+                key[2 * k] = hex[addr[k] >> 4];
+                key[2 * k + 1] = hex[addr[k] & 15];
+            }
+            key[8] = ':';
+            for (k = 0; k < 4; k++)
+                key[9 + k] = hex[(port >> (12 - 4 * k)) & 15];
+            hit = lookup(text, ents, slots, nslots, label, nlabel, key, sizeof key);
+        }
+        if (hit) {
+            const struct ipvs_pent *p = &ents[hit - 1];
+            if (!ok[hit - 1] || !same(text + p->at[2], p->len[2], sched, nsched))
+                hit = 0;
+        }
+        if (!hit) {
+            if ((size_t)(w - out) > UINT32_MAX)
+                return IPVS_E_FULL;
+            holes[2 * nh] = (uint32_t)(w - out);
+            holes[2 * nh + 1] = order[j];
+            nh++;
+            continue;
+        }
+        e = hit - 1;
+        if ((size_t)(end - w) < HEAD_ROOM + nsched + (ends[e] - heads[e]))
+            return IPVS_E_FULL;
+        memcpy(w, label, nlabel);
+        w = pad(w + nlabel, nlabel, 4);
+        *w++ = ' ';
+        w = dotted(w, addr);
+        *w++ = ':';
+        w = dec(w, (unsigned)port);
+        *w++ = ' ';
+        memcpy(w, sched, nsched);
+        w += nsched;
+        if (flags & v->persistent) {
+            const uint8_t *mask = rec + v->offset[IPVS_SV_NETMASK];
+            memcpy(w, " persistent ", 12);
+            w += 12;
+            w += dec64(rec_uint(rec, v, IPVS_SV_TIMEOUT), w);
+            if (v->size[IPVS_SV_NETMASK] == 4 && memcmp(mask, "\xff\xff\xff\xff", 4)) {
+                memcpy(w, " mask ", 6);
+                w = dotted(w + 6, mask);
+            }
+        }
+        *w++ = '\n';
+        memcpy(w, text + heads[e] + 1, ends[e] - heads[e] - 1);
+        w += ends[e] - heads[e] - 1;
+    }
+    *nholes = nh;
+    *written = (size_t)(w - out);
+    return 0;
+}

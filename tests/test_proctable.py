@@ -4,12 +4,14 @@
 # in net/netfilter/ipvs/ip_vs_ctl.c, 6.1); the VM tests compare the real
 # file's listing with the reference ipvsadm (tests/kernel/).
 import socket
+import struct
 
 import pytest
 
 import tablegen
 from ipvs import Destination, Info, Service, Stats
 from ipvs import _fastlist as F
+from ipvs._decoder import DECODER
 from ipvs import _proctable as P
 from ipvs.cli import _options as O
 from ipvs.cli import _render as R
@@ -164,6 +166,15 @@ def record_of(svc):
             svc.scheduler, svc.flags | 2, svc.timeout, mask, svc.pe_name) + (0,) * 10
 
 
+def raw_of(records):
+    """The records in the C decoder's layout, back to back (what its dump
+    leaves: the string fields NUL-padded)."""
+    from ipvs import _spec
+    fmt = _spec.LAYOUTS["service"].fmt
+    return b"".join(struct.pack(fmt, *[v.encode("latin-1") if isinstance(v, str) else v
+                                       for v in r]) for r in records)
+
+
 @pytest.mark.parametrize("seed", range(80))
 @pytest.mark.parametrize("fmt", [O.FMT_NUMERIC, O.FMT_NUMERIC | O.FMT_NOSORT])
 def test_numeric_listing_from_records_equals_the_general_one(seed, fmt):
@@ -193,8 +204,9 @@ def test_numeric_listing_from_records_equals_the_general_one(seed, fmt):
     asked = []
 
     class Kernel:  # what the fast listing asks of a client
-        def service_records(self):
-            return records + [record_of(late)]
+        def service_table(self):  # (C's records too when C is active: C writes the text)
+            recs = records + [record_of(late)]
+            return recs, raw_of(recs) if DECODER == "c" else None
 
         def destinations(self, svc):
             asked.append(svc)
@@ -204,8 +216,8 @@ def test_numeric_listing_from_records_equals_the_general_one(seed, fmt):
             return [(s, self.destinations(s)) for s in services]
     got = R.numeric_table(INFO, Kernel(), data, fmt, R.NumericNames())
     # and the fast path did serve the plain services
-    table = F.proc_numeric(data, not fmt & O.FMT_NOSORT)
-    assert sum(F.numeric_service_from_record(r, table) is not None for r in records) >= \
+    table = P.numeric_table(data, not fmt & O.FMT_NOSORT)
+    assert sum(P.numeric_service(r, table) is not None for r in records) >= \
         sum(1 for s, ds in entries if s.af == socket.AF_INET and not s.fwmark
             and not s.flags & ~1 and not s.pe_name and all(d.af == socket.AF_INET for d in ds))
     assert got == R.table(INFO, entries + [(late, late_dests)], fmt, R.NumericNames())

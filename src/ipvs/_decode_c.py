@@ -415,35 +415,3 @@ def render_conns_numeric(chunk, final):
     if len(pieces) == 1:
         return pieces[0], pos
     return b"".join(pieces), pos
-
-
-def proc_numeric(data, sort):
-    """_decode_py.proc_numeric's result: C writes the lines (csrc/ipvs_proctext.c),
-    Python makes an entry per service."""
-    from ._proctable import body_start
-    start = body_start(data)
-    if start is None:
-        return None
-    size = len(data) - start
-    lines = data.count(b"\n", start) + 1
-    cap = size + size // 2 + 64
-    out, heads, ends = _raw("uint8_t[]", cap), _raw("size_t[]", lines), _raw("size_t[]", lines)
-    ok, count, written = _raw("uint8_t[]", lines), ffi.new("size_t *"), ffi.new("size_t *")
-    rc = lib.ipvs_proc_numeric(ffi.from_buffer("uint8_t[]", data) + start, size,
-                               1 if sort else 0, out, cap, _raw("struct ipvs_pline[]", lines),
-                               lines, heads, ends, ok, lines, count, written)
-    if rc == lib.IPVS_E_PROC_LAYOUT:
-        return None
-    if rc:
-        _raise(rc)
-    n = count[0]
-    text = ffi.buffer(out, written[0])[:].decode("latin-1")
-    table, start = {}, 0
-    for head, end, fit in zip(ffi.unpack(heads, n), ffi.unpack(ends, n), ffi.buffer(ok, n)[:]):
-        f = text[start:head].split()
-        if len(f) < 3:
-            return None
-        # a service seen twice: the later text is the newer (as parse())
-        table[(f[0], f[1])] = (f[2], text[head + 1:end] if fit else None)
-        start = end
-    return table

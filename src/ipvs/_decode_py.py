@@ -405,12 +405,16 @@ def render_conns_numeric(chunk, final):
 
 
 def proc_numeric(data, sort):
-    """/proc/net/ip_vs's bytes -> {(protocol, address:port as the file
-    names the service): (scheduler, what -Ln prints of its real servers,
-    or None when one is not an IPv4 line in the kernel's layout)}, or None
-    when the text is not the kernel's layout."""
+    """_proctable.numeric_table (see _decoder)."""
     from ._proctable import numeric_table
     return numeric_table(data, sort)
+
+
+def numeric_services(data, records, raw, order, sort):
+    """_proctable.numeric_services (raw, C's layout of records, unread)."""
+    from ._proctable import numeric_services as services, numeric_table
+    table = numeric_table(data, sort)
+    return None if table is None else services(table, records, order)
 
 
 def encode_rules(data, pos, plan, seq, out, used, cap):

@@ -22,6 +22,12 @@
 #   proc_numeric(data, sort)               -> {service key: (scheduler, text)}
 #     /proc/net/ip_vs's bytes: each service's real servers as `ipvsadm -Ln`
 #     prints them (_proctable.numeric_table), C writing the lines
+#   numeric_services(data, records, raw, order, sort)
+#                                          -> (text, holes) or None
+#     `ipvsadm -Ln`'s plain IPv4 services from their records (raw: in C's
+#     layout) and the file's bytes, in order; holes: (place, index) of
+#     each service the caller writes (_proctable.numeric_services; C:
+#     csrc/ipvs_proctext.c, no Python step per service)
 #   encode_rules(data, pos, plan, seq, out, used, cap)
 #                                          -> (full, pos, count, used, last)
 #     the plain `ipvsadm -R` lines of data (bytes) from pos on as requests
@@ -62,13 +68,24 @@ decode_dests = _impl.decode_dests
 run_dumps = _impl.run_dumps
 decode_conns = _impl.decode_conns
 render_conns_numeric = _impl.render_conns_numeric
-proc_numeric = _impl.proc_numeric
 if DECODER == "c":
+    # C's faces of csrc/ipvs_proctext.c and ipvs_rules.c are modules of
+    # their own (_proctext_c, _rules_c), read on first use
+    def proc_numeric(data, sort):
+        from ._proctext_c import proc_numeric as run
+        return run(data, sort)
+
+    def numeric_services(data, records, raw, order, sort):
+        from ._proctext_c import numeric_services as run
+        return run(data, records, raw, order, sort)
+
     def encode_rules(data, pos, plan, seq, out, used, cap):
         # C's is in a module of its own (_rules_c), read at -R's first plain line
         from ._rules_c import encode_rules as run
         return run(data, pos, plan, seq, out, used, cap)
 else:
+    proc_numeric = _impl.proc_numeric
+    numeric_services = _impl.numeric_services
     encode_rules = _impl.encode_rules
 
 

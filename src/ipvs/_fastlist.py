@@ -15,15 +15,12 @@
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py would import enum and selectors
-import _struct as struct  # the C module: struct.py is one more file to read
 
 from . import _proctable
-from ._decoder import proc_numeric
-from ._keys import record_sort_key
-from ._records import SVC
+from ._decoder import numeric_services
+from ._keys import record_sort_keys
 from .rules import packed
-from .vocab import (AF_INET, AF_INET6, PROTOCOL_LABELS, SVC_F_ONEPACKET, SVC_F_PERSISTENT,
-                     SVC_F_SCHED_ANY)
+from .vocab import AF_INET, AF_INET6
 
 
 class ProcDestinations(list):
@@ -86,27 +83,32 @@ def fast_table(client, proc=None, services=None) -> list:
 def numeric_listing(client, data, render, *, sort=True) -> str:
     """The services of `ipvsadm -Ln` after its title lines, from netlink's
     service records and /proc/net/ip_vs's bytes (read_proc_file()): the
-    common services (plain IPv4, no flags but persistence) straight from
-    their records and the real-server text the decoder writes from the file
-    (proc_numeric: C when active), any other through render(service,
-    destinations), with destinations a ProcDestinations where the file
-    vouches for them, else netlink's [Destination]. ValueError: the file
-    or a line in it not in the kernel's layout."""
-    from ._client import service_from_record
-    table = proc_numeric(data, sort)
-    if table is None:
-        raise ValueError("/proc/net/ip_vs is not in the kernel's layout")
-    records = client.service_records()
+    common services (plain IPv4, no flags but persistence) written by the
+    decoder from their records and the file's real-server lines
+    (numeric_services: C when active, no Python step per service), any
+    other through render(service, destinations), with destinations a
+    ProcDestinations where the file vouches for them, else netlink's
+    [Destination]. ValueError: the file or a line in it not in the
+    kernel's layout."""
+    records, raw = client.service_table()
+    order = list(range(len(records)))
     if sort:
-        records = sorted(records, key=record_sort_key)
-    texts = [numeric_service_from_record(r, table) for r in records]
-    rest = [i for i, t in enumerate(texts) if t is None]
-    if rest:
-        services = [service_from_record(records[i]) for i in rest]
-        proc = _proctable.parse(data)
-        for i, (svc, dests) in zip(rest, fast_table(client, proc, services)):
-            texts[i] = render(svc, dests)
-    return "".join(texts)
+        order.sort(key=record_sort_keys(records).__getitem__)
+    got = numeric_services(data, records, raw, order, sort)
+    if got is None:
+        raise ValueError("/proc/net/ip_vs is not in the kernel's layout")
+    text, holes = got
+    if not holes:
+        return text
+    from ._client import service_from_record
+    services = [service_from_record(records[i]) for _, i in holes]
+    pieces, last = [], 0
+    for (at, _), (svc, dests) in zip(holes, fast_table(client, _proctable.parse(data),
+                                                       services)):
+        pieces += (text[last:at], render(svc, dests))
+        last = at
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def _proc_v6(full):
@@ -131,37 +133,6 @@ def split_line(line):
 def _line_sort_key(line):
     af, address, port, _ = split_line(line)
     return (packed(af, address), port)
-
-
-_U32 = struct.Struct("=I")  # how the records hold an IPv4 netmask
-
-
-def numeric_service_from_record(r, table):
-    """The plain -n listing of one service, straight from its netlink
-    record and its entry in proc_numeric()'s table (no model objects: the
-    path of tables with tens of thousands of services). None when the
-    service is not the plain IPv4 kind this handles (firewall mark, IPv6,
-    scheduler flags, one-packet, a persistence engine, real servers not all
-    IPv4) or the table does not hold it: the caller takes the general
-    path."""
-    if (r[SVC.af] != AF_INET or r[SVC.fwmark]
-            or r[SVC.flags] & (SVC_F_ONEPACKET | SVC_F_SCHED_ANY) or r[SVC.pe_name]):
-        return None
-    proto = PROTOCOL_LABELS.get(r[SVC.protocol])
-    if proto is None:
-        return None
-    a = r[SVC.addr]
-    entry = table.get((proto, "%08X:%04X" % (int.from_bytes(a[:4], "big"), r[SVC.port])))
-    if entry is None or entry[0] != r[SVC.sched_name] or entry[1] is None:
-        return None
-    head = "%-4s %d.%d.%d.%d:%d %s" % (proto, a[0], a[1], a[2], a[3], r[SVC.port],
-                                       r[SVC.sched_name])
-    if r[SVC.flags] & SVC_F_PERSISTENT:
-        head += " persistent %d" % r[SVC.timeout]
-        mask = _U32.pack(r[SVC.netmask])
-        if mask != b"\xff\xff\xff\xff":
-            head += " mask %d.%d.%d.%d" % tuple(mask)
-    return head + "\n" + entry[1]
 
 
 __all__ = ["ProcDestinations", "read_proc_file", "read_proc_table", "fast_table",

@@ -19,8 +19,11 @@
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py would import enum and selectors
+import _struct as struct  # the C module: struct.py is one more file to read
 
-from .vocab import AF_INET6, FWMARK_LABEL, PROTOCOL_LABELS
+from ._records import SVC
+from .vocab import (AF_INET, AF_INET6, FWMARK_LABEL, PROTOCOL_LABELS, SVC_F_ONEPACKET,
+                    SVC_F_PERSISTENT, SVC_F_SCHED_ANY)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
@@ -120,6 +123,54 @@ def numeric_table(data: bytes, sort) -> Optional[dict]:
     if table is None:
         return None
     return {key: (sched, numeric_block(lines, sort)) for key, (sched, lines) in table.items()}
+
+
+# what takes a service off numeric_service()'s path (to the general one)
+GENERAL_FLAGS = SVC_F_ONEPACKET | SVC_F_SCHED_ANY
+_U32 = struct.Struct("=I")  # how the records hold an IPv4 netmask
+
+
+def numeric_service(r, table) -> Optional[str]:
+    """The plain -n listing of one service, straight from its netlink
+    record and its entry in numeric_table()'s table (no model objects: the
+    path of tables with tens of thousands of services). None when the
+    service is not the plain IPv4 kind this handles (firewall mark, IPv6,
+    scheduler flags, one-packet, a persistence engine, real servers not all
+    IPv4) or the table does not hold it: the caller takes the general
+    path. The twin of C's ipvs_proc_services (csrc/ipvs_proctext.c)."""
+    if (r[SVC.af] != AF_INET or r[SVC.fwmark] or r[SVC.flags] & GENERAL_FLAGS
+            or r[SVC.pe_name]):
+        return None
+    proto = PROTOCOL_LABELS.get(r[SVC.protocol])
+    if proto is None:
+        return None
+    a = r[SVC.addr]
+    entry = table.get((proto, "%08X:%04X" % (int.from_bytes(a[:4], "big"), r[SVC.port])))
+    if entry is None or entry[0] != r[SVC.sched_name] or entry[1] is None:
+        return None
+    head = "%-4s %d.%d.%d.%d:%d %s" % (proto, a[0], a[1], a[2], a[3], r[SVC.port],
+                                       r[SVC.sched_name])
+    if r[SVC.flags] & SVC_F_PERSISTENT:
+        head += " persistent %d" % r[SVC.timeout]
+        mask = _U32.pack(r[SVC.netmask])
+        if mask != b"\xff\xff\xff\xff":
+            head += " mask %d.%d.%d.%d" % tuple(mask)
+    return head + "\n" + entry[1]
+
+
+def numeric_services(table, records, order) -> Tuple[str, List[Tuple[int, int]]]:
+    """(text, holes): numeric_service() of records[i] for each i of order,
+    one after another, with table (numeric_table()'s); each service it
+    cannot write is a hole, (where its text goes in text, i)."""
+    texts, holes, at = [], [], 0
+    for i in order:
+        t = numeric_service(records[i], table)
+        if t is None:
+            holes.append((at, i))
+        else:
+            texts.append(t)
+            at += len(t)
+    return "".join(texts), holes
 
 
 def service_key(svc) -> Optional[Tuple[str, str]]:
