@@ -182,7 +182,8 @@ def make_decoders(layouts):
         src.append(_record_code(top, True))
     exec(compile("\n".join(src), "<ipvs records>", "exec"), env)
     svc, dest = layouts["service"], layouts["dest"]
-    parse_svc, parse_dest = env["_r_service"], env["_r_dest"]
+    from ._shapes import shaped  # (learned shapes: one unpack a record)
+    parse_svc, parse_dest = shaped(svc, env["_r_service"]), shaped(dest, env["_r_dest"])
 
     def decode_services(buf, seq, pid):
         """One receive buffer of a GET_SERVICE reply -> (records, status, errno)."""

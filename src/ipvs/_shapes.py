@@ -1,0 +1,185 @@
+# The twin's fast read of a record's nest by its shape.
+#
+# A dump's records come from one kernel and mostly have one shape: the same
+# attributes, of the same lengths, in the same order (a GET_DEST reply's
+# real servers differ in values only). The generic reader (_decode_py's
+# generated _r_* functions) walks every attribute into a dict and reads
+# each field through a call. Here the first nest of each length is
+# learned: its attribute header words (all of them, the nests' it reads
+# included) and where each field's bytes are, as one struct format; a nest
+# of the same length whose header words are the learned ones has its
+# fields at the same places, so one unpack_from reads it whole, and a
+# function generated for the shape makes the record.
+#
+# Rule: the same records as the generic reader, always: a shape is learned
+# only from a nest the generic reader decodes, and only if the shape's
+# record of that nest is the generic reader's; any other nest (another
+# shape, an error) goes to the generic reader. Layouts with string fields
+# keep the generic reader (a name is cut and checked by value).
+from __future__ import annotations
+
+import _struct as struct  # the C module: struct.py is one more file to read
+
+from ._layout import READ_SIZE
+
+_NLA = struct.Struct("=HH").unpack_from
+_TYPE_MASK = 0x3FFF
+_MOST = 64  # shapes kept per reader (lengths seen), beyond which: the generic reader
+# how a field's first bytes are unpacked (be16 as two bytes: no mixed byte order)
+_CODES = {"u8": "B", "u16": "H", "be16": "BB", "u32": "I", "i32": "i", "u64": "Q",
+          "flags": "II"}
+
+
+def shaped(layout, generic):
+    """generic(buf, s, e, arg), the layout's nest reader, with the fast
+    read of learned shapes in front of it (or generic itself for a layout
+    this cannot read)."""
+    if _has_strings(layout):
+        return generic
+    shapes: dict = {}  # nest length -> (unpack_from, header picker, header words, build)
+
+    def read(buf, s, e, arg):
+        shape = shapes.get(e - s)
+        if shape is not None:
+            vals = shape[0](buf, s)
+            if shape[1](vals) == shape[2]:
+                return shape[3](vals, arg)
+            return generic(buf, s, e, arg)
+        rec = generic(buf, s, e, arg)  # (raises on a bad nest: nothing learned)
+        if e - s not in shapes and len(shapes) < _MOST:
+            shapes[e - s] = _learn(layout, buf, s, e, arg, rec)
+        return rec
+    read.shapes = shapes
+    return read
+
+
+def _has_strings(layout):
+    return any(f.read == "string" or (f.read == "nest" and (
+        _has_strings(layout.subs[f.record]) or _has_strings(layout.subs[f.alt_record])))
+        for f in layout.fields)
+
+
+def _walk(buf, s, e, heads):
+    """{type: (start, end)} of the attributes in buf[s:e] (the last of a
+    type wins), each header's offset added to heads; None where the
+    generic reader would fail."""
+    out = {}
+    while s + 4 <= e:
+        alen, atype = _NLA(buf, s)
+        if alen < 4 or s + alen > e:
+            return None
+        heads.append(s)
+        out[atype & _TYPE_MASK] = (s + 4, s + alen)
+        s += (alen + 3) & ~3
+    return out
+
+
+def _plan(layout, buf, s, e, heads, reads):
+    """The expressions that make layout's fields (in tuple order) from the
+    unpacked values, the reads they need added to reads [(offset, code,
+    slot)]; None where the nest cannot be read so."""
+    a = _walk(buf, s, e, heads)
+    if a is None:
+        return None
+    exprs = {}
+    for f in layout.fields:
+        if f.read == "nest":
+            span = a.get(f.id)
+            sub = f.record
+            if span is None:
+                span, sub = a.get(f.alt), f.alt_record
+            if span is None:
+                if f.need != "optional":
+                    return None
+                exprs[f.index] = ["0"] * layout.subs[f.record].index._width
+                continue
+            inner = _plan(layout.subs[sub], buf, span[0], span[1], heads, reads)
+            if inner is None:
+                return None
+            exprs[f.index] = inner
+            continue
+        # (what the generic reader gives a field it does not read)
+        default = "arg" if f.need == "arg" else repr(bytes(16) if f.read == "addr" else f.default)
+        if f.unless is not None and f.unless in a:
+            exprs[f.index] = [default]
+            continue
+        span = a.get(f.id)
+        if span is None:
+            if f.need not in ("arg", "optional"):
+                return None
+            exprs[f.index] = [default]
+            continue
+        n = span[1] - span[0]
+        if n < READ_SIZE[f.read]:
+            return None
+        if f.read == "addr":
+            code = "%ds" % min(n, 16)
+        else:
+            code = _CODES.get(f.read)
+            if code is None:
+                return None
+        slot = "T[%d]" % len(reads)
+        reads.append((span[0], code, len(reads)))
+        if f.read == "addr" and n < 16:
+            slot += " + %r" % bytes(16 - n)
+        elif f.read == "be16":
+            slot = "(%s << 8 | T[%d])" % (slot, len(reads))
+            reads.append((span[0] + 1, "", len(reads)))  # (the second byte's slot)
+        elif f.read == "flags":
+            slot = "(%s & T[%d])" % (slot, len(reads))
+            reads.append((span[0] + 4, "", len(reads)))
+        exprs[f.index] = [slot]
+    return [x for i in sorted(exprs) for x in exprs[i]]
+
+
+def _learn(layout, buf, s, e, arg, rec):
+    """(unpack_from, header picker, header words, build) of the nest
+    buf[s:e]'s shape, or None when it cannot be read so."""
+    heads, reads = [], []
+    exprs = _plan(layout, buf, s, e, heads, reads)
+    if exprs is None:
+        return None
+    # one item per header word and per read, in byte order; the slots the
+    # expressions name are renumbered to the items' order
+    items = sorted([(h, "I", None) for h in heads] + [one for one in reads if one[1]])
+    fmt, at, where, hidx = "=", s, {}, []
+    for k, (off, code, slot) in enumerate(items):
+        if off < at:
+            return None  # (overlapping reads: not a shape this can read)
+        fmt += "%dx" % (off - at) if off > at else ""
+        fmt += code
+        at = off + struct.calcsize("=" + code)
+        if slot is None:
+            hidx.append(_index_of(items, k))
+        else:
+            where[slot] = _index_of(items, k)
+            if code in ("BB", "II"):
+                where[slot + 1] = where[slot] + 1
+    if at > e:
+        return None
+    fmt += "%dx" % (e - at) if e > at else ""
+    src = "def build(T, arg):\n    return (%s,)\n" % ", ".join(exprs)
+    for slot in sorted(where, reverse=True):  # (T[12] before T[1])
+        src = src.replace("T[%d]" % slot, "U[%d]" % where[slot])
+    env: dict = {}
+    exec(compile(src.replace("U[", "T["), "<ipvs shape>", "exec"), env)
+    unpack = struct.Struct(fmt).unpack_from
+    vals = unpack(buf, s)
+    pick = _picker(hidx)
+    shape = (unpack, pick, pick(vals), env["build"])
+    return shape if shape[3](vals, arg) == rec else None
+
+
+def _index_of(items, k):
+    """The index in the unpacked tuple of items[k]'s first value."""
+    return sum(1 if code.endswith("s") else len(code) for _, code, _ in items[:k])
+
+
+def _picker(indexes):
+    from _operator import itemgetter
+    if not indexes:
+        return lambda t: ()
+    if len(indexes) == 1:
+        i = indexes[0]
+        return lambda t: (t[i],)
+    return itemgetter(*indexes)

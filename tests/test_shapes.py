@@ -1,0 +1,139 @@
+"""The twin's shape reader (_shapes.shaped): once a nest's shape is
+learned, nests of that shape are read with one unpack; every other nest
+goes to the generic reader. It must give the generic reader's record or
+error for any sequence of nests, and must actually take its fast path
+for a dump's real servers."""
+import struct
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from ipvs import _decode_py, _shapes, _spec
+from ipvs._base import DecodeError
+
+import test_decoder_vectors as V
+
+DEST = _spec.LAYOUTS["dest"]
+
+
+@pytest.fixture(scope="module")
+def generic():
+    """The generated generic reader of each layout ({name: reader})."""
+    got = {}
+    real = _shapes.shaped
+    _shapes.shaped = lambda layout, g: got.setdefault(layout.name, g)
+    try:
+        _decode_py.make_decoders(_spec.LAYOUTS)
+    finally:
+        _shapes.shaped = real
+    return got
+
+
+def nest(values, kind="dest"):
+    """The bytes of one reply message and its nest's span (its only
+    attribute): (buf, s, e)."""
+    m = V.dest_msg(values) if kind == "dest" else V.service_msg(values)
+    return m, 24, struct.unpack_from("=H", m, 20)[0] + 20
+
+
+def outcome(read, buf, s, e, arg):
+    try:
+        return read(memoryview(buf), s, e, arg)
+    except DecodeError as err:
+        return ("error", str(err))
+
+
+class Counting:
+    def __init__(self, read):
+        self.read, self.calls = read, 0
+
+    def __call__(self, *a):
+        self.calls += 1
+        return self.read(*a)
+
+
+def dest(i, **kw):
+    v = dict(V.DEST_MASQ4, port=i % 65536, weight=(i - 50) & 0xFFFFFFFF, active_conns=i * 7,
+             addr=struct.pack("!I", 0x0A000000 + i))
+    v.update(kw)
+    return v
+
+
+def test_a_dumps_real_servers_are_read_by_their_shape(generic):
+    slow = Counting(generic["dest"])
+    read = _shapes.shaped(DEST, slow)
+    for i in range(200):
+        buf, s, e = nest(dest(i))
+        assert read(memoryview(buf), s, e, V.AF4) == generic["dest"](memoryview(buf), s, e, V.AF4)
+    assert slow.calls == 1  # the first, which taught the shape
+    assert read(memoryview(nest(dest(3))[0]), 24, nest(dest(3))[2], V.AF4)[:4] == (
+        bytes([10, 0, 0, 3]) + bytes(12), 3, 0, -47)
+
+
+def test_layouts_with_names_keep_the_generic_reader(generic):
+    assert _shapes.shaped(_spec.LAYOUTS["service"], generic["service"]) is generic["service"]
+
+
+# one of each kind of difference a nest of the learned length can have
+def _variants():
+    base = nest(dest(1))[0]
+    out = []
+    b = bytearray(base)
+    struct.pack_into("=H", b, 26, 12)  # the addr attribute's type becomes port's
+    out.append(bytes(b))
+    b = bytearray(base)
+    struct.pack_into("=H", b, 24, 2)  # the first attribute's length: too short
+    out.append(bytes(b))
+    b = bytearray(base)
+    struct.pack_into("=H", b, 24, 8)  # a shorter addr (4 bytes), the rest unread
+    out.append(bytes(b))
+    b = bytearray(base)
+    b[27] |= 0x80  # NLA_F_NESTED on a plain attribute: the type is the same
+    out.append(bytes(b))
+    # 64-bit stats missing, their place taken by an unknown attribute
+    v = dest(1)
+    del v["stats64"]
+    out.append(nest(v)[0])
+    v = dest(1, addr_family=V.AF6, tun_type=1, tun_port=6080, tun_flags=2)
+    out.append(nest(v)[0])
+    return out
+
+
+@pytest.mark.parametrize("k", range(6))
+def test_another_shape_or_bad_bytes_go_to_the_generic_reader(generic, k):
+    read = _shapes.shaped(DEST, generic["dest"])
+    buf, s, e = nest(dest(1))
+    outcome(read, buf, s, e, V.AF4)  # learn the shape
+    other = _variants()[k]
+    e2 = struct.unpack_from("=H", other, 20)[0] + 20
+    assert outcome(read, other, 24, e2, V.AF6) == outcome(generic["dest"], other, 24, e2, V.AF6)
+
+
+_VALUES = st.fixed_dictionaries({
+    "port": st.integers(0, 65535), "weight": st.integers(0, 2 ** 32 - 1),
+    "active_conns": st.integers(0, 2 ** 32 - 1), "fwd_method": st.integers(0, 4),
+    "addr": st.binary(min_size=4, max_size=16),
+}, optional={"addr_family": st.sampled_from([V.AF4, V.AF6]),
+             "tun_type": st.integers(0, 255), "tun_port": st.integers(0, 65535),
+             "tun_flags": st.integers(0, 65535)})
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records=st.lists(st.tuples(_VALUES, st.booleans(), st.booleans(),
+                                  st.lists(st.tuples(st.integers(0, 10 ** 6),
+                                                     st.integers(0, 255)), max_size=3)),
+                        min_size=1, max_size=12))
+def test_any_sequence_of_nests_reads_as_the_generic_reader_reads_it(generic, records):
+    read = _shapes.shaped(DEST, generic["dest"])
+    for values, with32, with64, edits in records:
+        v = dict(V.DEST_MASQ4, **values)
+        if not with32:
+            del v["stats"]
+        if not with64:
+            del v["stats64"]
+        buf, s, e = nest(v)
+        buf = bytearray(buf)
+        for at, byte in edits:  # damage inside the nest
+            buf[s + at % (e - s)] = byte
+        buf = bytes(buf)
+        assert outcome(read, buf, s, e, V.AF4) == outcome(generic["dest"], buf, s, e, V.AF4)
