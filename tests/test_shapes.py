@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ipvs import _decode_py, _shapes, _spec
-from ipvs._base import DecodeError
+from ipvs._base import E_LONG_STRING, ERRORS, DecodeError
 
 import test_decoder_vectors as V
 
@@ -70,8 +70,25 @@ def test_a_dumps_real_servers_are_read_by_their_shape(generic):
         bytes([10, 0, 0, 3]) + bytes(12), 3, 0, -47)
 
 
-def test_layouts_with_names_keep_the_generic_reader(generic):
-    assert _shapes.shaped(_spec.LAYOUTS["service"], generic["service"]) is generic["service"]
+SERVICE = _spec.LAYOUTS["service"]
+
+
+@pytest.mark.parametrize("names", [
+    ("wlc", "wlc", "rr\0x", "lc\0", "abcdefghijklmnopq", "wrr", "sed"),  # a NUL, too long
+    ("", "abcdefghijklmno", "abcdefghijklmnop", "a" * 15, "\xe9t\xe9"),
+])
+def test_services_names_are_cut_and_checked_as_the_generic_reader_does(generic, names):
+    slow = Counting(generic["service"])
+    read = _shapes.shaped(SERVICE, slow)
+    for k in range(3):
+        for i, name in enumerate(names):
+            v = dict(V.SVC_TCP4, sched_name=name, port=i + k)
+            if k == 1:
+                v["pe_name"] = name[::-1]
+            buf, s, e = nest(v, "service")
+            assert outcome(read, buf, s, e, None) == outcome(generic["service"], buf, s, e, None)
+    # (names of one padded size share a shape: fewer generic reads than nests)
+    assert slow.calls < 3 * len(names)
 
 
 # one of each kind of difference a nest of the learned length can have
@@ -137,3 +154,15 @@ def test_any_sequence_of_nests_reads_as_the_generic_reader_reads_it(generic, rec
             buf[s + at % (e - s)] = byte
         buf = bytes(buf)
         assert outcome(read, buf, s, e, V.AF4) == outcome(generic["dest"], buf, s, e, V.AF4)
+
+
+def test_a_name_without_its_nul_in_a_learned_shape_is_refused(generic):
+    read = _shapes.shaped(SERVICE, generic["service"])
+    buf, s, e = nest(dict(V.SVC_TCP4, sched_name="abcdefghijklmno"), "service")
+    assert read(memoryview(buf), s, e, None)[5] == "abcdefghijklmno"
+    assert read.shapes[e - s] is not None
+    at = buf.index(b"abcdefghijklmno\0") + 15
+    bad = buf[:at] + b"p" + buf[at + 1:]  # 16 bytes, no NUL: the same shape
+    got = outcome(read, bad, s, e, None)
+    assert got == outcome(generic["service"], bad, s, e, None)
+    assert got[0] == "error" and ERRORS[E_LONG_STRING] in got[1]

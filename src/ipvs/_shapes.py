@@ -14,12 +14,13 @@
 # Rule: the same records as the generic reader, always: a shape is learned
 # only from a nest the generic reader decodes, and only if the shape's
 # record of that nest is the generic reader's; any other nest (another
-# shape, an error) goes to the generic reader. Layouts with string fields
-# keep the generic reader (a name is cut and checked by value).
+# shape, an error) goes to the generic reader. A name (a string field) is
+# cut and checked by value as the generic reader does (_name).
 from __future__ import annotations
 
 import _struct as struct  # the C module: struct.py is one more file to read
 
+from ._base import E_LONG_STRING, fail as _fail
 from ._layout import READ_SIZE
 
 _NLA = struct.Struct("=HH").unpack_from
@@ -32,10 +33,7 @@ _CODES = {"u8": "B", "u16": "H", "be16": "BB", "u32": "I", "i32": "i", "u64": "Q
 
 def shaped(layout, generic):
     """generic(buf, s, e, arg), the layout's nest reader, with the fast
-    read of learned shapes in front of it (or generic itself for a layout
-    this cannot read)."""
-    if _has_strings(layout):
-        return generic
+    read of learned shapes in front of it."""
     shapes: dict = {}  # nest length -> (unpack_from, header picker, header words, build)
 
     def read(buf, s, e, arg):
@@ -53,10 +51,15 @@ def shaped(layout, generic):
     return read
 
 
-def _has_strings(layout):
-    return any(f.read == "string" or (f.read == "nest" and (
-        _has_strings(layout.subs[f.record]) or _has_strings(layout.subs[f.alt_record])))
-        for f in layout.fields)
+def _name(raw):
+    """A string field's payload as the generic reader takes it: up to its
+    first NUL, at most 15 bytes."""
+    n = raw.find(b"\0")
+    if n >= 0:
+        raw = raw[:n]
+    if len(raw) > 15:
+        _fail(E_LONG_STRING)
+    return raw.decode("latin-1")
 
 
 def _walk(buf, s, e, heads):
@@ -105,15 +108,20 @@ def _plan(layout, buf, s, e, heads, reads):
             continue
         span = a.get(f.id)
         if span is None:
-            if f.need not in ("arg", "optional"):
+            if f.read == "string" and f.need != "required":
+                exprs[f.index] = ['""']
+            elif f.need not in ("arg", "optional") or f.read == "string":
                 return None
-            exprs[f.index] = [default]
+            else:
+                exprs[f.index] = [default]
             continue
         n = span[1] - span[0]
         if n < READ_SIZE[f.read]:
             return None
         if f.read == "addr":
             code = "%ds" % min(n, 16)
+        elif f.read == "string":
+            code = "%ds" % n
         else:
             code = _CODES.get(f.read)
             if code is None:
@@ -122,6 +130,8 @@ def _plan(layout, buf, s, e, heads, reads):
         reads.append((span[0], code, len(reads)))
         if f.read == "addr" and n < 16:
             slot += " + %r" % bytes(16 - n)
+        elif f.read == "string":
+            slot = "_name(%s)" % slot
         elif f.read == "be16":
             slot = "(%s << 8 | T[%d])" % (slot, len(reads))
             reads.append((span[0] + 1, "", len(reads)))  # (the second byte's slot)
@@ -161,7 +171,7 @@ def _learn(layout, buf, s, e, arg, rec):
     src = "def build(T, arg):\n    return (%s,)\n" % ", ".join(exprs)
     for slot in sorted(where, reverse=True):  # (T[12] before T[1])
         src = src.replace("T[%d]" % slot, "U[%d]" % where[slot])
-    env: dict = {}
+    env: dict = {"_name": _name}
     exec(compile(src.replace("U[", "T["), "<ipvs shape>", "exec"), env)
     unpack = struct.Struct(fmt).unpack_from
     vals = unpack(buf, s)
