@@ -382,3 +382,15 @@ def test_plain_service_lines_of_a_table():
             fmt = base | nosort | O.FMT_NUMERIC
             assert P.program_table(info, k, fmt, names) == R.table(info, k.entries(), fmt,
                                                                    names), fmt
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_a_programs_inline_largenum_is_largenum_text(exact):
+    """A program writes the common width of a counter inline: every cut-off
+    (and negative values, which largenum_text also takes) as the function."""
+    program = lines.Program([lines.largenum("stats.conns")], exact=exact)
+    at = lines.Field(spec.LAYOUTS["dest"], "stats.conns").index
+    for v in BIG + (-1, -9999999, -10000000, -10000001, -2 ** 63, 12345678, 123456789):
+        r = [0] * 40
+        r[at] = v
+        assert program.line(tuple(r)) == lines.largenum_text(v, exact) + "\n", v

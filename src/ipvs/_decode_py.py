@@ -20,8 +20,8 @@ from ._netlink import NLMSG_DONE, NLMSG_ERROR
 from ._base import (DONE, E_AFTER_DONE, E_BIG, E_ATTR_LEN, E_CONN_FIELD, E_CONN_SHORT,  # noqa: F401
                     E_LINE_LONG, E_LONG_STRING, E_MISSING, E_MSG_LEN, E_NO_NEST, E_OVERRUN,
                     E_PROC_LAYOUT, E_SEQ, E_SHORT_ADDR, E_SHORT_ATTR, E_SHORT_ERROR,
-                    E_SHORT_GENL, E_TRAILING,
-                    ERRORS, INTERRUPTED, MAX_LINE, DecodeError, fail as _fail)
+                    E_SHORT_GENL, E_TRAILING, ERRORS, INTERRUPTED, MAX_LINE, DecodeError,
+                    fail as _fail)
 from ._conntext import numeric_lines
 
 _NLA = struct.Struct("=HH").unpack_from
@@ -150,8 +150,7 @@ def _record_code(layout, top):
 
 
 def _walk(buf, seq, pid, nest_type, parse, arg):
-    """The message loop of every dump, on the one reply check (nl.Reply):
-    returns (records, status, error)."""
+    """Every dump's message loop (nl.Reply checks) -> (records, status, error)."""
     records = []
     reply = nl.Reply(seq, pid)
     for mtype, _, body, mend in reply.messages(buf):
@@ -159,7 +158,10 @@ def _walk(buf, seq, pid, nest_type, parse, arg):
             continue
         if mend - body < 4:
             _fail(E_SHORT_GENL)
-        span = _attrs(buf, body + 4, mend).get(nest_type)
+        # the usual body: the nest alone, to the message's end (_attrs' span)
+        alen, atype = _NLA(buf, body + 4) if mend - body >= 8 else (0, 0)
+        span = (body + 8, mend) if alen >= 4 and body + 4 + alen == mend and \
+            atype & _TYPE_MASK == nest_type else _attrs(buf, body + 4, mend).get(nest_type)
         if span is None:
             _fail(E_NO_NEST)
         records.append(parse(buf, span[0], span[1], arg))
@@ -204,8 +206,7 @@ _made: list = []  # the default spec's decoders, made on first use
 
 
 def _default():
-    # generated when first needed: with the C decoder active the twin's
-    # record functions are never made (compiling them costs start-up)
+    # made when first needed: with C active the twin's are never compiled
     if not _made:
         _made.extend(make_decoders(_spec.LAYOUTS))
     return _made

@@ -204,7 +204,12 @@ class Program:
                 self.cols.append(col + (f,))
             elif kind == "largenum":
                 f = Field(layout, col[1])
-                parts.append(("%s", "_large(r[%d], %s)" % (f.index, exact)))
+                # the common width inline, the rest largenum_text's: no call
+                # a value for most lines (exact: up to 8 characters)
+                v = "r[%d]" % f.index
+                low = "-10000000 < " if exact else ""
+                parts.append(("%s", "('%%9d' %% %s if %s%s < 100000000 else _large(%s, %s))" % (
+                    v, low, v, v, exact)))
                 self.cols.append(col + (f,))
             elif kind == "label":
                 f = Field(layout, col[1])
