@@ -111,14 +111,16 @@ def one_size(n, d, a):
             assert saved is None or s == saved, "-R: the %s table differs" % name
             saved = s
     r = {k: statistics.median(v) for k, v in times.items()}
-    rounds = [(o - f) / max(ref - f, 1e-9)
+    # (a round whose floor took longer than the reference has no ratio: the
+    # kernel's cost moved more than the reference's own work in that round)
+    rounds = [(o - f) / (ref - f) if ref > f else None
               for ref, o, f in zip(times["ref"], times["ours"], times["floor"])]
     res["restore"] = dict(r, rules=nrules, rounds=times, round_ratios=rounds)
     print("%dx%d -R (%d rules, medians of %d rounds): ref %.2f s, ours %.2f s, twin %.2f s, "
           "kernel floor %.2f s; above the floor ours/ref %.3f (rounds: %s)"
           % (n, d, nrules, a.repeat, r["ref"], r["ours"], r["twin"], r["floor"],
              (r["ours"] - r["floor"]) / max(r["ref"] - r["floor"], 1e-9),
-             ", ".join("%.2f" % x for x in rounds)), flush=True)
+             ", ".join("n/a" if x is None else "%.2f" % x for x in rounds)), flush=True)
     return listings(n, d, a, res, raw)
 
 
