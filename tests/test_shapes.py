@@ -166,3 +166,37 @@ def test_a_name_without_its_nul_in_a_learned_shape_is_refused(generic):
     got = outcome(read, bad, s, e, None)
     assert got == outcome(generic["service"], bad, s, e, None)
     assert got[0] == "error" and ERRORS[E_LONG_STRING] in got[1]
+
+
+def _done_variants():
+    d = V.done()
+    out = [d, V.done(95), V.done(flags=V.nl.NLM_F_MULTI | V.nl.NLM_F_DUMP_INTR), V.done(seq=V.SEQ + 1),
+           V.done(pid=V.PID + 1), V.done(pid=0), V.error(3)[:20], d[:16] + b"\xff\xff\xff\xff"]
+    b = bytearray(d)
+    struct.pack_into("=I", b, 0, 16)  # a DONE without its errno, then 4 bytes
+    out.append(bytes(b))
+    b = bytearray(d)
+    struct.pack_into("=H", b, 4, V.nl.NLMSG_NOOP)
+    out.append(bytes(b))
+    return out
+
+
+@pytest.mark.parametrize("impl", V.IMPLS)
+@pytest.mark.parametrize("k", range(10))
+@pytest.mark.parametrize("pid", [V.PID, 0])
+def test_a_buffer_of_its_done_alone_reads_as_c_reads_it(impl, k, pid):
+    """The twin's shortcut for a dump's last buffer (its NLMSG_DONE alone)
+    gives C's status, errno or error for every such buffer."""
+    buf = _done_variants()[k]
+
+    def run(i):
+        try:
+            return i.decode_dests(memoryview(buf), V.SEQ, pid, V.AF4)
+        except DecodeError as err:
+            return ("error", str(err))
+    want = run(V._decode_c) if V._decode_c is not None else None
+    got = run(impl)
+    if want is not None:
+        assert got == want
+    if k == 0:
+        assert got == ([], 1, 0)

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py would import enum and selectors
-import errno
 import _struct as struct  # the C module: struct.py is one more file to read
 
 from . import _layout, _netlink as nl, _spec
@@ -31,6 +30,7 @@ _U32 = struct.Struct("=I").unpack_from
 _U64 = struct.Struct("=Q").unpack_from
 _I32 = struct.Struct("=i").unpack_from
 _FLAGS = struct.Struct("=II").unpack_from
+_HDR = nl.NLMSG_HDR.unpack_from
 
 _TYPE_MASK = 0x3FFF
 
@@ -151,6 +151,11 @@ def _record_code(layout, top):
 
 def _walk(buf, seq, pid, nest_type, parse, arg):
     """Every dump's message loop (nl.Reply checks) -> (records, status, error)."""
+    if len(buf) == 20:  # a dump's usual last buffer: its NLMSG_DONE alone (as Reply reads it)
+        mlen, mtype, mflags, mseq, mpid = _HDR(buf, 0)
+        if mlen == 20 and mtype == NLMSG_DONE and mseq == seq and (not pid or mpid == pid):
+            return [], DONE | (INTERRUPTED if mflags & nl.NLM_F_DUMP_INTR else 0), \
+                -_I32(buf, 16)[0]
     records = []
     reply = nl.Reply(seq, pid)
     for mtype, _, body, mend in reply.messages(buf):
@@ -222,80 +227,11 @@ def decode_dests(buf, seq, pid, svc_af):
     return (_made or _default())[1](buf, seq, pid, svc_af)
 
 
-_HDR = nl.NLMSG_HDR.unpack_from
-
-
 def run_dumps(sock, requests, pid, args, lines=None, decode=None, more=()):
-    """The dumps of several requests, one after another, on `sock` (the
-    transport's socket; the requests carry its sequence numbers): the
-    request messages back to back in `requests`, args[i] what dump i's
-    records default their family to. -> (records of each dump, status of
-    each, errno of each). Bad bytes raise DecodeError, a failed system call
-    OSError; either leaves the rest of a reply on the socket.
-    lines = [(program, texts, sort, pieces), ...]: the result's first item
-    is instead one listing for each, as an iterator of bytes-like chunks
-    of latin-1 text made as they are asked for: texts[i] then the lines of
-    dump i's records (a lines.Program, sorted by address and port when
-    sort, its piece columns from pieces[i], or empty when pieces is None).
-    decode: the buffer decoder (by default the twin's decode_dests).
-    more: other channels [(sock, requests, pid, first)]: the dumps from
-    args[first] on are theirs (C runs them beside this one's; here they
-    run after it); the results are in args' order all the same."""
-    if decode is None:
-        decode = (_made or _default())[1]
-    bounds = [m[3] for m in more] + [len(args)]
-    records, statuses, errors = _one_channel(sock, requests, pid, args[:bounds[0]], decode)
-    for m, a, b in zip(more, bounds, bounds[1:]):
-        r, s, e = _one_channel(m[0], m[1], m[2], args[a:b], decode)
-        records += r
-        statuses += s
-        errors += e
-    if lines is not None:
-        return [_chunks(one, records) for one in lines], statuses, errors
-    return records, statuses, errors
-
-
-def _one_channel(sock, requests, pid, args, decode):
-    buf = bytearray(nl.RECV_CHUNK)
-    view = memoryview(buf)
-    recv_into, send = sock.recv_into, sock.send
-    records, statuses, errors = [], [], []
-    pos, total = 0, len(requests)
-    for arg in args:
-        if total - pos < 16:
-            _fail(E_MSG_LEN)
-        mlen, _, _, seq, _ = _HDR(requests, pos)
-        if mlen < 16 or mlen > total - pos:
-            _fail(E_MSG_LEN)
-        if send(requests[pos:pos + mlen]) != mlen:
-            raise OSError(errno.EMSGSIZE, "short netlink send")
-        pos += (mlen + 3) & ~3
-        recs, status, error = [], 0, 0
-        while not status & DONE:
-            try:
-                n = recv_into(buf, 0, socket.MSG_TRUNC)
-            except InterruptedError:  # (a socket retries by itself: PEP 475)
-                continue
-            if n == 0:
-                raise OSError(errno.EPIPE, "the peer went away")
-            if n > nl.RECV_CHUNK:
-                _fail(E_BIG)
-            got, st, err = decode(view[:n], seq, pid, arg)
-            recs += got
-            status |= st
-            error = err or error
-        records.append(recs)
-        statuses.append(status)
-        errors.append(error)
-    return records, statuses, errors
-
-
-def _chunks(lines, records):
-    """One listing of run_dumps' lines as the twin makes it: one chunk,
-    when asked for."""
-    from .lines import render_groups
-    program, texts, sort, pieces = lines
-    yield render_groups(program, texts, records, sort, pieces).encode("latin-1")
+    """_dumps_py.run_dumps (the twin's dump loop), by default with the
+    twin's decode_dests."""
+    from ._dumps_py import run_dumps as run
+    return run(sock, requests, pid, args, lines, decode or (_made or _default())[1], more)
 
 
 # ------------------------------------------------------ /proc/net/ip_vs_conn
