@@ -394,3 +394,13 @@ def test_a_programs_inline_largenum_is_largenum_text(exact):
         r = [0] * 40
         r[at] = v
         assert program.line(tuple(r)) == lines.largenum_text(v, exact) + "\n", v
+
+
+def test_an_endpoint_function_is_asked_for_every_family():
+    """A program writes numeric IPv4 endpoints inline, but only for the
+    default ep: a caller's (names) is asked for IPv4 too."""
+    from ipvs import Destination
+    program = lines.Program([lines.endpoint(28)])
+    rec = lines.dest_record(Destination(address="10.0.0.1", port=80, stats=Stats()))
+    assert program.line(rec) == "%-28s\n" % "10.0.0.1:80"
+    assert program.line(rec, lambda af, addr, port: "name:%d" % port) == "%-28s\n" % "name:80"

@@ -13,6 +13,7 @@ renderer); fields are named as the dump records name them ("weight",
 from __future__ import annotations
 
 import _socket as socket
+from _functools import partial as _partial  # (functools.py: one more file to read)
 
 from . import _spec
 from ._client import dest_to_record
@@ -167,7 +168,8 @@ class Program:
         addr, af, port = (Field(layout, n) for n in ("addr", "af", "port"))
         self.key = (addr, af, port)
         self.cols = []
-        env = {"_large": largenum_text, "_default_ep": numeric_endpoint, "_address": address_text}
+        env = {"_large": largenum_text, "_default_ep": numeric_endpoint, "_address": address_text,
+               "_ntop4": _partial(_ntop, AF_INET)}
         parts = []  # ("%-8s", "its value's source") or ("when", "condition", columns)
         for k, col in enumerate(columns):
             kind = col[0]
@@ -175,10 +177,12 @@ class Program:
                 parts.append((col[1].replace("%", "%%"), None))
                 self.cols.append(col)
             elif kind == "endpoint":
-                parts.append(("%%-%ds" % col[1],
-                              "ep(r[%d], r[%d], r[%d])[:%d if r[%d] == %d else %d]"
-                              % (af.index, addr.index, port.index, col[2], af.index, AF_INET6,
-                                 col[3])))
+                # numeric_endpoint's IPv4 text inline when ep is it (no call)
+                a, f, p = addr.index, af.index, port.index
+                ep = ("('%%s:%%d' %% (_ntop4(r[%d][:4]), r[%d]) if ep is _default_ep and "
+                      "r[%d] == %d else ep(r[%d], r[%d], r[%d]))" % (a, p, f, AF_INET, f, a, p))
+                parts.append(("%%-%ds" % col[1], "%s[:%d if r[%d] == %d else %d]"
+                              % (ep, col[2], f, AF_INET6, col[3])))
                 self.cols.append(col + (addr, af, port))
             elif kind == "address":
                 parts.append(("%s", "_address(r[%d], r[%d])" % (af.index, addr.index)))
