@@ -188,7 +188,7 @@ int ipvs_proc_numeric(const uint8_t *body, size_t len, int sort,
  * (str.split()'s); IPVS_E_FULL: out (cap) too small (cap of the text's
  * size + 160 bytes a record always does when no two records name the same
  * service); IPVS_E_SPEC: an index in order out of range, nslots not as
- * said, more than IPVS_SV_PROTOS protocols. */
+ * said, more than IPVS_SV_PROTOS protocols, a hole past 4 GiB of text. */
 #define IPVS_SV_AF 0
 #define IPVS_SV_PROTOCOL 1
 #define IPVS_SV_ADDR 2

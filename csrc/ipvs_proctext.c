@@ -330,7 +330,7 @@ int ipvs_proc_services(const uint8_t *text, const size_t *heads, const size_t *e
         }
         if (!hit) {
             if ((size_t)(w - out) > UINT32_MAX)
-                return IPVS_E_FULL;
+                return IPVS_E_SPEC; /* (a place a hole cannot name: never more room) */
             holes[2 * nh] = (uint32_t)(w - out);
             holes[2 * nh + 1] = order[j];
             nh++;
