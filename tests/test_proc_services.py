@@ -14,7 +14,7 @@ from ipvs import Destination, Service, Stats, _decode_py
 from ipvs._records import SVC
 
 from test_proctable import kernel_text, raw_of, record_of
-from test_proctext import ALPHABET, DEST, EDGES, TITLE
+from test_proctext import ALPHABET, DEST, EDGES, TITLE, damaged
 
 try:
     from ipvs import _proctext_c
@@ -157,18 +157,8 @@ def test_a_large_table():
     max_size=12), sort=st.booleans())
 def test_c_and_the_twin_agree_on_damaged_text(seed, edits, sort):
     records, data, rng = table(seed % 40)
-    data = bytearray(EDGES[22] + data[len(TITLE):] if seed % 2 else data)
-    for at, op, ch in edits:
-        if not data:
-            break
-        i = at % len(data)
-        if op == 0:
-            data[i] = ALPHABET[ch]
-        elif op == 1:
-            data.insert(i, ALPHABET[ch])
-        else:
-            del data[i]
+    data = damaged(EDGES[22] + data[len(TITLE):] if seed % 2 else data, edits)
     order = list(range(len(records)))
     rng.shuffle(order)
-    py, c = both(bytes(data), records, order, sort)
+    py, c = both(data, records, order, sort)
     assert py == c

@@ -126,8 +126,16 @@ ALPHABET = b"  ->:0123456789ABCDEFafgx[]\n\t\r\xa0\x1cTCPwlc"
     st.tuples(st.integers(0, 10 ** 6), st.integers(0, 2), st.integers(0, len(ALPHABET) - 1)),
     max_size=12), sort=st.booleans())
 def test_c_and_the_twin_agree_on_damaged_text(seed, edits, sort):
-    data = bytearray(EDGES[22] + table_text(seed % 50)[len(TITLE):] if seed % 2
-                     else table_text(seed % 50))
+    data = table_text(seed % 50)
+    py, c = both(damaged(EDGES[22] + data[len(TITLE):] if seed % 2 else data, edits), sort)
+    assert py == c
+
+
+def damaged(data, edits):
+    """data with each (at, op, ch) of edits made: ALPHABET[ch] written over
+    (op 0) or put before (op 1) the byte at `at` (modulo the length), or
+    that byte taken out (op 2)."""
+    data = bytearray(data)
     for at, op, ch in edits:
         if not data:
             break
@@ -138,8 +146,7 @@ def test_c_and_the_twin_agree_on_damaged_text(seed, edits, sort):
             data.insert(i, ALPHABET[ch])
         else:
             del data[i]
-    py, c = both(bytes(data), sort)
-    assert py == c
+    return bytes(data)
 
 
 @need_c

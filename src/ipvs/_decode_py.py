@@ -75,7 +75,12 @@ def _string(buf, a, key, required):
         if required:
             _fail(E_MISSING)
         return ""
-    raw = bytes(buf[span[0]:span[1]])
+    return _name(bytes(buf[span[0]:span[1]]))
+
+
+def _name(raw):
+    """A name's payload up to its first NUL (at most 15 bytes), as text
+    (also _shapes' reads)."""
     n = raw.find(b"\0")
     if n >= 0:
         raw = raw[:n]

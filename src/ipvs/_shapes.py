@@ -15,16 +15,14 @@
 # only from a nest the generic reader decodes, and only if the shape's
 # record of that nest is the generic reader's; any other nest (another
 # shape, an error) goes to the generic reader. A name (a string field) is
-# cut and checked by value as the generic reader does (_name).
+# cut and checked by value by the generic reader's _name.
 from __future__ import annotations
 
 import _struct as struct  # the C module: struct.py is one more file to read
 
-from ._base import E_LONG_STRING, fail as _fail
+from ._decode_py import _NLA, _TYPE_MASK, _name  # (the generic reader's own)
 from ._layout import READ_SIZE
 
-_NLA = struct.Struct("=HH").unpack_from
-_TYPE_MASK = 0x3FFF
 _MOST = 64  # shapes kept per reader (lengths seen), beyond which: the generic reader
 # how a field's first bytes are unpacked (be16 as two bytes: no mixed byte order)
 _CODES = {"u8": "B", "u16": "H", "be16": "BB", "u32": "I", "i32": "i", "u64": "Q",
@@ -49,17 +47,6 @@ def shaped(layout, generic):
         return rec
     read.shapes = shapes
     return read
-
-
-def _name(raw):
-    """A string field's payload as the generic reader takes it: up to its
-    first NUL, at most 15 bytes."""
-    n = raw.find(b"\0")
-    if n >= 0:
-        raw = raw[:n]
-    if len(raw) > 15:
-        _fail(E_LONG_STRING)
-    return raw.decode("latin-1")
 
 
 def _walk(buf, s, e, heads):
