@@ -200,3 +200,143 @@ def test_a_buffer_of_its_done_alone_reads_as_c_reads_it(impl, k, pid):
         assert got == want
     if k == 0:
         assert got == ([], 1, 0)
+
+
+# ------------------------------------------------------------ whole buffers
+
+def fresh_dests():
+    """A new twin decode_dests (nothing learned yet) and its buffer cache."""
+    dec = _decode_py.make_decoders(_spec.LAYOUTS)[1]
+    cells = dict(zip(dec.__code__.co_freevars, (c.cell_contents for c in dec.__closure__)))
+    return dec, cells["fast"].buffers
+
+
+def reference(generic, buf, seq, pid, arg):
+    """The message walk with the generic reader alone, and C's when built."""
+    def run(f):
+        try:
+            return f()
+        except DecodeError as err:
+            return ("error", str(err))
+    want = run(lambda: _decode_py._walk(memoryview(buf), seq, pid, DEST.nest_id,
+                                        generic["dest"], arg))
+    if V._decode_c is not None:
+        assert run(lambda: V._decode_c.decode_dests(buf, seq, pid, arg)) == want
+    return want
+
+
+def four(i, seq=V.SEQ, **kw):
+    return b"".join(V.dest_msg(dest(4 * i + k), seq=seq, **kw) for k in range(4))
+
+
+def test_a_dumps_buffers_are_read_whole_by_their_shape(generic):
+    dec, buffers = fresh_dests()
+    for i in range(60):
+        buf = four(i, seq=V.SEQ + i)
+        got = dec(memoryview(buf), V.SEQ + i, V.PID, V.AF4)
+        assert got == reference(generic, buf, V.SEQ + i, V.PID, V.AF4)
+        assert len(got[0]) == 4 and got[1:] == (0, 0)
+    assert list(buffers) == [len(four(0))] and buffers[len(four(0))] is not None
+    # taken: with the message walk gone, a learned buffer still reads
+    want = reference(generic, four(99), V.SEQ, V.PID, V.AF6)
+    real = _decode_py._walk
+    _decode_py._walk = None
+    try:
+        assert dec(four(99), V.SEQ, V.PID, V.AF6) == want
+    finally:
+        _decode_py._walk = real
+
+
+def _buffer_variants():
+    base = four(1)
+    n = len(base) // 4
+    out = [four(1, seq=V.SEQ + 1), four(1, pid=V.PID + 1),
+           four(1, flags=V.nl.NLM_F_MULTI | V.nl.NLM_F_DUMP_INTR)]
+    b = bytearray(base)
+    struct.pack_into("=H", b, n + 4, V.nl.NLMSG_DONE)  # the 2nd message a DONE of that length
+    out.append(bytes(b))
+    b = bytearray(base)
+    struct.pack_into("=H", b, 2 * n + 4, V.nl.NLMSG_NOOP)
+    out.append(bytes(b))
+    b = bytearray(base)
+    b[3 * n + 16] = 99  # another genl command
+    out.append(bytes(b))
+    b = bytearray(base)
+    b[n + 27] |= 0x80  # NLA_F_NESTED on the 2nd message's first attribute
+    out.append(bytes(b))
+    b = bytearray(base)
+    struct.pack_into("=H", b, 3 * n + 26, 12)  # the last one's address attribute: port's type
+    out.append(bytes(b))
+    b = bytearray(base)
+    struct.pack_into("=H", b, n + 20, 8)  # the 2nd one's nest shorter than its message
+    out.append(bytes(b))
+    b = bytearray(base)
+    struct.pack_into("=I", b, 2 * n, n - 4)  # a message length that cuts the buffer
+    out.append(bytes(b))
+    return out
+
+
+@pytest.mark.parametrize("k", range(10))
+@pytest.mark.parametrize("pid", [V.PID, 0])
+def test_a_buffer_not_of_the_learned_shape_reads_as_the_walk_reads_it(generic, k, pid):
+    dec, buffers = fresh_dests()
+    dec(four(0), V.SEQ, V.PID, V.AF4)  # learn
+    assert buffers[len(four(0))] is not None
+    buf = _buffer_variants()[k]
+    assert len(buf) == len(four(0))
+
+    def run():
+        try:
+            return dec(memoryview(buf), V.SEQ, pid, V.AF4)
+        except DecodeError as err:
+            return ("error", str(err))
+    assert run() == reference(generic, buf, V.SEQ, pid, V.AF4)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(st.tuples(st.integers(0, 9), st.lists(st.tuples(
+    st.integers(0, 10 ** 6), st.integers(0, 255)), max_size=3)), min_size=1, max_size=8))
+def test_any_sequence_of_buffers_reads_as_the_walk_reads_it(generic, steps):
+    dec, _ = fresh_dests()
+    for i, edits in steps:
+        buf = bytearray(four(i))
+        for at, byte in edits:
+            buf[at % len(buf)] = byte
+        buf = bytes(buf)
+        try:
+            got = dec(memoryview(buf), V.SEQ, V.PID, V.AF4)
+        except DecodeError as err:
+            got = ("error", str(err))
+        assert got == reference(generic, buf, V.SEQ, V.PID, V.AF4)
+
+
+def _swapped(i, weight, u_thresh):
+    """four(i) with the 2nd message's weight and u_thresh attributes' types
+    swapped (the same length: another layout of one shape of words)."""
+    b = bytearray(four(i))
+    n = len(b) // 4
+    t = _spec.TABLES["dest"]
+    at, end = n + 24, n + struct.unpack_from("=H", b, n + 20)[0] + 20
+    while at < end:
+        alen, atype = struct.unpack_from("=HH", b, at)
+        if atype == t["weight"].id:
+            struct.pack_into("=HHI", b, at, alen, t["u_thresh"].id, u_thresh)
+        elif atype == t["u_thresh"].id:
+            struct.pack_into("=HHI", b, at, alen, t["weight"].id, weight)
+        at += (alen + 3) & ~3
+    return bytes(b)
+
+
+def test_a_buffer_is_learned_only_if_each_nest_is_of_the_learned_shape(generic):
+    """A first buffer whose 2nd nest has two attributes in each other's
+    place (equal values: the same record either way) must not teach where
+    that nest's fields are: a later buffer of the same words reads right."""
+    dec, buffers = fresh_dests()
+    dec(V.dest_msg(dest(0)), V.SEQ, V.PID, V.AF4)  # the nest's shape, a buffer of one message
+    first = _swapped(1, 5, 5)
+    assert len(first) not in buffers
+    assert dec(first, V.SEQ, V.PID, V.AF4) == reference(generic, first, V.SEQ, V.PID, V.AF4)
+    later = _swapped(2, 5, 6)
+    got = dec(later, V.SEQ, V.PID, V.AF4)
+    assert got == reference(generic, later, V.SEQ, V.PID, V.AF4)
+    assert got[0][1][3] == 5  # (weight)

@@ -194,8 +194,9 @@ def make_decoders(layouts):
         src.append(_record_code(top, True))
     exec(compile("\n".join(src), "<ipvs records>", "exec"), env)
     svc, dest = layouts["service"], layouts["dest"]
-    from ._shapes import shaped  # (learned shapes: one unpack a record)
+    from ._shapes import buffered, shaped  # (learned shapes: one unpack a record, a buffer)
     parse_svc, parse_dest = shaped(svc, env["_r_service"]), shaped(dest, env["_r_dest"])
+    fast, learn = buffered(parse_dest)
 
     def decode_services(buf, seq, pid):
         """One receive buffer of a GET_SERVICE reply -> (records, status, errno)."""
@@ -203,7 +204,13 @@ def make_decoders(layouts):
 
     def decode_dests(buf, seq, pid, svc_af):
         """One receive buffer of a GET_DEST dump -> (records, status, errno)."""
-        return _walk(buf, seq, pid, dest.nest_id, parse_dest, svc_af)
+        recs = fast(buf, seq, pid, svc_af)
+        if recs is not None:
+            return recs, 0, 0
+        out = _walk(buf, seq, pid, dest.nest_id, parse_dest, svc_af)
+        if out[0] and not out[1] and not out[2]:
+            learn(buf, seq, pid, svc_af, out[0])
+        return out
 
     def run_dumps_here(sock, requests, pid, args, lines=None, more=()):
         """run_dumps() with these records' dest decoder."""

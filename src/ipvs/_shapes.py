@@ -155,16 +155,104 @@ def _learn(layout, buf, s, e, arg, rec):
     if at > e:
         return None
     fmt += "%dx" % (e - at) if e > at else ""
-    src = "def build(T, arg):\n    return (%s,)\n" % ", ".join(exprs)
-    for slot in sorted(where, reverse=True):  # (T[12] before T[1])
-        src = src.replace("T[%d]" % slot, "U[%d]" % where[slot])
-    env: dict = {"_name": _name}
-    exec(compile(src.replace("U[", "T["), "<ipvs shape>", "exec"), env)
+    build = _compile("(%s,)" % _placed(exprs, where, 0))
     unpack = struct.Struct(fmt).unpack_from
     vals = unpack(buf, s)
     pick = _picker(hidx)
-    shape = (unpack, pick, pick(vals), env["build"])
-    return shape if shape[3](vals, arg) == rec else None
+    # (the last item: what a buffer of such nests is made from)
+    shape = (unpack, pick, pick(vals), build, (fmt[1:], hidx, exprs, where, len(vals)))
+    return shape if build(vals, arg) == rec else None
+
+
+def _placed(exprs, where, base):
+    """The expressions' text, each slot T[k] renamed to its item's index
+    in the unpacked tuple plus base."""
+    src = ", ".join(exprs)
+    for slot in sorted(where, reverse=True):
+        src = src.replace("T[%d]" % slot, "U[%d]" % (where[slot] + base))
+    return src.replace("U[", "T[")
+
+
+def _compile(value):
+    """build(T, arg) -> value (source text over T, the unpacked tuple)."""
+    env: dict = {"_name": _name}
+    exec(compile("def build(T, arg):\n    return %s\n" % value, "<ipvs shape>", "exec"), env)
+    return env["build"]
+
+
+# A GET_DEST dump's data buffers are mostly alike too: k messages of one
+# length, each the header, the genl header and the record's nest alone,
+# every nest of one learned shape. Such a buffer is learned whole (by its
+# length): one unpack_from reads its k messages, one compare checks every
+# header word (the messages' own, their nests'), another each message's
+# sequence number and port id, and one generated function makes the k
+# records. A buffer that is not so (another length, a control message, a
+# flag such as NLM_F_DUMP_INTR, another nest shape) goes to the message
+# walk, which is the only one that learns.
+_MSG = "IHHIIII"  # nlmsghdr (len, type, flags, seq, pid), the genl header, the nest's header
+_MSG_VALS = 7
+
+
+def buffered(read):
+    """(fast, learn) for a shaped nest reader: fast(buf, seq, pid, arg) ->
+    the records of a buffer of a learned shape, else None;
+    learn(buf, seq, pid, arg, records), after the walk made a buffer's
+    records (no DONE, no error, nothing flagged): learn its shape."""
+    buffers: dict = {}  # buffer length -> (unpack_from, header picker, words, id picker, k, build)
+
+    def fast(buf, seq, pid, arg):
+        shape = buffers.get(len(buf))
+        if shape is None:
+            return None
+        vals = shape[0](buf, 0)
+        if shape[1](vals) != shape[2] or shape[3](vals) != (seq, pid) * shape[4]:
+            return None
+        return shape[5](vals, arg)
+
+    def learn(buf, seq, pid, arg, records):
+        n = len(buf)
+        if n not in buffers and len(buffers) < _MOST and pid:
+            buffers[n] = _learn_buffer(read.shapes, buf, seq, pid, arg, records)
+    fast.buffers = buffers
+    return fast, learn
+
+
+def _learn_buffer(shapes, buf, seq, pid, arg, records):
+    """The shape of a buffer of len(records) messages of one length, each
+    nest of a learned shape, or None."""
+    k, n = len(records), len(buf)
+    if not k or n % k:
+        return None
+    mlen = n // k
+    if mlen % 4 or mlen < 24:
+        return None
+    shape = shapes.get(mlen - 24)
+    if shape is None:
+        return None
+    nfmt, nhidx, exprs, where, w = shape[4]
+    fmt = "=" + (_MSG + nfmt) * k
+    if struct.calcsize(fmt) != n:
+        return None
+    step = _MSG_VALS + w
+    heads, ids, parts = [], [], []
+    for m in range(k):
+        b = m * step
+        heads += [b, b + 1, b + 2, b + 5, b + 6] + [b + _MSG_VALS + i for i in nhidx]
+        ids += [b + 3, b + 4]
+        parts.append("(%s,)" % _placed(exprs, where, b + _MSG_VALS))
+    unpack = struct.Struct(fmt).unpack_from
+    vals = unpack(buf, 0)
+    nest_words = shape[2]
+    for m in range(k):  # each message its nest alone, the nest of the learned shape
+        b = m * step + _MSG_VALS
+        if vals[m * step] != mlen or _NLA(buf, m * mlen + 20)[0] != mlen - 20 or \
+                shape[1](vals[b:b + w]) != nest_words:
+            return None
+    pick, who = _picker(heads), _picker(ids)
+    build = _compile("[%s]" % ", ".join(parts))
+    if build(vals, arg) != records:  # (the walk checked each sequence number and port id)
+        return None
+    return (unpack, pick, pick(vals), who, k, build)
 
 
 def _index_of(items, k):
