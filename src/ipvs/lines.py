@@ -289,6 +289,10 @@ def _line_code(parts, end="\n") -> str:
 def render_groups(program, texts, records, sort=True, pieces=None):
     """The twin's listing: each group's text (texts None: none), then its
     records' lines (pieces: each group's two pieces, or None: empty ones)."""
+    from ._columns import render_groups as by_columns  # (the lines a column at a time)
+    text = by_columns(program, texts, records, sort, pieces)
+    if text is not None:
+        return text
     out = []
     for i, recs in enumerate(records):
         if texts is not None:

@@ -1,0 +1,151 @@
+# The twin's lines by columns: a program's lines for many records at once.
+#
+# Program.line writes one record's line, a Python call per record. Here
+# each column is made for every record by one loop that runs in C (a map
+# over the field's values: the endpoints' text, a counter's width, a
+# label's table), then every line by one % format over the columns
+# (zip), then each group's lines put in order by a sort over keys made
+# the same way. What a column cannot make so (a `when` column true for
+# some records and not for others) gives None: the caller then runs
+# Program.line per record.
+#
+# Rule: the text of Program.line, always (Program.line is the reference;
+# tests hold this to it for every column kind).
+from __future__ import annotations
+
+import _socket as socket
+from _functools import partial
+from _operator import and_, getitem, itemgetter
+from itertools import chain, repeat
+
+AF_INET, AF_INET6 = int(socket.AF_INET), int(socket.AF_INET6)
+_ntop4 = partial(socket.inet_ntop, AF_INET)
+_FOUR = slice(0, 4)
+_LONGEST4 = len("255.255.255.255:65535")
+
+
+def texts(program, records, pieces=None, counts=None):
+    """[program.line(r, g=pieces of r's group) for r in records] (pieces:
+    each group's two pieces, counts: each group's number of records; None:
+    empty pieces), or None when the columns cannot be made so."""
+    from .lines import _service_name, address_text, largenum_text, numeric_endpoint
+    n = len(records)
+    got: dict = {}
+
+    def column(field):
+        i = field.index
+        if i not in got:
+            got[i] = list(map(itemgetter(i), records))
+        return got[i]
+
+    def ipv4(af, addr):  # the records' addresses (their first 4 bytes) when all are IPv4
+        if "v4" not in got:
+            afs = column(af)
+            got["v4"] = list(map(getitem, column(addr), repeat(_FOUR))) \
+                if afs.count(AF_INET) == n else None
+        return got["v4"]
+
+    fmt, values = [], []
+    cols = program.cols
+    k = 0
+    while k < len(cols):
+        col = cols[k]
+        kind = col[0]
+        k += 1
+        if kind == "text":
+            fmt.append(col[1].replace("%", "%%"))
+            continue
+        if kind == "when":
+            _, _, mask, accept, span, f = col
+            masked = list(map(and_, column(f), repeat(mask)))
+            hits = list(map(bool, masked)) if accept is None else \
+                list(map(frozenset(accept).__contains__, masked))
+            if not any(hits):
+                k += span  # its columns write nothing on any line
+            elif not all(hits):
+                return None
+            continue
+        if kind == "endpoint":
+            width, cut, cut4, addr, af, port = col[1:]
+            four = ipv4(af, addr)
+            if four is not None:
+                vals = list(map("%s:%d".__mod__, zip(map(_ntop4, four), column(port))))
+                if cut4 < _LONGEST4:
+                    vals = list(map(getitem, vals, repeat(slice(0, cut4))))
+            else:
+                def one(a, p, v, cut=cut, cut4=cut4):
+                    return numeric_endpoint(v, a, p)[:cut if v == AF_INET6 else cut4]
+                vals = list(map(one, column(addr), column(port), column(af)))
+            fmt.append("%%-%ds" % width)
+        elif kind == "address":
+            fmt.append("%s")
+            vals = list(map(address_text, column(col[2]), column(col[1])))
+        elif kind == "service":
+            addr, af, port, fw, proto = col[9:14]
+            fmt.append("%%-%ds" % col[1])
+            vals = list(map(_service_name(af.index, fw.index, proto.index, addr.index,
+                                          port.index, col[:9]), records))
+        elif kind == "string":
+            fmt.append("%%-%ds" % col[2])
+            vals = column(col[3])
+        elif kind == "group":
+            if not pieces:
+                continue  # ("", "") for every group
+            fmt.append("%s")
+            vals = list(chain.from_iterable(map(repeat, map(itemgetter(col[1]), pieces),
+                                                counts)))
+        elif kind == "int":
+            fmt.append("%%%s%dd" % ("-" if col[3] else "", col[2]))
+            vals = column(col[4])
+        elif kind == "largenum":
+            vals = column(col[2])
+            low = -10000000 if program.exact else None
+            if not vals or (max(vals) < 100000000 and (low is None or min(vals) > low)):
+                fmt.append("%9d")  # what largenum_text writes for each
+            else:
+                fmt.append("%s")
+                vals = list(map(largenum_text, vals, repeat(program.exact)))
+        elif kind == "label":
+            _, _, mask, _, default, width, f, table = col
+            masked = list(map(and_, column(f), repeat(mask)))
+            get = dict(enumerate(table)).get
+            vals = list(map(get, masked, map(str, masked) if default is None
+                            else repeat(default)))
+            fmt.append("%%-%ds" % width)
+        else:
+            return None
+        values.append(vals)
+    line = "".join(fmt) + program.end.replace("%", "%%")
+    if not values:
+        return [line % ()] * n
+    return list(map(line.__mod__, zip(*values)))
+
+
+def render_groups(program, texts_, groups, sort=True, pieces=None):
+    """lines.render_groups by columns, or None where texts() cannot."""
+    counts = list(map(len, groups))
+    records = list(chain.from_iterable(groups))
+    lines = texts(program, records, pieces, counts)
+    if lines is None:
+        return None
+    keys = None
+    if sort and any(c > 1 for c in counts):
+        addr, af, port = program.key
+        v4 = list(map(itemgetter(af.index), records)).count(AF_INET) == len(records)
+        keys = list(zip(map(getitem, map(itemgetter(addr.index), records), repeat(_FOUR)),
+                        map(itemgetter(port.index), records))) if v4 else \
+            list(map(program.sort_key, records))
+    out, at, sep = [], 0, program.sep
+    key = None if keys is None else keys.__getitem__
+    for i, c in enumerate(counts):
+        if texts_ is not None:
+            out.append(texts_[i])
+        if c == 1:
+            out.append(lines[at])
+        elif c:
+            if key is not None:
+                out.append(sep.join(map(lines.__getitem__, sorted(range(at, at + c), key=key))))
+            else:
+                out.append(sep.join(lines[at:at + c]))
+        at += c
+    return "".join(out)
