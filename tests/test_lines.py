@@ -4,6 +4,7 @@ give the text the object renderer (cli._render.service_entry) gives for
 the same replies, in every numeric per-service format, sorted or not, for
 random real servers (IPv4 and IPv6, every forwarding method, counters
 across all of ipvsadm's K/M/G/T cut-offs, the largest values)."""
+import errno
 import random
 import socket
 
@@ -404,3 +405,125 @@ def test_an_endpoint_function_is_asked_for_every_family():
     rec = lines.dest_record(Destination(address="10.0.0.1", port=80, stats=Stats()))
     assert program.line(rec) == "%-28s\n" % "10.0.0.1:80"
     assert program.line(rec, lambda af, addr, port: "name:%d" % port) == "%-28s\n" % "name:80"
+
+
+def run_split_forked(script, afs, at, lines_, wait=10):
+    """test_dumps.run_split with the kernel's ends played by processes (so
+    this process has no thread: the twin then runs the second channel's
+    dumps in a child process of its own) -> (run_dumps' result, whether
+    the twin forked)."""
+    import os
+    import struct
+    import test_dumps
+    from ipvs import _dumps_py
+    pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(2)]
+    peers = []
+    for (ours, theirs), part in zip(pairs, (script[:at], script[at:])):
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("=qq", wait, 0))
+        pid = os.fork()
+        if pid == 0:
+            try:
+                test_dumps.Peer(theirs, part).run()  # (here, not in a thread)
+            finally:
+                os._exit(0)
+        peers.append(pid)
+        theirs.close()
+    forked, real = [], _dumps_py._beside
+    _dumps_py._beside = lambda *a: forked.append(1) or real(*a)
+    try:
+        more = [(pairs[1][0], test_dumps.requests(len(script) - at, 9000), PID, at)]
+        return _decode_py.run_dumps(pairs[0][0], test_dumps.requests(at), PID, afs, lines_,
+                                    more=more), bool(forked)
+    finally:
+        _dumps_py._beside = real
+        for (ours, _), pid in zip(pairs, peers):
+            ours.close()
+            os.waitpid(pid, 0)
+
+
+def _no_child_left():
+    import os
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_listing_split_with_a_child_process_is_the_one_socket_listing(seed):
+    """The twin runs a listing's second channel in a child process (its
+    dumps, decoding and lines) when this process has no other thread: the
+    text, statuses and errnos are the one-socket run's, for every split,
+    with the pieces a rule's lines take and more than one listing."""
+    import threading
+    if threading.active_count() > 1:
+        pytest.skip("a thread is running: the twin would not fork")
+    services, script = random_case(seed)
+    services, script = services * 2, script * 2
+    afs = [s.af for s in services]
+    names = R.NumericNames()
+    listings = []
+    for fmt in (O.FMT_STATS | O.FMT_NUMERIC, O.FMT_RULE | O.FMT_NUMERIC):
+        listings.append((P.dest_program(fmt), [R.service_line(s, fmt, names) for s in services],
+                         True, [(R.service_name(s, fmt, names), "") for s in services]))
+    (want, want_st, want_err), _ = run_many(_decode_py, script, afs, listings)
+    for at in range(1, len(services)):
+        (chunks, statuses, errors), forked = run_split_forked(script, afs, at, listings)
+        assert forked
+        assert [b"".join(c).decode("latin-1") for c in chunks] == want, at
+        assert (statuses, errors) == (want_st, want_err)
+    assert _no_child_left()
+
+
+@pytest.mark.parametrize("bad_at", [0, 2])
+def test_an_error_on_either_side_of_the_child_process_is_raised(bad_at):
+    """A damaged reply in this process's share or in the child's: the
+    DecodeError of the one-socket run; a peer gone: OSError; no child
+    process is left behind."""
+    import threading
+    from ipvs._base import DecodeError
+    from test_decoder_vectors import DEST_OLD
+    if threading.active_count() > 1:
+        pytest.skip("a thread is running: the twin would not fork")
+    program = P.dest_program(O.FMT_STATS | O.FMT_NUMERIC)
+    ok = lambda s: [dest_msg(DEST_OLD, seq=s), done(seq=s)]  # noqa: E731
+    bad = lambda s: [dest_msg(DEST_OLD, seq=s)[:-4]]  # noqa: E731
+    script = [ok] * 4
+    script[bad_at] = bad
+    with pytest.raises(DecodeError, match="bad message length"):
+        run_split_forked(script, [AF4] * 4, 2, [(program, None, True, None)])
+    silent = lambda s: []  # noqa: E731  (no answer: the child's receive times out)
+    script = [ok, ok, ok, silent]
+    with pytest.raises(OSError) as e:
+        run_split_forked(script, [AF4] * 4, 2, [(program, None, True, None)], wait=1)
+    assert e.value.errno == errno.EAGAIN
+    assert _no_child_left()
+
+
+def test_without_a_child_process_the_listing_runs_here(monkeypatch):
+    """fork failing (no process to be had): the second channel runs after
+    the first in this process, the same listing."""
+    import os
+    import threading
+    if threading.active_count() > 1:
+        pytest.skip("a thread is running: the twin would not fork")
+    services, script = random_case(2)
+    services, script = services * 2, script * 2
+    afs = [s.af for s in services]
+    fmt = O.FMT_STATS | O.FMT_NUMERIC
+    listing = [(P.dest_program(fmt), [R.service_line(s, fmt, R.NumericNames())
+                                      for s in services], True, None)]
+    (want, _, _), _ = run_many(_decode_py, script, afs, listing)
+    real, calls = os.fork, []
+
+    def fork():
+        calls.append(1)
+        if len(calls) > 2:  # (the test's two peers are forked first)
+            raise BlockingIOError(errno.EAGAIN, "no process to be had")
+        return real()
+    monkeypatch.setattr(os, "fork", fork)
+    (chunks, statuses, _), forked = run_split_forked(script, afs, 1, listing)
+    assert forked and len(calls) == 3
+    assert [b"".join(c).decode("latin-1") for c in chunks] == want
+    assert statuses == [1] * len(services)
