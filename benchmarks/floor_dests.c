@@ -5,8 +5,11 @@
  *
  *   cc -O2 -o floor_dests benchmarks/floor_dests.c && ./floor_dests [ROUNDS]
  *
- * Prints: services, dest messages seen, and the seconds of the fastest of
- * ROUNDS passes over every service (one socket, one request in flight). */
+ * Prints: services, dest messages seen, the seconds of the fastest of
+ * ROUNDS passes over every service (one socket, one request in flight),
+ * then of the fastest of ROUNDS passes on two sockets at once (two
+ * processes, each a half of the services: what a client that splits its
+ * dumps over two sockets, as ours does, can reach). */
 #include <errno.h>
 #include <linux/genetlink.h>
 #include <linux/ip_vs.h>
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -180,6 +184,36 @@ int main(int argc, char **argv)
             best = dt;
         dests = seen;
     }
-    printf("%zu %ld %.6f\n", r.n, dests, best);
+    /* two sockets: this process the first half, a child the second */
+    int fds[2] = {fd, socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC)};
+    if (fds[1] < 0 || setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof size) < 0) {
+        perror("socket");
+        return 1;
+    }
+    double best2 = 1e9;
+    for (int k = 0; k < rounds; k++) {
+        long seen = 0;
+        double t0 = now();
+        pid_t child = fork();
+        if (child < 0) {
+            perror("fork");
+            return 1;
+        }
+        int part = child == 0;
+        fd = fds[part];
+        for (size_t i = part ? r.n / 2 : 0; i < (part ? r.n : r.n / 2); i++) {
+            if (send_one(r.buf + r.off[i]) || drain(NULL, NULL, &seen))
+                _exit(1);
+        }
+        if (part)
+            _exit(0);
+        int st;
+        if (waitpid(child, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+            return 1;
+        double dt = now() - t0;
+        if (dt < best2)
+            best2 = dt;
+    }
+    printf("%zu %ld %.6f %.6f\n", r.n, dests, best, best2);
     return 0;
 }
