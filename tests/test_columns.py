@@ -177,3 +177,26 @@ def test_a_column_of_counters_at_every_cut_off(exact):
             r[at] = w
             recs.append(tuple(r))
         assert _columns.texts(program, recs) == [program.line(r) for r in recs], v
+
+
+def test_listings_of_the_same_records_share_their_columns():
+    """The scrape's 14 programs over the same groups and pieces, with one
+    cache: each listing is what it is alone; the address and piece
+    columns are made once; a cache handed other groups starts again."""
+    rng = random.Random(9)
+    groups = grouped(rng, records(rng, DEST, 40, (AF4,)))
+    pieces = [("p%d" % i, "q%d" % i) for i in range(len(groups))]
+    progs = metrics._backend_programs("node_ipvs_")
+    cache = {}
+    for program in progs:
+        got = _columns.render_groups(program, None, groups, False, pieces, cache)
+        assert got == by_record(program, None, groups, False, pieces)
+    assert sum(1 for k in cache if type(k) is tuple and k[0] == "group") == 2
+    made = cache["v4"]
+    _columns.render_groups(progs[0], None, groups, False, pieces, cache)
+    assert cache["v4"] is made
+    others = grouped(rng, records(rng, DEST, 30, (AF4, AF6)))
+    more = [("x", "y")] * len(others)
+    for program in progs[:3] + [P.dest_program(O.FMT_STATS | O.FMT_NUMERIC)]:
+        assert _columns.render_groups(program, None, others, True, more, cache) == \
+            by_record(program, None, others, True, more)

@@ -24,13 +24,15 @@ _FOUR = slice(0, 4)
 _LONGEST4 = len("255.255.255.255:65535")
 
 
-def texts(program, records, pieces=None, counts=None):
+def texts(program, records, pieces=None, counts=None, got=None):
     """[program.line(r, g=pieces of r's group) for r in records] (pieces:
     each group's two pieces, counts: each group's number of records; None:
-    empty pieces), or None when the columns cannot be made so."""
+    empty pieces), or None when the columns cannot be made so. got: the
+    columns already made of these records (and pieces), kept for the next
+    program over them (a dict; None: none)."""
     from .lines import _service_name, address_text, largenum_text, numeric_endpoint
     n = len(records)
-    got: dict = {}
+    got = {} if got is None else got
 
     def column(field):
         i = field.index
@@ -79,7 +81,9 @@ def texts(program, records, pieces=None, counts=None):
             fmt.append("%%-%ds" % width)
         elif kind == "address":
             fmt.append("%s")
-            vals = list(map(address_text, column(col[2]), column(col[1])))
+            four = ipv4(col[2], col[1])
+            vals = list(map(_ntop4, four)) if four is not None else \
+                list(map(address_text, column(col[2]), column(col[1])))
         elif kind == "service":
             addr, af, port, fw, proto = col[9:14]
             fmt.append("%%-%ds" % col[1])
@@ -92,8 +96,12 @@ def texts(program, records, pieces=None, counts=None):
             if not pieces:
                 continue  # ("", "") for every group
             fmt.append("%s")
-            vals = list(chain.from_iterable(map(repeat, map(itemgetter(col[1]), pieces),
-                                                counts)))
+            key = ("group", col[1], id(pieces))
+            if key not in got:
+                got[key] = list(chain.from_iterable(map(repeat, map(itemgetter(col[1]), pieces),
+                                                        counts)))
+                got.setdefault("held", []).append(pieces)  # (its id stays its own)
+            vals = got[key]
         elif kind == "int":
             fmt.append("%%%s%dd" % ("-" if col[3] else "", col[2]))
             vals = column(col[4])
@@ -121,11 +129,21 @@ def texts(program, records, pieces=None, counts=None):
     return list(map(line.__mod__, zip(*values)))
 
 
-def render_groups(program, texts_, groups, sort=True, pieces=None):
-    """lines.render_groups by columns, or None where texts() cannot."""
-    counts = list(map(len, groups))
-    records = list(chain.from_iterable(groups))
-    lines = texts(program, records, pieces, counts)
+def render_groups(program, texts_, groups, sort=True, pieces=None, cache=None):
+    """lines.render_groups by columns, or None where texts() cannot.
+    cache: a dict kept across the listings of the same groups (their
+    records and columns made once), or None."""
+    if cache is None or cache.get("groups") is not groups:
+        got = {"groups": groups, "counts": list(map(len, groups)),
+               "records": list(chain.from_iterable(groups))}
+        if cache is not None:
+            cache.clear()
+            cache.update(got)
+            got = cache
+    else:
+        got = cache
+    counts, records = got["counts"], got["records"]
+    lines = texts(program, records, pieces, counts, got)
     if lines is None:
         return None
     keys = None

@@ -58,7 +58,8 @@ def run_dumps(sock, requests, pid, args, lines, decode, more=()):
         statuses += s
         errors += e
     if lines is not None:
-        return [_chunks(one, records) for one in lines], statuses, errors
+        cache: dict = {}  # (the listings' shared columns)
+        return [_chunks(one, records, cache) for one in lines], statuses, errors
     return records, statuses, errors
 
 
@@ -103,12 +104,18 @@ def _may_fork(other):
         _thread._count() == 0
 
 
-def _part(lines, records, a, b):
-    """Groups a to b of a listing (lines is run_dumps'), as latin-1 bytes."""
+def _part(lines, records, a, b, cache, slices):
+    """Groups a to b of a listing (lines is run_dumps'), as latin-1 bytes;
+    cache: shared with the other listings of these records, slices: the
+    pieces lists sliced so far (the listings share one: one slice)."""
     from .lines import render_groups
     program, texts, sort, pieces = lines
+    if pieces is not None:
+        if id(pieces) not in slices:
+            slices[id(pieces)] = (pieces, pieces[a:b])
+        pieces = slices[id(pieces)][1]
     return render_groups(program, None if texts is None else texts[a:b], records, sort,
-                         None if pieces is None else pieces[a:b]).encode("latin-1")
+                         pieces, cache).encode("latin-1")
 
 
 def _beside(sock, requests, pid, args, lines, decode, other):
@@ -132,7 +139,9 @@ def _beside(sock, requests, pid, args, lines, decode, other):
             os.close(rfd)
             try:
                 recs, st, err = _one_channel(osock, oreqs, opid, args[half:], decode)
-                parts = [_part(one, recs, half, len(args)) for one in lines]
+                cache: dict = {}
+                slices: dict = {}
+                parts = [_part(one, recs, half, len(args), cache, slices) for one in lines]
                 out = [b"K", _COUNTS.pack(len(st), len(parts)),
                        struct.pack("=%di%dq%dQ" % (len(st), len(err), len(parts)),
                                    *st, *err, *map(len, parts))] + parts
@@ -148,7 +157,8 @@ def _beside(sock, requests, pid, args, lines, decode, other):
     os.close(wfd)
     try:
         records, statuses, errors = _one_channel(sock, requests, pid, args[:half], decode)
-        mine = [_part(one, records, 0, half) for one in lines]
+        cache, slices = {}, {}
+        mine = [_part(one, records, 0, half, cache, slices) for one in lines]
         got = _read_all(rfd)
     except BaseException:
         _stop(child)
@@ -206,11 +216,11 @@ def _reap(child):
         pass
 
 
-def _chunks(lines, records):
+def _chunks(lines, records, cache):
     """One listing of run_dumps' lines as the twin makes it: one chunk,
-    when asked for."""
+    when asked for (cache: shared with the other listings of the run)."""
     from .lines import render_groups
     program, texts, sort, pieces = lines
-    yield render_groups(program, texts, records, sort, pieces).encode("latin-1")
+    yield render_groups(program, texts, records, sort, pieces, cache).encode("latin-1")
 
 

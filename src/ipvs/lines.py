@@ -286,11 +286,13 @@ def _line_code(parts, end="\n") -> str:
     return "".join(out)
 
 
-def render_groups(program, texts, records, sort=True, pieces=None):
+def render_groups(program, texts, records, sort=True, pieces=None, cache=None):
     """The twin's listing: each group's text (texts None: none), then its
-    records' lines (pieces: each group's two pieces, or None: empty ones)."""
+    records' lines (pieces: each group's two pieces, or None: empty ones).
+    cache: a dict to keep across listings of the same records (what one
+    made for them, the next one takes), or None."""
     from ._columns import render_groups as by_columns  # (the lines a column at a time)
-    text = by_columns(program, texts, records, sort, pieces)
+    text = by_columns(program, texts, records, sort, pieces, cache)
     if text is not None:
         return text
     out = []
