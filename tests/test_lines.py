@@ -407,11 +407,12 @@ def test_an_endpoint_function_is_asked_for_every_family():
     assert program.line(rec, lambda af, addr, port: "name:%d" % port) == "%-28s\n" % "name:80"
 
 
-def run_split_forked(script, afs, at, lines_, wait=10):
+def run_split_forked(script, afs, at, lines_, wait=10, children=None):
     """test_dumps.run_split with the kernel's ends played by processes (so
     this process has no thread: the twin then runs the second channel's
     dumps in a child process of its own) -> (run_dumps' result, whether
-    the twin forked)."""
+    the twin took that path); children: a list the twin's child processes'
+    ids are added to."""
     import os
     import struct
     import test_dumps
@@ -428,26 +429,38 @@ def run_split_forked(script, afs, at, lines_, wait=10):
                 os._exit(0)
         peers.append(pid)
         theirs.close()
-    forked, real = [], _dumps_py._beside
+    forked, real, fork = [], _dumps_py._beside, os.fork
+    children = [] if children is None else children
+
+    def recording():
+        child = fork()
+        if child:
+            children.append(child)
+        return child
     _dumps_py._beside = lambda *a: forked.append(1) or real(*a)
+    os.fork = recording
     try:
         more = [(pairs[1][0], test_dumps.requests(len(script) - at, 9000), PID, at)]
         return _decode_py.run_dumps(pairs[0][0], test_dumps.requests(at), PID, afs, lines_,
                                     more=more), bool(forked)
     finally:
+        os.fork = fork
         _dumps_py._beside = real
         for (ours, _), pid in zip(pairs, peers):
             ours.close()
             os.waitpid(pid, 0)
 
 
-def _no_child_left():
+def _reaped(children):
+    """Whether every one of these child processes is gone and reaped."""
     import os
-    try:
-        os.waitpid(-1, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
+    for child in children:
+        try:
+            os.waitpid(child, os.WNOHANG)
+        except ChildProcessError:
+            continue
+        return False
+    return bool(children)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -468,12 +481,14 @@ def test_a_listing_split_with_a_child_process_is_the_one_socket_listing(seed):
         listings.append((P.dest_program(fmt), [R.service_line(s, fmt, names) for s in services],
                          True, [(R.service_name(s, fmt, names), "") for s in services]))
     (want, want_st, want_err), _ = run_many(_decode_py, script, afs, listings)
+    children: list = []
     for at in range(1, len(services)):
-        (chunks, statuses, errors), forked = run_split_forked(script, afs, at, listings)
+        (chunks, statuses, errors), forked = run_split_forked(script, afs, at, listings,
+                                                              children=children)
         assert forked
         assert [b"".join(c).decode("latin-1") for c in chunks] == want, at
         assert (statuses, errors) == (want_st, want_err)
-    assert _no_child_left()
+    assert len(children) == len(services) - 1 and _reaped(children)
 
 
 @pytest.mark.parametrize("bad_at", [0, 2])
@@ -491,14 +506,17 @@ def test_an_error_on_either_side_of_the_child_process_is_raised(bad_at):
     bad = lambda s: [dest_msg(DEST_OLD, seq=s)[:-4]]  # noqa: E731
     script = [ok] * 4
     script[bad_at] = bad
+    children: list = []
     with pytest.raises(DecodeError, match="bad message length"):
-        run_split_forked(script, [AF4] * 4, 2, [(program, None, True, None)])
+        run_split_forked(script, [AF4] * 4, 2, [(program, None, True, None)],
+                         children=children)
     silent = lambda s: []  # noqa: E731  (no answer: the child's receive times out)
     script = [ok, ok, ok, silent]
     with pytest.raises(OSError) as e:
-        run_split_forked(script, [AF4] * 4, 2, [(program, None, True, None)], wait=1)
+        run_split_forked(script, [AF4] * 4, 2, [(program, None, True, None)], wait=1,
+                         children=children)
     assert e.value.errno == errno.EAGAIN
-    assert _no_child_left()
+    assert len(children) == 2 and _reaped(children)
 
 
 def test_without_a_child_process_the_listing_runs_here(monkeypatch):
