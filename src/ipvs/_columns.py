@@ -14,14 +14,30 @@
 from __future__ import annotations
 
 import _socket as socket
-from _functools import partial
 from _operator import and_, getitem, itemgetter
 from itertools import chain, repeat
 
 AF_INET, AF_INET6 = int(socket.AF_INET), int(socket.AF_INET6)
-_ntop4 = partial(socket.inet_ntop, AF_INET)
 _FOUR = slice(0, 4)
 _LONGEST4 = len("255.255.255.255:65535")
+
+
+def _column(got, records, field):
+    """The field's values of every record (made once, kept in got)."""
+    i = field.index
+    if i not in got:
+        got[i] = list(map(itemgetter(i), records))
+    return got[i]
+
+
+def _four(got, records, af, addr):
+    """The records' addresses (their first 4 bytes) when every record is
+    IPv4, else None (made once, kept in got)."""
+    key = ("v4", addr.index)
+    if key not in got:
+        got[key] = list(map(getitem, _column(got, records, addr), repeat(_FOUR))) \
+            if _column(got, records, af).count(AF_INET) == len(records) else None
+    return got[key]
 
 
 def texts(program, records, pieces=None, counts=None, got=None):
@@ -30,22 +46,15 @@ def texts(program, records, pieces=None, counts=None, got=None):
     empty pieces), or None when the columns cannot be made so. got: the
     columns already made of these records (and pieces), kept for the next
     program over them (a dict; None: none)."""
-    from .lines import _service_name, address_text, largenum_text, numeric_endpoint
+    from .lines import _ntop4, _service_name, address_text, largenum_text, numeric_endpoint
     n = len(records)
     got = {} if got is None else got
 
     def column(field):
-        i = field.index
-        if i not in got:
-            got[i] = list(map(itemgetter(i), records))
-        return got[i]
+        return _column(got, records, field)
 
-    def ipv4(af, addr):  # the records' addresses (their first 4 bytes) when all are IPv4
-        if "v4" not in got:
-            afs = column(af)
-            got["v4"] = list(map(getitem, column(addr), repeat(_FOUR))) \
-                if afs.count(AF_INET) == n else None
-        return got["v4"]
+    def ipv4(af, addr):
+        return _four(got, records, af, addr)
 
     fmt, values = [], []
     cols = program.cols
@@ -149,9 +158,8 @@ def render_groups(program, texts_, groups, sort=True, pieces=None, cache=None):
     keys = None
     if sort and any(c > 1 for c in counts):
         addr, af, port = program.key
-        v4 = list(map(itemgetter(af.index), records)).count(AF_INET) == len(records)
-        keys = list(zip(map(getitem, map(itemgetter(addr.index), records), repeat(_FOUR)),
-                        map(itemgetter(port.index), records))) if v4 else \
+        four = _four(got, records, af, addr)  # (the endpoint column's, when it made them)
+        keys = list(zip(four, _column(got, records, port))) if four is not None else \
             list(map(program.sort_key, records))
     out, at, sep = [], 0, program.sep
     key = None if keys is None else keys.__getitem__

@@ -21,10 +21,11 @@ from ._client import dest_to_record
 __all__ = ["text", "endpoint", "address", "piece", "number", "largenum", "label", "service",
            "string", "when", "Program",
            "numeric_endpoint", "address_text", "dest_record", "largenum_text",
-           "render_groups"]
+           "render_groups", "render_by_record"]
 
 AF_INET, AF_INET6 = int(socket.AF_INET), int(socket.AF_INET6)
 _ntop = socket.inet_ntop
+_ntop4 = _partial(_ntop, AF_INET)  # an IPv4 address's 4 bytes as text
 
 
 def text(s):
@@ -169,7 +170,7 @@ class Program:
         self.key = (addr, af, port)
         self.cols = []
         env = {"_large": largenum_text, "_default_ep": numeric_endpoint, "_address": address_text,
-               "_ntop4": _partial(_ntop, AF_INET)}
+               "_ntop4": _ntop4}
         parts = []  # ("%-8s", "its value's source") or ("when", "condition", columns)
         for k, col in enumerate(columns):
             kind = col[0]
@@ -293,8 +294,12 @@ def render_groups(program, texts, records, sort=True, pieces=None, cache=None):
     made for them, the next one takes), or None."""
     from ._columns import render_groups as by_columns  # (the lines a column at a time)
     text = by_columns(program, texts, records, sort, pieces, cache)
-    if text is not None:
-        return text
+    return text if text is not None else render_by_record(program, texts, records, sort, pieces)
+
+
+def render_by_record(program, texts, records, sort=True, pieces=None):
+    """render_groups a line at a time (Program.lines on each group): what
+    the columns must equal, and what runs where they cannot."""
     out = []
     for i, recs in enumerate(records):
         if texts is not None:
