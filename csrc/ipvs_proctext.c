@@ -6,6 +6,7 @@
  * (ipvs._proctable.parse and numeric_block; tests/test_proctext.py).
  */
 /* compiled as part of ipvs_module.c, after ipvs_decoder.c (its headers) */
+#include <stdlib.h> /* qsort */
 
 #define DEST_PREFIX "  -> "
 #define DEST_MIN 24 /* "  -> %08X:%04X      ": the renderer indexes into it */
