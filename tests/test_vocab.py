@@ -10,7 +10,9 @@ import pytest
 
 from ipvs import vocab as V
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src", "ipvs")
+# the package under test, a checkout's or an installed one (an sdist's tests
+# run against the installed package)
+SRC = os.path.dirname(os.path.abspath(V.__file__))
 
 
 def test_protocol_spellings_round_trip():
@@ -109,7 +111,7 @@ def test_no_other_module_declares_a_name_table():
     for root, _, files in os.walk(SRC):
         for f in files:
             path = os.path.join(root, f)
-            if not f.endswith(".py") or path == V.__file__ or f == "_usage.py":
+            if not f.endswith(".py") or path == os.path.abspath(V.__file__) or f == "_usage.py":
                 continue
             for node in ast.walk(ast.parse(open(path).read())):
                 if isinstance(node, (ast.Dict, ast.Tuple, ast.List, ast.Set)):
