@@ -143,7 +143,7 @@ def report(what, runs, target):
         print("  %s pass %d: C %.3f s, twin %.3f s, %.1fx" % (what, i + 1, tc, tp, tp / tc))
     tc = sum(r[0] for r in runs)
     tp = sum(r[1] for r in runs)
-    print("%s: C %.3f s, twin %.3f s over %d passes: %.1fx (target >= %dx)"
+    print("%s: C %.3f s, twin %.3f s over %d passes: %.1fx (expected >= %dx)"
           % (what, tc, tp, len(runs), tp / tc, target), flush=True)
 
 

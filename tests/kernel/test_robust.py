@@ -1,4 +1,4 @@
-"""Issue 14 on the real kernel: atomicity against a second writer and
+"""Robustness on the real kernel: atomicity against a second writer and
 signals, checked writes compared with the reference, hostile input
 compared with the reference. Seeded; small enough for the emulated VM
 (about a minute): the CLI runs in-process where the point is the logic,
