@@ -178,7 +178,7 @@ def test_the_scan_finds_the_ids_the_code_had(tmp_path):
 
 
 def test_the_scan_fails_on_main():
-    # the tree this work started from (when it is at hand) names ids everywhere
+    # a checkout that names ids by hand (an older one, when at hand) must fail it
     main = os.environ.get("IPVS_SCAN_OTHER_TREE", "")
     if not main or not os.path.isdir(main):
         pytest.skip("set IPVS_SCAN_OTHER_TREE to a checkout to scan")
