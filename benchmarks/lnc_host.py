@@ -9,7 +9,7 @@ Compared, in interleaved rounds (a shared host drifts): the floor (a fresh
 interpreter doing large reads of the file, as conns_vs_reference.py's
 RAW_READ does of the proc file), `python -c pass`, and ours with the C
 decoder and with the twin, from this checkout and (with --old-src) from
-another one, e.g. the main checkout before render_conns_numeric. Outputs
+another checkout's src/ (an A/B of two builds). Outputs
 of all runs at a size must be identical.
 
 A snapshot file in the page cache reads far faster than the kernel makes
@@ -18,7 +18,7 @@ read), so the floor here is lower than the kernel's: these figures say
 what our process costs above reading, not the ratio to the reference.
 
     python benchmarks/lnc_host.py [--conns 100000,1000000] [--rounds 5]
-                                  [--old-src /work/main/src] [--json FILE]
+                                  [--old-src OTHER/src] [--json FILE]
 """
 import argparse
 import hashlib

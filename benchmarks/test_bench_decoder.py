@@ -14,7 +14,8 @@ Inputs:
   let go (counted), as the CLI's listing does, so memory stays flat. The
   same snapshot as `ipvsadm -Lnc` text: the decoders' render_conns_numeric
   (what the listing uses) against decode_conns + the Python formatter
-  (what it used before), and a raw read of the same bytes from a file.
+  (what the CLI's record renderer uses), and a raw read of the same bytes
+  from a file.
 """
 import os
 import socket
