@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import List
+from typing import Dict, List, Optional
 
 from ._base import IPVSError
+from ._errors import KernelError
 from ._model import Destination, Service, Timeouts
 from .rules import (daemon_command, operation_command, service_options, service_rule,
                      service_spec, timeouts_command)
@@ -30,8 +31,22 @@ _Op = collections.namedtuple("_Op", "name service destination", defaults=(None,)
 # What no operation can put back: the counters of a deleted service or
 # destination (they start again from zero), its connections, zeroed
 # counters (-Z is not undone).
+#
+# What an operation replaces is read from the kernel right before the first
+# operation on its service (one dump of that service: its settings and its
+# real servers), then kept current with our own operations as they succeed,
+# so a run reads each service it touches once and both the run and its undo
+# stay linear in the table. The undo reads afresh in the same way (each
+# service once, on its first undo step) and compares before it writes.
+#
+# An operation whose outcome is unknown (the request may have been done but
+# its answer was lost: a receive overrun, a damaged reply, a MemoryError or
+# any other exception while it ran) is recorded as in doubt; the undo
+# settles it by reading the kernel: the state it replaced still there means
+# it was not done (nothing to undo), what it asked for there means it was.
 
 _READ = object()  # Journal.run: read the state the operation replaces first
+_GONE = (3, 2)  # ESRCH, ENOENT: no such service
 
 
 class Interrupted(IPVSError):
@@ -54,29 +69,86 @@ class UndoFailure:
         return "%s: %s" % (self.command, self.reason)
 
 
-def _find_dest(client, svc: Service, dest: Destination):
-    """The kernel's destination with dest's key, or None (also when the
-    service is gone)."""
-    from ._errors import KernelError
-    try:
-        for d in client.destinations(svc):
-            if d.key == dest.key:
-                return d
-    except KernelError as e:
-        if e.errno in (3, 2):  # ESRCH, ENOENT: no such service
-            return None
-        raise
-    return None
+class _Known:
+    """The kernel's services as last read (one dump each, on first need),
+    kept current with the operations this side runs: key -> [Service or
+    None (absent), {destination key: Destination}]."""
+
+    def __init__(self, client):
+        self.client = client
+        self.svcs: Dict[tuple, list] = {}
+        self.rest_absent = False  # after a flush: what was not read is absent
+
+    def entry(self, svc: Service) -> list:
+        e = self.svcs.get(svc.key)
+        if e is None:
+            if self.rest_absent:
+                e = [None, {}]
+            else:
+                e = self.read(svc)
+            self.svcs[svc.key] = e
+        return e
+
+    def read(self, svc: Service) -> list:
+        c = self.client
+        try:
+            now = c.get_service(svc)
+            dests = c.destinations(now)
+        except KernelError as e:
+            if e.errno in _GONE:
+                return [None, {}]
+            raise
+        return [now, {d.key: d for d in dests}]
+
+    def peek(self, svc: Service) -> Optional[list]:
+        """The entry when known without a read, else None."""
+        e = self.svcs.get(svc.key)
+        if e is None and self.rest_absent:
+            e = self.svcs[svc.key] = [None, {}]
+        return e
+
+    def service(self, svc: Service) -> Optional[Service]:
+        return self.entry(svc)[0]
+
+    def dest(self, svc: Service, dest: Destination) -> Optional[Destination]:
+        return self.entry(svc)[1].get(dest.key)
+
+    def dests(self, svc: Service) -> List[Destination]:
+        return list(self.entry(svc)[1].values())
+
+    def forget(self, svc: Service) -> None:
+        self.svcs.pop(svc.key, None)
+        if self.rest_absent:  # no longer known to be absent: read it again
+            self.svcs[svc.key] = self.read(svc)
+
+    def done(self, op: tuple) -> None:
+        """Our operation `op` succeeded: the kernel now holds its result."""
+        name = op[0]
+        if name == "flush":
+            self.svcs.clear()
+            self.rest_absent = True
+            return
+        if name not in _TABLE_OPS:
+            return
+        key = op[1].key
+        e = self.svcs.get(key)
+        if name == "add_service":
+            self.svcs[key] = [op[1], {}]  # it was not there: no real servers
+        elif e is None:
+            return  # not read: read when needed
+        elif name == "edit_service":
+            e[0] = op[1]
+        elif name == "delete_service":
+            self.svcs[key] = [None, {}]
+        elif name == "delete_destination":
+            e[1].pop(op[2].key, None)
+        else:  # add_destination, edit_destination
+            e[1][op[2].key] = op[2]
 
 
-def _find_service(client, svc: Service):
-    from ._errors import KernelError
-    try:
-        return client.get_service(svc)
-    except KernelError as e:
-        if e.errno in (3, 2):
-            return None
-        raise
+_TABLE_OPS = frozenset(("add_service", "edit_service", "delete_service", "add_destination",
+                        "edit_destination", "delete_destination"))
+_THEIRS = "changed by another writer meanwhile, left as it is"
 
 
 class Journal:
@@ -86,109 +158,178 @@ class Journal:
 
     def __init__(self, client):
         self.client = client
-        self.done: list = []  # (operation tuple, what it replaced)
+        self.done: list = []  # (operation tuple, what it replaced, in doubt)
+        self._known = _Known(client)
 
     def run(self, op: tuple, before=_READ) -> None:
         """Run one operation; KernelError if the kernel refuses it (then
         nothing is recorded). `before`: what it replaces (the old Service,
         (Service, [Destination]), Destination, Timeouts, SyncDaemon, table),
-        read from the kernel first when not given."""
+        read from the kernel when not given (see the module's notes). Any
+        other exception while it runs records it as in doubt (settled by
+        the undo) and goes on up."""
         name = op[0]
         c = self.client
+        k = self._known
         if before is _READ:
             before = None
             if name == "edit_service":
-                before = _find_service(c, op[1])
+                before = k.service(op[1])
             elif name == "delete_service":
-                old = _find_service(c, op[1])
-                before = None if old is None else (old, c.destinations(old))
+                old = k.service(op[1])
+                before = None if old is None else (old, k.dests(op[1]))
             elif name in ("edit_destination", "delete_destination"):
-                before = _find_dest(c, op[1], op[2])
+                before = k.dest(op[1], op[2])
+            elif name in ("add_service", "add_destination"):
+                # what was there, when known without a read (an add the
+                # kernel accepts replaced nothing; this settles one in doubt)
+                e = k.peek(op[1])
+                if e is not None:
+                    before = e[0] if name == "add_service" else e[1].get(op[2].key)
             elif name == "flush":
                 before = read_table(c)
             elif name == "set_timeouts":
                 before = c.timeouts()
             elif name == "stop_daemon":
                 before = next((d for d in c.daemons() if d.state == op[1].state), None)
-        getattr(c, name)(*op[1:])
+        try:
+            getattr(c, name)(*op[1:])
+        except KernelError:
+            raise  # refused: the kernel did nothing
+        except BaseException:
+            if name != "zero":
+                self.done.append((op, before, True))
+            if name in _TABLE_OPS:
+                self._known.svcs.pop(op[1].key, None)
+            elif name == "flush":
+                self._known.svcs.clear()
+                self._known.rest_absent = False
+            raise
         if name != "zero":  # zeroed counters cannot be put back
-            self.done.append((op, before))
+            self.done.append((op, before, False))
+        k.done(op)
+
+    @property
+    def in_doubt(self) -> int:
+        """How many recorded operations have an unknown outcome."""
+        return sum(1 for e in self.done if e[2])
 
     def undo(self) -> List[UndoFailure]:
         """Undo every recorded operation, last first, where the kernel
         still holds what we left; returns what could not be put back."""
-        from ._errors import KernelError
         failures: List[UndoFailure] = []
+        self._known = known = _Known(self.client)  # read afresh, once a service
         while self.done:
-            op, before = self.done.pop()
+            op, before, doubt = self.done.pop()
             try:
-                self._undo_one(op, before, failures)
+                self._undo_one(op, before, doubt, failures)
             except KernelError as e:
                 failures.append(UndoFailure(_undo_command(op, before), e.strerror))
+                self._forget(op)
             except IPVSError as e:  # ProtocolError: the next step may still work
                 failures.append(UndoFailure(_undo_command(op, before), str(e)))
+                self._forget(op)
+        known.svcs.clear()
         return failures
 
-    def _undo_one(self, op, before, failures) -> None:
+    def _forget(self, op) -> None:
+        try:
+            if op[0] in _TABLE_OPS:
+                self._known.svcs.pop(op[1].key, None)
+            elif op[0] == "flush":
+                self._known.svcs.clear()
+        except Exception:
+            pass
+
+    def _write(self, op: tuple) -> None:
+        getattr(self.client, op[0])(*op[1:])
+        self._known.done(op)
+
+    def _undo_one(self, op, before, doubt, failures) -> None:
         c = self.client
+        k = self._known
         name = op[0]
-        theirs = "changed by another writer meanwhile, left as it is"
         if name == "add_service":
             s = op[1]
-            now = _find_service(c, s)
+            now = k.service(s)
             if now is None:
-                return  # already gone
+                return  # already gone (or, in doubt, never added)
+            if doubt and before is not None and \
+                    service_settings(now) == service_settings(before):
+                return  # in doubt and the old one is there: not done
             if service_settings(now) != service_settings(s):
-                failures.append(UndoFailure("-D " + service_spec(s), theirs))
-            elif c.destinations(now):
+                failures.append(UndoFailure("-D " + service_spec(s), _THEIRS))
+                return
+            k.forget(s)  # right before a delete that takes its real servers along
+            if k.dests(s):
                 failures.append(UndoFailure("-D " + service_spec(s), "another writer added "
                                             "real servers to it meanwhile, left as it is"))
-            else:
-                c.delete_service(s)
+            elif k.service(s) is not None:
+                self._write(("delete_service", s))
         elif name == "edit_service":
             s = op[1]
-            now = _find_service(c, s)
+            now = k.service(s)
+            if doubt and now is not None and before is not None and \
+                    service_settings(now) == service_settings(before):
+                return
             if before is None or now is None or service_settings(now) != service_settings(s):
-                failures.append(UndoFailure(_undo_command(op, before), theirs))
-            else:
-                c.edit_service(clean_service(before))
+                failures.append(UndoFailure(_undo_command(op, before), _THEIRS))
+            elif service_settings(before) != service_settings(s):
+                self._write(("edit_service", clean_service(before)))
         elif name == "delete_service":
             if before is None:
                 return
             s, dests = before
-            if _find_service(c, s) is not None:
+            now = k.service(s)
+            if now is not None:
+                if doubt and service_settings(now) == service_settings(s):
+                    return  # in doubt and still there: not done
                 failures.append(UndoFailure(_undo_command(op, before), "another writer added "
                                             "the service again meanwhile, left as it is"))
                 return
             self._readd(s, dests, failures)
         elif name == "add_destination":
             s, d = op[1], op[2]
-            now = _find_dest(c, s, d)
+            now = k.dest(s, d)
             if now is None:
                 return
+            if doubt and before is not None and dest_settings(now) == dest_settings(before):
+                return
             if dest_settings(now) != dest_settings(d):
-                failures.append(UndoFailure(_undo_command(op, before), theirs))
+                failures.append(UndoFailure(_undo_command(op, before), _THEIRS))
             else:
-                c.delete_destination(s, d)
+                self._write(("delete_destination", s, d))
         elif name == "edit_destination":
             s, d = op[1], op[2]
-            now = _find_dest(c, s, d)
+            now = k.dest(s, d)
+            if doubt and now is not None and before is not None and \
+                    dest_settings(now) == dest_settings(before):
+                return
             if before is None or now is None or dest_settings(now) != dest_settings(d):
-                failures.append(UndoFailure(_undo_command(op, before), theirs))
-            else:
-                c.edit_destination(s, clean_destination(before))
+                failures.append(UndoFailure(_undo_command(op, before), _THEIRS))
+            elif dest_settings(before) != dest_settings(d):
+                self._write(("edit_destination", s, clean_destination(before)))
         elif name == "delete_destination":
             s = op[1]
             if before is None:
                 return
-            if _find_dest(c, s, before) is not None:
+            now = k.dest(s, before)
+            if now is not None:
+                if doubt and dest_settings(now) == dest_settings(before):
+                    return
                 failures.append(UndoFailure(_undo_command(op, before), "another writer added "
                                             "it again meanwhile, left as it is"))
+            elif k.service(s) is None:
+                failures.append(UndoFailure(_undo_command(op, before), "its service is gone "
+                                            "(deleted by another writer), left as it is"))
             else:
-                c.add_destination(s, clean_destination(before))
+                self._write(("add_destination", s, clean_destination(before)))
         elif name == "flush":
             for s, dests in before or ():
-                if _find_service(c, s) is not None:
+                now = k.service(s)
+                if now is not None:
+                    if doubt and service_settings(now) == service_settings(s):
+                        continue  # in doubt and still there: not flushed
                     failures.append(UndoFailure(service_rule(s),
                                                 "another writer added the service again "
                                                 "meanwhile, left as it is"))
@@ -198,8 +339,11 @@ class Journal:
             t = op[1]
             now = c.timeouts()
             fields = [f for f in ("tcp", "tcp_fin", "udp") if getattr(t, f)]
+            if doubt and before is not None and \
+                    all(getattr(now, f) == getattr(before, f) for f in fields):
+                return
             if before is None or any(getattr(now, f) != getattr(t, f) for f in fields):
-                failures.append(UndoFailure(_undo_command(op, before), theirs))
+                failures.append(UndoFailure(_undo_command(op, before), _THEIRS))
             else:
                 c.set_timeouts(Timeouts(**{f: getattr(before, f) if f in fields else 0
                                            for f in ("tcp", "tcp_fin", "udp")}))
@@ -209,31 +353,33 @@ class Journal:
             if not now:
                 return
             if (now[0].mcast_ifn, now[0].syncid) != (d.mcast_ifn, d.syncid):
-                failures.append(UndoFailure(daemon_command(d, start=False), theirs))
+                if not doubt:
+                    failures.append(UndoFailure(daemon_command(d, start=False), _THEIRS))
             else:
                 c.stop_daemon(d)
         elif name == "stop_daemon":
             if before is None:
                 return
-            if any(x.state == before.state for x in c.daemons()):
+            now = [x for x in c.daemons() if x.state == before.state]
+            if now:
+                if doubt and now[0] == before:
+                    return
                 failures.append(UndoFailure(daemon_command(before), "another writer started "
                                             "a daemon meanwhile, left as it is"))
             else:
                 c.start_daemon(before)
 
     def _readd(self, s, dests, failures) -> None:
-        from ._errors import KernelError
         s = clean_service(s)
         try:
-            self.client.add_service(s)
+            self._write(("add_service", s))
         except KernelError as e:
-            failures.append(UndoFailure(service_rule(s),
-                                        e.strerror))
+            failures.append(UndoFailure(service_rule(s), e.strerror))
             return
         for d in dests:
             d = clean_destination(d)
             try:
-                self.client.add_destination(s, d)
+                self._write(("add_destination", s, d))
             except KernelError as e:
                 failures.append(UndoFailure(operation_command(
                     _Op("add_destination", s, d)), e.strerror))
@@ -261,7 +407,6 @@ def _undo_command(op, before) -> str:
     if name == "stop_daemon":
         return daemon_command(before or op[1])
     return name
-
 
 
 __all__ = ["Interrupted", "UndoFailure", "Journal"]

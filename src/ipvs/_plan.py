@@ -191,7 +191,10 @@ def apply(client, target: Iterable, *, atomic: bool = True,
     first that fails, or any exception (a socket error, an Interrupted
     from `checkpoint`, which is called before each operation), nothing
     after it runs and our own operations are undone in reverse (Journal),
-    leaving what another writer did meanwhile alone; then ApplyError
+    leaving what another writer did meanwhile alone (what each operation
+    replaced is read right before it, not taken from the plan's read; an
+    operation whose answer was lost is settled by reading the kernel);
+    then ApplyError
     (`rolled_back` False and `rollback_errors` the UndoFailures when
     something could not be put back). A BaseException (KeyboardInterrupt)
     is undone too and raised again.
@@ -209,13 +212,12 @@ def apply(client, target: Iterable, *, atomic: bool = True,
             i, err = failed[0]
             raise ApplyError(ops[i], err, i, rolled_back=False)
         return ops
-    old = {s.key: (s, ds) for s, ds in before}
     journal = Journal(client)
     for i, op in enumerate(ops):
         try:
             if checkpoint is not None:
                 checkpoint()
-            journal.run(op.batch_args(), before=_replaced(op, old))
+            journal.run(op.batch_args())  # reads what it replaces (Journal)
         except Exception as e:
             failures = journal.undo()
             raise ApplyError(op, e, i, rolled_back=not failures,
@@ -224,18 +226,6 @@ def apply(client, target: Iterable, *, atomic: bool = True,
             journal.undo()
             raise
     return ops
-
-
-def _replaced(op: Operation, old: dict):
-    """What `op` replaces, from the table the plan was made from."""
-    entry = old.get(op.service.key)
-    if op.name == "edit_service":
-        return entry[0] if entry else None
-    if op.name == "delete_service":
-        return entry
-    if op.name in ("edit_destination", "delete_destination") and entry:
-        return next((d for d in entry[1] if d.key == op.destination.key), None)
-    return None
 
 
 
