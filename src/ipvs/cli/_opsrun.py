@@ -40,7 +40,7 @@ def _signals():
     from ._beyond import HeldSignals
 
     class Signals(HeldSignals):
-        """SIGINT, SIGTERM (and SIGHUP) only noted while a drain runs;
+        """The signals HeldSignals holds only noted while a drain runs;
         checkpoint() turns one into ipvs.Interrupted between kernel
         operations, so a signal never cuts a netlink exchange in half and
         never lets the delete run; sleep() wakes up for it."""
