@@ -126,54 +126,79 @@ class BeyondRunner(Runner):
     # ------------------------------------------------------------- apply
 
     def read_rules(self):
-        """The target table from -S lines: [(Service, [Destination])]."""
+        """The target table from -S lines: [(Service, [Destination])].
+        From a named file (--apply FILE, often run through sudo), no
+        message quotes the file beyond the ipvsadm words recognised in
+        it: a line number and a reason (_ruleinput)."""
+        from . import _ruleinput as R
         name = self.x.apply
+        named = name != "-"
         try:
-            if name == "-":
-                text = self.stdin.read()
-                if text is None:
-                    raise OSError(EBADF, os.strerror(EBADF))
+            if named:
+                with R.open_rules(name) as f:
+                    lines = R.whole_lines(f)
             else:
-                with open(name, encoding="utf-8", errors="surrogateescape") as f:
-                    text = f.read()
+                if not hasattr(self.stdin, "readline"):
+                    raise OSError(EBADF, os.strerror(EBADF))
+                lines = R.whole_lines(self.stdin)
         except OSError as e:
-            raise Exit(1, "%s: cannot read %s: %s" % (self.prog, name, e.strerror)) from None
+            raise Exit(1, "%s: cannot read %s: %s" % (self.prog, name,
+                                                      e.strerror or os.strerror(EBADF))) \
+                from None
+        except R.InputRefused as e:
+            raise Exit(1, "%s: line %d: %s; nothing changed" % (self.prog, e.number, e.reason)) \
+                from None
         from .. import KernelError
         table = {}
         order = []
-        for n, line in enumerate(text.splitlines(), 1):
+        first = {}  # key -> the line number of its first rule
+        for n, line in lines:
             words = restore_words(line)
             if not words or words[0].startswith("#"):
                 continue
             where = "%s: line %d" % (self.prog, n)
+            shown = ": " + line.strip() if not named else ""
             try:
                 ce = O.check_command(O.parse_options([self.prog] + words))
             except O.PoptFailure as e:
-                raise Exit(1, "%s: %s" % (where, e.text)) from None
-            except O.ParseExit as e:
-                raise Exit(1, "%s: %s" % (where, e.message or "bad command: %s" % line.strip())) \
+                raise Exit(1, "%s: %s" % (where, R.popt_reason(e.text) if named else e.text)) \
                     from None
+            except O.ParseExit as e:
+                if named:
+                    msg = R.file_reason(e.message, words) if e.message \
+                        else "not an ipvsadm rule"
+                else:
+                    msg = e.message or "bad command: %s" % line.strip()
+                raise Exit(1, "%s: %s" % (where, msg)) from None
             if ce.cmd not in (O.CMD_ADD, O.CMD_ADDDEST):
-                raise Exit(1, "%s: --apply takes -A and -a lines, as ipvsadm -S prints them: %s"
-                           % (where, line.strip()))
+                raise Exit(1, "%s: --apply takes -A and -a lines, as ipvsadm -S prints them%s"
+                           % (where, shown))
             try:
                 svc = self.service(ce)
                 dest = self.destination(ce) if ce.cmd == O.CMD_ADDDEST else None
             except KernelError as e:
                 raise Exit(1, "%s: %s" % (where, e.strerror)) from None
+            if named:  # the rule as recognised, and where it was first given
+                from .. import Operation
+                shown = ": " + (Operation("add_service", svc) if dest is None else
+                                Operation("add_destination", svc, dest)).command()
             if dest is None:
                 if svc.key in table:
-                    raise Exit(1, "%s: service given twice: %s" % (where, line.strip()))
+                    raise Exit(1, "%s: service given twice%s%s"
+                               % (where, _first(first, svc.key, named), shown))
                 table[svc.key] = (svc, {})
+                first[svc.key] = n
                 order.append(svc.key)
             else:
                 if svc.key not in table:
-                    raise Exit(1, "%s: destination of a service with no -A line before it: %s"
-                               % (where, line.strip()))
+                    raise Exit(1, "%s: destination of a service with no -A line before it%s"
+                               % (where, shown))
                 dests = table[svc.key][1]
                 if dest.key in dests:
-                    raise Exit(1, "%s: destination given twice: %s" % (where, line.strip()))
+                    raise Exit(1, "%s: destination given twice%s%s"
+                               % (where, _first(first, (svc.key, dest.key), named), shown))
                 dests[dest.key] = dest
+                first[(svc.key, dest.key)] = n
         return [(table[k][0], list(table[k][1].values())) for k in order]
 
     def apply_rules(self):
@@ -223,11 +248,15 @@ class BeyondRunner(Runner):
             except O.PoptFailure as e:
                 self.err.write(e.text + "\n")
                 return 0xFF  # process_options() returns -1
-        try:
-            lines = self.stdin.read().splitlines()
+        from ._ruleinput import InputRefused, whole_lines
+        try:  # all of it before the first change; refused when cut short
+            lines = whole_lines(self.stdin)
         except (OSError, AttributeError) as e:
             raise Exit(1, "%s: cannot read standard input: %s"
                        % (self.prog, os.strerror(getattr(e, "errno", None) or EBADF))) \
+                from None
+        except InputRefused as e:
+            raise Exit(1, "%s: line %d: %s; nothing restored" % (self.prog, e.number, e.reason)) \
                 from None
         from .. import Interrupted, Journal
         c = self.client
@@ -235,7 +264,7 @@ class BeyondRunner(Runner):
         with HeldSignals() as held:
             n, line = 0, ""
             try:
-                for n, line in enumerate(lines, 1):
+                for n, line in lines:
                     words = restore_words(line)
                     if not words:
                         continue
@@ -284,6 +313,10 @@ class BeyondRunner(Runner):
         if not self.x.atomic:
             return Runner.execute(self, ce)
         self.journal.run(self.operation(ce))
+
+
+def _first(first, key, named):
+    return " (first on line %d)" % first[key] if named else ""
 
 
 def _error_text(e):
