@@ -199,3 +199,73 @@ def test_cli_apply_drain_removes_a_service_through_its_servers(kernel, tmp_path)
     status, out, err = run(["--apply", str(f), "--drain"])
     assert status == 0 and kernel.svcs == {}
     assert errno.ENOENT  # (imported for the kernel's refusals above)
+
+
+# ------------------------------------------- another writer re-enables
+
+def _re_enabler(k, dest, weight):
+    """A sleep during which another writer gives `dest` its weight back."""
+    def sleep(s):
+        d = k.svcs[WEB.key][1].get(dest.key)
+        if d is not None:
+            k.svcs[WEB.key][1][dest.key] = d.replace(weight=weight)
+    return sleep
+
+
+def test_drain_does_not_delete_a_server_another_writer_re_enabled():
+    k = Draining([(WEB, [R1])], (1, 0, 0), after=1)
+    clock = Clock()
+    re_enable = _re_enabler(k, R1, 5)
+
+    def sleep(s):
+        re_enable(s)
+        clock.sleep(s)
+    with pytest.raises(_drain.DrainChanged) as e:
+        _drain.drain(k, WEB, R1, timeout=60, clock=clock, sleep=sleep)
+    assert [(s.key, d.weight) for s, d in e.value.changed] == [(WEB.key, 5)]
+    assert k.svcs[WEB.key][1][R1.key].weight == 5
+    assert not any(op[0] == "delete_destination" for op in k.log)
+
+
+def test_cli_drain_against_a_re_enabling_writer(kernel, monkeypatch):
+    kernel.conns = (3, 0, 0)  # drains over a few polls, with sleeps between
+    monkeypatch.setattr("time.sleep", _re_enabler(kernel, R1, 9))
+    status, out, err = run(["-d", "-t", "10.0.0.1:80", "-r", "192.168.0.1:80", "--drain", "30"])
+    assert (status, out) == (1, "")
+    assert err == ("ipvsadm: -t 10.0.0.1:80 -r 192.168.0.1:80: changed by another writer "
+                   "while draining (weight 9), not deleted\n")
+    assert kernel.svcs[WEB.key][1][R1.key].weight == 9
+
+
+def test_cli_apply_drain_against_a_re_enabling_writer(kernel, monkeypatch, tmp_path):
+    """The rules remove the service (both real servers): R1 is given its
+    weight back while they drain; R2 is deleted, R1 and its service stay."""
+    f = tmp_path / "rules"
+    f.write_text("")
+    kernel.conns = (10, 0, 0)  # each read of the kernel takes one away
+    monkeypatch.setattr("time.sleep", _re_enabler(kernel, R1, 4))
+    status, out, err = run(["--apply", str(f), "--drain", "30"])
+    assert (status, out) == (1, "")
+    assert err == ("ipvsadm: -t 10.0.0.1:80 -r 192.168.0.1:80: changed by another writer "
+                   "while draining (weight 4), not deleted\n")
+    assert list(kernel.svcs) == [WEB.key]
+    assert [(d.key, d.weight) for d in kernel.svcs[WEB.key][1].values()] == [(R1.key, 4)]
+
+
+def test_cli_apply_drain_interrupted_says_what_is_in_place(kernel, monkeypatch, tmp_path):
+    import os
+    import signal
+    f = tmp_path / "rules"
+    f.write_text("-A -t 10.0.0.1:80 -s rr\n-A -t 10.0.0.2:80 -s rr\n"
+                 "-a -t 10.0.0.1:80 -r 192.168.0.2:80 -m -w 3\n")
+    kernel.conns = (10 ** 6, 0, 0)  # never drains
+    monkeypatch.setattr("time.sleep", lambda s: os.kill(os.getpid(), signal.SIGUSR1))
+    status, out, err = run(["--apply", str(f), "--drain", "30"])
+    assert (status, out) == (128 + signal.SIGUSR1, "")
+    assert err == ("ipvsadm: --apply --drain interrupted: the rules' other changes are in "
+                   "place and the 1 real server to remove is still there at weight 0; nothing "
+                   "was deleted (run the same --apply --drain again to finish)\n")
+    svcs = {s.address: (s.scheduler, {d.address: d.weight for d in ds.values()})
+            for s, ds in kernel.svcs.values()}
+    assert svcs == {"10.0.0.1": ("rr", {"192.168.0.1": 0, "192.168.0.2": 3}),
+                    "10.0.0.2": ("rr", {})}

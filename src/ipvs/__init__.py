@@ -42,6 +42,7 @@ _EXPORTS = {
     "iter_numeric_text_from": "._conns", "service_from_record": "._client",
     "CONNECTION_LINE": "._conntext", "connection_expire": "._conntext",
     "DrainProgress": ".drain", "DrainResult": ".drain", "wait_drained": ".drain",
+    "DrainChanged": ".drain",
     "metrics_exposition": ".metrics", "collect_metrics": ".metrics",
     "take_sample": ".watch", "counter_rates": ".watch",
 }
@@ -74,7 +75,8 @@ __all__ = [
     "FastRestore", "RuleBatch", "connection_from_record", "iter_records_from",
     "iter_numeric_text_from",
     "service_from_record", "CONNECTION_LINE", "connection_expire",
-    "DrainProgress", "DrainResult", "wait_drained", "metrics_exposition", "collect_metrics",
+    "DrainProgress", "DrainResult", "DrainChanged", "wait_drained", "metrics_exposition",
+    "collect_metrics",
     "take_sample", "counter_rates",
 ]
 
@@ -120,8 +122,8 @@ if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
                         plan as plan, read_table as read_table,
                         restore_snapshot as restore_snapshot, take_snapshot as take_snapshot)
     from ._status import Status as Status
-    from .drain import (DrainProgress as DrainProgress, DrainResult as DrainResult,
-                         wait_drained as wait_drained)
+    from .drain import (DrainChanged as DrainChanged, DrainProgress as DrainProgress,
+                         DrainResult as DrainResult, wait_drained as wait_drained)
     from .metrics import (collect_metrics as collect_metrics,
                            metrics_exposition as metrics_exposition)
     from .watch import counter_rates as counter_rates, take_sample as take_sample

@@ -14,6 +14,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Callable, Iterable, List, Optional, Tuple
 
+from ._base import IPVSError
 from ._errors import KernelError
 from ._model import FWD_MASK, Destination, Service
 
@@ -46,6 +47,42 @@ class DrainResult(namedtuple("DrainResult", "drained elapsed deleted")):
     whether the real servers were deleted (False for wait_drained)."""
 
     __slots__ = ()
+
+
+class DrainChanged(IPVSError):
+    """Another writer changed real servers while they drained (a health
+    checker gave one its weight back): they are not deleted. `changed`:
+    [(Service, Destination as the kernel now holds it)]."""
+
+    def __init__(self, changed):
+        IPVSError.__init__(self, "%d real server%s changed by another writer while "
+                           "draining, not deleted" % (len(changed),
+                                                      "" if len(changed) == 1 else "s"))
+        self.changed = list(changed)
+
+
+def changed_while_draining(client, drained) -> List[Tuple[Service, Destination]]:
+    """Of `drained` ((Service, Destination as we left it at weight 0)
+    pairs), those whose settings the kernel no longer holds as we left
+    them: [(Service, the kernel's Destination)]; read now, once per
+    service. One that is gone (or whose service is) is not listed."""
+    from ._table import dest_settings
+    by_service = {}
+    for svc, d in drained:
+        by_service.setdefault(svc.key, (svc, []))[1].append(d)
+    out = []
+    for svc, ds in by_service.values():
+        try:
+            now = {d.key: d for d in client.destinations(svc)}
+        except KernelError as e:
+            if e.errno in (errno.ESRCH, errno.ENOENT):
+                continue
+            raise
+        for d in ds:
+            cur = now.get(d.key)
+            if cur is not None and dest_settings(cur) != dest_settings(d):
+                out.append((svc, cur))
+    return out
 
 
 def _counts(d: Destination) -> Tuple[int, int, int]:
@@ -135,13 +172,18 @@ def drain(client, service: Service, dest: Destination, *,
     seconds pass, then delete it. An exception while waiting (a
     KeyboardInterrupt, or what `checkpoint` raises, which is called before
     every poll and before the delete) leaves the real server in place at
-    weight 0."""
-    set_weight_zero(client, service, dest)
+    weight 0. Read again right before the delete: a real server whose
+    weight or settings another writer changed meanwhile is not deleted
+    (DrainChanged)."""
+    zeroed = set_weight_zero(client, service, dest)
     result = wait_drained(client, [(service, dest)], timeout=timeout, poll=poll,
                           progress=progress, clock=clock, sleep=sleep,
                           checkpoint=checkpoint)
     if checkpoint is not None:
         checkpoint()
+    changed = changed_while_draining(client, [(service, zeroed)])
+    if changed:
+        raise DrainChanged(changed)
     try:
         client.delete_destination(service, dest)
     except KernelError as e:
@@ -182,6 +224,25 @@ def drain_stage(current, target) -> Tuple[list, List[Tuple[Service, Destination]
             stage.append((svc, zeroed))
             pairs.extend((svc, d) for d in dests)
     return stage, pairs
+
+
+def keep_changed(target, current, changed) -> list:
+    """`target` (normalized) with the real servers of `changed` ((Service,
+    Destination) pairs, changed_while_draining's) kept as they are now,
+    and their services kept where the target removes them (as `current`,
+    the table now, holds them): an apply of it deletes only what
+    drained."""
+    from ._table import normalize_table
+    out = [(s, list(ds)) for s, ds in normalize_table(target)]
+    index = {s.key: i for i, (s, _) in enumerate(out)}
+    now = {s.key: s for s, _ in current}
+    for svc, d in changed:
+        i = index.get(svc.key)
+        if i is None:
+            index[svc.key] = i = len(out)
+            out.append((now.get(svc.key, svc), []))
+        out[i][1].append(d)
+    return out
 
 
 def plan_drained(client, target) -> Tuple[list, List[Tuple[Service, Destination]], list]:

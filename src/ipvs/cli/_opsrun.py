@@ -120,10 +120,15 @@ def delete_drained(runner, argv, timeout):
                          checkpoint=sig.checkpoint)
         except Interrupted as e:
             _interrupted(runner, progress, e.signum, what)
+        except _drain.DrainChanged as e:
+            progress.end()
+            _report_changed(runner, e.changed)
+            raise Exit(1) from None
         except KernelError as e:
             progress.end()
             raise Exit(255, e.strerror) from None  # as ipvsadm -d fails
     progress.end()
+    sig.act()  # a signal during the delete: it is done; end by it now
     return 0
 
 
@@ -131,11 +136,21 @@ def _hostport(d):
     return ("[%s]:%d" if ":" in d.address else "%s:%d") % (d.address, d.port)
 
 
+def _report_changed(runner, changed):
+    from ..rules import service_spec
+    for svc, d in changed:
+        runner.err.write("%s: %s -r %s: changed by another writer while draining (weight "
+                         "%d), not deleted\n" % (runner.prog, service_spec(svc), _hostport(d),
+                                                 d.weight))
+
+
 def apply_drained(runner, timeout):
     """--apply FILE --drain [SECONDS] [--dry-run]: the plan in two steps.
     First everything but the removals, with the real servers to remove (and
     those of services to remove) set to weight 0, in one atomic apply; then
-    the wait; then the removals, in a second atomic apply."""
+    the wait; then the removals, in a second atomic apply, of only what is
+    still as the first step left it (a real server another writer changed
+    meanwhile stays, and is named; exit status 1)."""
     target = runner.read_rules()
     c = runner.client
     from .. import drain as _drain
@@ -151,30 +166,50 @@ def apply_drained(runner, timeout):
         for op in second:
             runner.out.write("%s %s\n" % (p, op.command()))
         return 0
-    stage = _drain.drain_stage(c.table(), target)[0]
+    stage, pairs = _drain.drain_stage(c.table(), target)
+    drained = [(svc, d.replace(weight=0)) for svc, d in pairs]
     progress = _Progress(runner.err, "draining %d real servers" % len(pairs))
+    n = len(pairs)
+    waiting = ("the rules' other changes are in place and the %d real server%s to remove "
+               "%s still there at weight 0; nothing was deleted (run the same --apply "
+               "--drain again to finish)" % (n, "" if n == 1 else "s", "is" if n == 1 else "are")
+               if pairs else "the rules are in place (nothing to drain)")
+    step = 1
+    changed = []
     with _signals() as sig:
         try:
             c.apply(stage, atomic=True, checkpoint=sig.checkpoint)
+            step = 2
             if pairs:
                 _drain.wait_drained(c, pairs, timeout=timeout, progress=progress,
                                     sleep=sig.sleep, checkpoint=sig.checkpoint)
             progress.end()
             sig.checkpoint()
+            step = 3
+            changed = _drain.changed_while_draining(c, drained)
+            if changed:
+                target = _drain.keep_changed(target, c.table(), changed)
             c.apply(target, atomic=True, checkpoint=sig.checkpoint)
-        except Interrupted as e:
-            _interrupted(runner, progress, e.signum,
-                         "the real servers to remove are" if pairs else "the table is")
+        except Interrupted as e:  # while waiting, or right after a step
+            progress.end()
+            raise Exit(128 + e.signum, "%s: --apply --drain interrupted: %s"
+                       % (runner.prog, waiting), signum=e.signum) from None
         except ApplyError as e:
             progress.end()
             runner._report_undo(e.rollback_errors)
+            if not e.rolled_back:
+                state = "COULD NOT RESTORE THE TABLE"
+            elif step == 1:
+                state = "the table is as it was"
+            else:
+                state = "the removals are undone: " + waiting
             if isinstance(e.error, Interrupted):
-                raise Exit(128 + e.error.signum, "%s: interrupted; %s" % (
-                    runner.prog, "the table is as it was before this step" if e.rolled_back
-                    else "COULD NOT RESTORE THE TABLE"), signum=e.error.signum) from None
+                raise Exit(128 + e.error.signum, "%s: --apply --drain interrupted; %s" % (
+                    runner.prog, state), signum=e.error.signum) from None
             msg = getattr(e.error, "strerror", None) or str(e.error)
             raise Exit(1, "%s: %s %s: %s; %s" % (
-                runner.prog, runner.prog, e.operation.command(), msg,
-                "the table is as it was before this step" if e.rolled_back
-                else "COULD NOT RESTORE THE TABLE")) from None
-    return 0
+                runner.prog, runner.prog, e.operation.command(), msg, state)) from None
+    if changed:
+        _report_changed(runner, changed)
+    sig.act()  # a signal during the last step: it is whole; end by it now
+    return 1 if changed else 0
