@@ -7,7 +7,7 @@ import pytest
 
 import ipvs
 from ipvs import Destination, ProtocolError, Service
-from ipvs._plan import dest_settings, same_table
+from ipvs._plan import same_table
 
 from memkernel import MemKernel
 
