@@ -206,3 +206,31 @@ def test_apply_drain(net, tmp_path):
     conn.reset()
     assert p.wait(timeout=60) == 0, p.stderr.read()
     assert list(dests()) == [RS2]
+
+
+def _re_enabled_while_draining(p, conn):
+    """Another writer (the reference tool) gives RS1 its weight back while
+    it drains; then the connection ends, and the drain with it."""
+    assert wait_for(lambda: dests()[RS1][0] == 0, 30)
+    assert p.poll() is None
+    ref("-e %s -r %s -m -w 5" % (SVC, RS1))
+    conn.reset()
+    assert p.wait(timeout=90) == 1
+    err = p.stderr.read()
+    assert err == ("ipvsadm: %s -r %s: changed by another writer while draining (weight 5), "
+                   "not deleted\n" % (SVC, RS1)), err
+    assert dests()[RS1][0] == 5
+
+
+def test_drain_leaves_a_server_another_writer_re_enabled(net):
+    conn = setup_with_long_conn(8120)
+    _re_enabled_while_draining(ours_bg("-d %s -r %s --drain 90" % (SVC, RS1)), conn)
+    assert RS2 in dests()
+
+
+def test_apply_drain_leaves_a_server_another_writer_re_enabled(net, tmp_path):
+    conn = setup_with_long_conn(8130)
+    rules = tmp_path / "rules"
+    rules.write_text("-A %s -s rr\n-a %s -r %s -m -w 1\n" % (SVC, SVC, RS2))
+    _re_enabled_while_draining(ours_bg("--apply %s --drain 90" % rules), conn)
+    assert sorted(dests()) == sorted([RS1, RS2])

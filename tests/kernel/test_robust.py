@@ -86,10 +86,8 @@ def test_second_writer_survives_failures_at_random_points(k, mode, monkeypatch):
             return real_run(self, op, before)
         monkeypatch.setattr(_plan.Journal, "run", run)
         out, err = io.StringIO(), io.StringIO()
-        if mode == "apply":
-            status = main(["ipvsadm", "--apply"], out, err, io.StringIO("\n".join(new)))
-        else:
-            status = main(["ipvsadm", "-R", "--atomic"], out, err, io.StringIO("\n".join(new)))
+        args = ["--apply"] if mode == "apply" else ["-R", "--atomic"]
+        status = main(["ipvsadm"] + args, out, err, io.StringIO("\n".join(new) + "\n"))
         monkeypatch.setattr(_plan.Journal, "run", real_run)
         e = err.getvalue()
         assert status == 1 and "the table is as it was" in e, (trial, e)
