@@ -111,27 +111,94 @@ def test_undo_puts_back_what_each_operation_replaced_not_what_the_plan_read():
     assert k.svcs[DNS.key][1] == {}
 
 
+class Clock:
+    """The journal's clock: an operation takes 1, a read of n real servers
+    takes n / 100 (as a dump's cost grows with the service)."""
+    now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
 class CountingKernel(MemKernel):
     reads = 0
+    clock = None
 
     def destinations(self, svc):
         self.reads += 1
-        return MemKernel.destinations(self, svc)
+        out = MemKernel.destinations(self, svc)
+        if self.clock is not None:
+            self.clock.now += len(out) / 100
+        return out
+
+    def _call(self, name, *args):
+        if self.clock is not None:
+            self.clock.now += 1
+        return MemKernel._call(self, name, *args)
 
 
-def test_apply_and_undo_read_each_service_a_bounded_number_of_times():
-    many = [Destination(address="192.168.%d.%d" % (i // 250, i % 250 + 1), port=80,
-                        fwd_method="masq", weight=1) for i in range(1000)]
-    edited = [d.replace(weight=2) for d in many[:500]]
-    start = [(WEB, many)]
+MANY = [Destination(address="192.168.%d.%d" % (i // 250, i % 250 + 1), port=80,
+                    fwd_method="masq", weight=1) for i in range(1000)]
+
+
+def _failing_apply(k):
+    edited = [d.replace(weight=2) for d in MANY[:500]]
     target = [(WEB.replace(scheduler="rr"), edited + [R1.replace(port=8080)])]
-    k = CountingKernel(start, fail=lambda name, args: errno.ENOMEM
-                       if name == "delete_destination" and args[1].key == many[-1].key
-                       else None)
+    k.fail = lambda name, args: errno.ENOMEM \
+        if name == "delete_destination" and args[1].key == MANY[-1].key else None
     with pytest.raises(ipvs.ApplyError) as ei:
         ipvs.apply(k, target)
     assert ei.value.rolled_back
-    assert same_table(ipvs.read_table(k), start)
-    # the plan's read, one before the first change, one for the undo:
-    # not one per operation (1000 of them)
+    assert same_table(ipvs.read_table(k), [(WEB, MANY)])
+
+
+def test_apply_and_undo_read_each_service_once_when_no_time_passes(monkeypatch):
+    from ipvs import _journal
+    monkeypatch.setattr(_journal, "_clock", lambda: 0.0)
+    k = CountingKernel([(WEB, MANY)])
+    _failing_apply(k)
+    # the plan's read, one before the first change, one for the undo: not
+    # one per operation (1000 of them)
     assert k.reads <= 4, k.reads
+
+
+def test_reads_again_take_a_bounded_share_of_the_time(monkeypatch):
+    """With time passing, the service is read again now and then (so
+    another writer's change is seen), the reads taking at most about a
+    quarter of the time: linear, not a read per operation."""
+    from ipvs import _journal
+    clock = Clock()
+    monkeypatch.setattr(_journal, "_clock", clock)
+    k = CountingKernel([(WEB, MANY)])
+    k.clock = clock
+    _failing_apply(k)
+    ops = len(k.log)
+    read_time = clock.now - ops
+    assert 4 < k.reads < ops / 10, (k.reads, ops)
+    assert read_time <= ops / 3 + 30, (read_time, ops)
+
+
+def test_a_writer_in_the_middle_of_a_service_is_seen_by_a_later_read(monkeypatch):
+    """Another writer sets the last real servers to weight 0 while our edits
+    of their service run; time passes, so the journal reads the service
+    again before it edits them: the undo puts back the writer's 0."""
+    from ipvs import _journal
+    clock = Clock()
+    monkeypatch.setattr(_journal, "_clock", clock)
+    k = CountingKernel([(WEB, MANY)])
+    k.clock = clock
+
+    def writer(kern):
+        if len(kern.log) == 100:
+            for d in MANY[400:500]:
+                kern.svcs[WEB.key][1][d.key] = d.replace(weight=0)
+    k.observers.append(writer)
+    edited = [d.replace(weight=2) for d in MANY[:500]]
+    k.fail = lambda name, args: errno.ENOMEM \
+        if name == "delete_destination" and args[1].key == MANY[-1].key else None
+    with pytest.raises(ipvs.ApplyError) as ei:
+        ipvs.apply(k, [(WEB, edited)])
+    assert ei.value.rolled_back, ei.value.rollback_errors
+    now = k.svcs[WEB.key][1]
+    assert [now[d.key].weight for d in MANY[400:500]] == [0] * 100
+    assert [now[d.key].weight for d in MANY[:400]] == [1] * 400

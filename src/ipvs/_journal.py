@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import time
 from typing import Dict, List, Optional
 
 from ._base import IPVSError
@@ -34,10 +35,12 @@ _Op = collections.namedtuple("_Op", "name service destination", defaults=(None,)
 #
 # What an operation replaces is read from the kernel right before the first
 # operation on its service (one dump of that service: its settings and its
-# real servers), then kept current with our own operations as they succeed,
-# so a run reads each service it touches once and both the run and its undo
-# stay linear in the table. The undo reads afresh in the same way (each
-# service once, on its first undo step) and compares before it writes.
+# real servers), then kept current with our own operations as they succeed;
+# the service is read again before a later operation once three times as
+# long as that read took has passed (another writer's change in between is
+# seen then). So the reads take at most a quarter of the run's time, and
+# both the run and its undo stay linear in the table. The undo reads afresh
+# in the same way and compares before it writes.
 #
 # An operation whose outcome is unknown (the request may have been done but
 # its answer was lost: a receive overrun, a damaged reply, a MemoryError or
@@ -69,10 +72,20 @@ class UndoFailure:
         return "%s: %s" % (self.command, self.reason)
 
 
+_clock = time.monotonic
+# A service read from the kernel is read again before an operation once
+# this many times as long as that read took has passed since it: another
+# writer's change is then seen within that time, and the reads cost at
+# most a quarter of the run, whatever the size of the service.
+REFRESH = 3
+
+
 class _Known:
-    """The kernel's services as last read (one dump each, on first need),
-    kept current with the operations this side runs: key -> [Service or
-    None (absent), {destination key: Destination}]."""
+    """The kernel's services as last read (one dump each, on first need,
+    again once REFRESH times the read's duration has passed), kept current
+    with the operations this side runs: key -> [Service or None (absent),
+    {destination key: Destination}, (when the read ended, how long it
+    took) or absent when not read]."""
 
     def __init__(self, client):
         self.client = client
@@ -81,6 +94,8 @@ class _Known:
 
     def entry(self, svc: Service) -> list:
         e = self.svcs.get(svc.key)
+        if e is not None and len(e) > 2 and _clock() - e[2][0] > REFRESH * e[2][1]:
+            e = None  # read long enough ago: read again
         if e is None:
             if self.rest_absent:
                 e = [None, {}]
@@ -91,14 +106,16 @@ class _Known:
 
     def read(self, svc: Service) -> list:
         c = self.client
+        start = _clock()
         try:
             now = c.get_service(svc)
             dests = c.destinations(now)
         except KernelError as e:
-            if e.errno in _GONE:
-                return [None, {}]
-            raise
-        return [now, {d.key: d for d in dests}]
+            if e.errno not in _GONE:
+                raise
+            now, dests = None, ()
+        end = _clock()
+        return [now, {d.key: d for d in dests}, (end, end - start)]
 
     def peek(self, svc: Service) -> Optional[list]:
         """The entry when known without a read, else None."""
