@@ -103,7 +103,7 @@ def test_split_takes_out_only_its_own_words():
 @pytest.mark.parametrize("args,msg", [
     (["--dry-run"], "--dry-run goes with --apply"),
     (["-L", "--pretty"], "--pretty goes with --json"),
-    (["-R", "--netns"], "--netns needs the name of a network namespace"),
+    (["-R", "--netns"], "--netns needs the name or path of a network namespace"),
     (["-C", "--atomic"], "--atomic goes with -R (--restore)"),
     (["--apply", "-L"], "--apply takes no other command or option"),
     (["--apply", "x", "--json"], "--json goes with listings and with --apply --dry-run"),

@@ -231,10 +231,10 @@ class Client(TableMethods):
     """
 
     def __init__(self, *, sock=None, netns: Optional[str] = None):
-        """netns: the name of a network namespace (/run/netns/NAME, as
-        `ip -n NAME`) to work in instead of the caller's; NetnsError if it
-        cannot be entered. sock: for tests, a socket-like fake kernel (see
-        tests/test_client_fake.py)."""
+        """netns: a network namespace to work in instead of the caller's, a
+        name (/run/netns/NAME, as `ip -n NAME`) or a path (see _netns), held
+        open until close(); NetnsError if it cannot be opened or entered.
+        sock: for tests, a socket-like fake kernel (tests/test_client_fake.py)."""
         self.netns = netns
         self._conn = Conn(spec.GENL_NAME, sock=sock, netns=netns)
         self.family = self._conn.family
@@ -386,7 +386,7 @@ class Client(TableMethods):
         """Stream the connection table (IPVS has no netlink command for it):
         /proc/net/ip_vs_conn of this client's network namespace."""
         from ._conns import iter_connections
-        if path is None and self.netns is not None:
+        if path is None and self._conn.netns is not None:
             return self._netns_connections()
         return iter_connections(path or "/proc/net/ip_vs_conn")
 
@@ -405,18 +405,14 @@ class Client(TableMethods):
         """What to open for /proc/net/NAME of this client's namespace: a
         path, or a file descriptor opened in the namespace (the reader
         closes it)."""
-        if self.netns is None:
-            return "/proc/net/" + name
-        from ._netns import open_in_netns
-        return open_in_netns(self.netns, "/proc/thread-self/net/" + name)
+        ns = self._conn.netns
+        return "/proc/net/" + name if ns is None else ns.open("/proc/thread-self/net/" + name)
 
     # -- kernel status (see _status)
     def _sysctl_texts(self, names=None) -> dict:
         from ._status import read_sysctls
-        if self.netns is None:
-            return read_sysctls(names)
-        from ._netns import run_in_netns
-        return run_in_netns(self.netns, lambda: read_sysctls(names))
+        ns = self._conn.netns
+        return read_sysctls(names) if ns is None else ns.run(lambda: read_sysctls(names))
 
     def sysctls(self) -> dict:
         """{name: value} of every net.ipv4.vs sysctl of this client's

@@ -31,14 +31,18 @@ SPLIT_DUMPS = 64  # dumps from which execute_dumps runs half on a spare socket
 class Conn:
     """A generic-netlink socket bound to one family."""
 
-    def __init__(self, family_name: str = "IPVS", *, sock=None, netns: Optional[str] = None,
+    netns = None  # the namespace the socket was made in (a _netns.Netns), held open
+
+    def __init__(self, family_name: str = "IPVS", *, sock=None, netns=None,
                  family: Optional[int] = None):
         """sock: an already open socket-like object (tests pass a fake
         kernel here); by default a new NETLINK_GENERIC socket, created in
-        network namespace `netns` (a name in /run/netns) when given.
+        network namespace `netns` when given: a name or path (see _netns),
+        opened here and held until close(), or a _netns.Netns held by
+        another Conn (a spare shares its parent's).
         family: the family's id, when known (no lookup)."""
         self._own = sock is None  # our socket: a spare one may be made (spare())
-        self._netns, self._spare = netns, None
+        self._spare, self._netns_mine = None, False
         if sock is None:
             def new_socket():
                 return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
@@ -47,11 +51,16 @@ class Conn:
                 if netns is None:
                     sock = new_socket()
                 else:
-                    from ._netns import run_in_netns
-                    sock = run_in_netns(netns, new_socket)
+                    from ._netns import Netns
+                    if not isinstance(netns, Netns):
+                        netns, self._netns_mine = Netns(netns), True
+                    self.netns = netns
+                    sock = netns.run(new_socket)
             except IPVSError:  # NetnsError: the namespace, not IPVS
+                self._close_netns()
                 raise
             except OSError as e:
+                self._close_netns()
                 raise KernelError(e.errno or errno.EPROTONOSUPPORT) from None
         self.sock = sock
         self._dirty = False  # an exchange began and did not end
@@ -62,6 +71,7 @@ class Conn:
             self.family = self._resolve(family_name) if family is None else family
         except BaseException:
             self.sock.close()
+            self._close_netns()
             raise
 
     def _setup(self) -> None:
@@ -126,6 +136,11 @@ class Conn:
         if self._spare is not None:
             self._spare.close()
         self.sock.close()
+        self._close_netns()
+
+    def _close_netns(self) -> None:
+        if self._netns_mine:
+            self.netns.close()
 
     def spare(self) -> Optional["Conn"]:
         """A second Conn of this one's kind (namespace, family; its own
@@ -134,7 +149,7 @@ class Conn:
         test's fake kernel) or a new socket cannot be had."""
         if self._spare is None and self._own:
             try:
-                self._spare = Conn(netns=self._netns, family=self.family)
+                self._spare = Conn(netns=self.netns, family=self.family)
             except (OSError, IPVSError):
                 self._own = False  # not again
         return self._spare

@@ -58,12 +58,12 @@ def split(argv):
             if a == "--netns":
                 i += 1
                 if i >= len(args):
-                    _usage_error("--netns needs the name of a network namespace")
+                    _usage_error("--netns needs the name or path of a network namespace")
                 x.netns = args[i]
             else:
                 x.netns = a[len("--netns="):]
             if not x.netns:
-                _usage_error("--netns needs the name of a network namespace")
+                _usage_error("--netns needs the name or path of a network namespace")
         elif a == "--apply" or a.startswith("--apply="):
             if a == "--apply":
                 # an optional FILE: the next word, unless it is an option
