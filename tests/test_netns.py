@@ -4,6 +4,7 @@ entering a namespace needs root and `ip netns` (skipped otherwise). The
 IPVS side is tested in the VM (tests/kernel/test_apply.py,
 tests/kernel/test_netns_path.py)."""
 import errno
+import json
 import os
 import shutil
 import stat
@@ -152,34 +153,42 @@ def odd_files(tmp_path):
             "a character device": str(dev), "a directory": str(tmp_path)}
 
 
-def test_a_path_to_anything_but_a_namespace_file_is_refused_unopened(odd_files, not_delegated):
-    # every file the process opens raises the "open" audit event (os.open,
-    # O_PATH included): a refused path must not be among them
-    script = textwrap.dedent("""
-        import json, sys
-        from ipvs._netns import NetnsError, open_netns
-        opened = []
-        sys.addaudithook(lambda ev, args: opened.append(str(args[0])) if ev == "open" else None)
-        out = {}
-        for path in sys.argv[1:]:
-            try:
-                open_netns(path)
-                out[path] = "opened"
-            except NetnsError as e:
-                out[path] = [e.errno, str(e)]
-        out["opened"] = opened
-        print(json.dumps(out))
-    """)
-    # a FIFO with no writer blocks whoever opens it: the timeout bounds that
-    p = subprocess.run([sys.executable, "-c", script] + list(odd_files.values()),
-                       capture_output=True, text=True, timeout=60)
+AUDITED_OPENS = textwrap.dedent("""
+    import json, sys
+    from ipvs._netns import NetnsError, open_netns
+    opened = []
+    sys.addaudithook(lambda ev, args: opened.append(str(args[0])) if ev == "open" else None)
+    out = {}
+    for path in sys.argv[1:]:
+        try:
+            open_netns(path)
+            out[path] = "opened"
+        except NetnsError as e:
+            out[path] = [e.errno, str(e)]
+    print(json.dumps([out, opened]))
+""")
+
+
+def audited_open_netns(paths, env=None):
+    """open_netns() of each path in a new process: ({path: "opened" or
+    [errno, message]}, every file the process opened). Every open raises
+    the "open" audit event (os.open, O_PATH included); a FIFO with no
+    writer would block whoever opens it, so the process has a deadline."""
+    p = subprocess.run([sys.executable, "-c", AUDITED_OPENS] + list(paths), env=env,
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert p.returncode == 0, p.stderr
-    import json
-    out = json.loads(p.stdout)
+    out, opened = json.loads(p.stdout)
+    return out, set(opened)
+
+
+def test_a_path_to_anything_but_a_namespace_file_is_refused_unopened(odd_files, not_delegated):
+    out, opened = audited_open_netns(list(odd_files.values()) + ["/proc/self/ns/net"])
     for kind, path in odd_files.items():
         assert out[path] == [errno.EINVAL, 'Cannot open network namespace "%s": '
                              'not a namespace file (%s)' % (path, kind)]
-    assert not set(out["opened"]) & set(odd_files.values())
+    assert not opened & set(odd_files.values())
+    # the audit sees the opens there are: the namespace file's
+    assert out["/proc/self/ns/net"] == "opened" and "/proc/self/ns/net" in opened
 
 
 def test_the_cli_refuses_a_fifo_without_waiting_for_a_writer(odd_files, not_delegated):

@@ -1,5 +1,5 @@
 # Options beyond ipvsadm 1.31: --json/-j [--pretty], --apply [FILE]
-# [--dry-run], -R --atomic, --netns NAME, --status, --about.
+# [--dry-run], -R --atomic, --netns NAME|PATH, --status, --about.
 #
 # Rule: these words are taken out of the argument vector before ipvsadm's
 # own parser sees the rest, and only when one of them is there does this
