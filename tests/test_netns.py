@@ -279,6 +279,6 @@ def test_a_client_lets_its_namespace_go(not_delegated):
     before = set(os.listdir("/proc/self/fd"))
     try:
         ipvs.Client(netns="/proc/self/ns/net").close()
-    except (ipvs.NotAvailableError, ipvs.KernelError):
-        pass  # a host without IPVS: the namespace file must be closed all the same
+    except (ipvs.NotAvailableError, ipvs.KernelError, NetnsError):
+        pass  # no IPVS here, or no right to enter: the file must be closed all the same
     assert set(os.listdir("/proc/self/fd")) == before
