@@ -4,6 +4,10 @@ The real kernel: tests/kernel/test_cli_beyond.py."""
 import errno
 import io
 import json
+import os
+import subprocess
+import sys
+import tempfile
 
 import pytest
 
@@ -33,6 +37,17 @@ class FakeClient(MemKernel):
 
     def close(self):
         pass
+
+    def writer_lock(self, wait=None):
+        """The real lock, in a folder of the test's own (the host tests run
+        as any user; /run/ipvsadm is root's)."""
+        from ipvs._writelock import WriterLock
+        lock = WriterLock(os.stat("/proc/self/ns/net").st_ino, lock_dir=LOCK_DIR)
+        lock.acquire(wait)
+        return lock
+
+
+LOCK_DIR = tempfile.mkdtemp(prefix="ipvs-test-locks-")
 
 
 @pytest.fixture
@@ -223,3 +238,54 @@ def test_json_listings(kernel):
     assert [s["port"] for s in json.loads(out)] == [80]
     status, out, err = run(["-A", "-t", "1.2.3.4:80", "--json"])
     assert status == 2 and err.startswith("--json goes with listings")
+
+
+HOLD = """
+import os, sys, time
+from ipvs._writelock import WriterLock
+lock = WriterLock(os.stat("/proc/self/ns/net").st_ino, lock_dir=sys.argv[1])
+lock.acquire()
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def holding(seconds):
+    p = subprocess.Popen([sys.executable, "-c", HOLD, LOCK_DIR, str(seconds)],
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline() == "held\n"
+    return p
+
+
+def test_a_writer_waits_for_or_is_refused_the_lock_another_holds(kernel):
+    p = holding(30)
+    try:
+        rc, out, err = run(["--apply"], RULES)
+        assert (rc, out) == (3, "")
+        assert err == "ipvsadm: another ipvsadm (pid %d) is changing the table\n" % p.pid
+        assert not kernel.svcs  # nothing was read or changed
+        rc, out, err = run(["-R", "--atomic", "--wait=0.2"], RULES)
+        assert (rc, err) == (3, "ipvsadm: another ipvsadm (pid %d) is changing the table\n"
+                             % p.pid)
+        assert run(["--apply", "--dry-run"], RULES)[0] == 0  # a dry run writes nothing
+    finally:
+        p.kill()
+        p.wait()
+    q = holding(0.5)
+    try:
+        assert run(["--apply", "--wait"], RULES) == (0, "", "")
+        assert kernel.svcs
+    finally:
+        q.kill()
+        q.wait()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-Ln", "--wait"], "--wait goes with --apply, -R --atomic and --drain"),
+    (["-R", "--wait=5"], "--wait goes with --apply, -R --atomic and --drain"),
+    (["--apply", "--wait=-1"], "--wait takes a number of seconds (at most 86400)"),
+    (["--apply", "--wait=x"], "--wait takes a number of seconds (at most 86400)"),
+    (["--apply", "--wait=1e10"], "--wait takes a number of seconds (at most 86400)"),
+])
+def test_wait_is_checked(kernel, args, message):
+    assert run(args, RULES) == (2, "", message + "\n")

@@ -30,6 +30,7 @@ _EXPORTS = {
     "take_snapshot": "._plan", "restore_snapshot": "._plan", "Journal": "._plan",
     "Interrupted": "._plan", "UndoFailure": "._plan",
     "NetnsError": "._netns",
+    "LockBusy": "._writelock",
     "to_json": "._json", "dumps": "._json", "dump_array": "._json",
     "json_table": "._jsonlines",
     "Status": "._status",
@@ -69,7 +70,7 @@ __all__ = [
     "DAEMON_MASTER", "DAEMON_BACKUP", "__version__",
     "Operation", "PlanError", "ApplyError", "Snapshot", "plan", "apply", "read_table",
     "take_snapshot", "restore_snapshot", "Journal", "Interrupted", "UndoFailure",
-    "NetnsError", "to_json", "dumps", "dump_array", "json_table", "Status",
+    "NetnsError", "LockBusy", "to_json", "dumps", "dump_array", "json_table", "Status",
     "ProcDestinations", "read_proc_file", "read_proc_table", "fast_table", "numeric_listing",
     "split_line",
     "FastRestore", "RuleBatch", "connection_from_record", "iter_records_from",
@@ -116,6 +117,7 @@ if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
         TUN_F_REMCSUM as TUN_F_REMCSUM, TUN_GRE as TUN_GRE, TUN_GUE as TUN_GUE,
         TUN_IPIP as TUN_IPIP)
     from ._netns import NetnsError as NetnsError
+    from ._writelock import LockBusy as LockBusy
     from ._plan import (ApplyError as ApplyError, Interrupted as Interrupted,
                         Journal as Journal, Operation as Operation, PlanError as PlanError,
                         Snapshot as Snapshot, UndoFailure as UndoFailure, apply as apply,

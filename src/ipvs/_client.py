@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Iterable, Iterator, List, Optional
 
     from ._status import Status
+    from ._writelock import WriterLock
 
 from . import _netlink as nl
 from . import _spec as spec
@@ -239,6 +240,22 @@ class Client(TableMethods):
         self._conn = Conn(spec.GENL_NAME, sock=sock, netns=netns)
         self.family = self._conn.family
 
+
+    def writer_lock(self, wait: Optional[float] = None) -> "WriterLock":
+        """Take the writers' lock of this client's network namespace (see
+        ipvs._writelock) and return it, held until its release() (or the
+        end of a `with` block, or of the process). wait: None fails at once
+        (LockBusy) when another writer holds it; seconds (math.inf: no end)
+        waits that long at most. Only writers that take it are kept apart."""
+        import os
+        from ._writelock import WriterLock, namespace_inode
+        ns = self._conn.netns
+        # the namespace held open, not its path again: a path may come to
+        # name another namespace later
+        inode = os.fstat(ns.fd).st_ino if ns is not None else namespace_inode()
+        lock = WriterLock(inode)
+        lock.acquire(wait)
+        return lock
     def close(self) -> None:
         self._conn.close()
 

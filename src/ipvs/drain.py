@@ -7,12 +7,13 @@
 # against a fake client without a kernel or real time.
 from __future__ import annotations
 
+import contextlib
 import errno
 import time
 from collections import namedtuple
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
-    from typing import Callable, Iterable, List, Optional, Tuple
+    from typing import Callable, ContextManager, Iterable, List, Optional, Tuple
 
 from ._base import IPVSError
 from ._errors import KernelError
@@ -166,7 +167,8 @@ def drain(client, service: Service, dest: Destination, *,
           progress: Optional[Callable[[DrainProgress], None]] = None,
           clock: Callable[[], float] = time.monotonic,
           sleep: Callable[[float], None] = time.sleep,
-          checkpoint: Optional[Callable[[], None]] = None) -> DrainResult:
+          checkpoint: Optional[Callable[[], None]] = None,
+          writing: Optional[Callable[[], ContextManager]] = None) -> DrainResult:
     """Set `dest`'s weight to 0 (so the scheduler sends it no new
     connection), wait until its connection counts reach 0 or `timeout`
     seconds pass, then delete it. An exception while waiting (a
@@ -174,21 +176,25 @@ def drain(client, service: Service, dest: Destination, *,
     every poll and before the delete) leaves the real server in place at
     weight 0. Read again right before the delete: a real server whose
     weight or settings another writer changed meanwhile is not deleted
-    (DrainChanged)."""
-    zeroed = set_weight_zero(client, service, dest)
+    (DrainChanged). writing: a context manager factory each of the two
+    writes runs in (the writers' lock: Client.writer_lock), never the wait."""
+    writing = writing or contextlib.nullcontext
+    with writing():
+        zeroed = set_weight_zero(client, service, dest)
     result = wait_drained(client, [(service, dest)], timeout=timeout, poll=poll,
                           progress=progress, clock=clock, sleep=sleep,
                           checkpoint=checkpoint)
     if checkpoint is not None:
         checkpoint()
-    changed = changed_while_draining(client, [(service, zeroed)])
-    if changed:
-        raise DrainChanged(changed)
-    try:
-        client.delete_destination(service, dest)
-    except KernelError as e:
-        if e.errno != errno.ENOENT:  # already gone (deleted by someone else) is fine
-            raise
+    with writing():
+        changed = changed_while_draining(client, [(service, zeroed)])
+        if changed:
+            raise DrainChanged(changed)
+        try:
+            client.delete_destination(service, dest)
+        except KernelError as e:
+            if e.errno != errno.ENOENT:  # already gone (deleted by someone else) is fine
+                raise
     return result._replace(deleted=True)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from . import _options as O
+from ._exits import EXIT_LOCKED
 from ._run import Exit, Runner, restore_words
 
 EBADF = 9  # errno's value; importing errno costs every start-up a module
@@ -214,7 +215,7 @@ class BeyondRunner(Runner):
                 for op in ops:
                     self.out.write("%s %s\n" % (self.prog, op.command()))
             return 0
-        with HeldSignals() as held:
+        with self.writer_lock(), HeldSignals() as held:
             try:
                 c.apply(target, atomic=True, checkpoint=held.checkpoint)
             except ApplyError as e:
@@ -228,6 +229,18 @@ class BeyondRunner(Runner):
                                                       _state(e.rolled_back))) from None
         held.act()  # a signal during the last operation: the apply is whole
         return 0
+
+    def writer_lock(self):
+        """The namespace's writers' lock for a run that changes the table
+        (--wait: how long to wait for it); Exit(3) when another holds it."""
+        from .. import LockBusy
+        try:
+            return self.client.writer_lock(self.x.wait)
+        except LockBusy as e:
+            raise Exit(EXIT_LOCKED, "%s: %s" % (self.prog, e)) from None
+        except OSError as e:
+            raise Exit(1, "%s: cannot take the writers' lock: %s" % (self.prog, _error_text(e))) \
+                from None
 
     def _report_undo(self, failures):
         for f in failures:
@@ -261,7 +274,7 @@ class BeyondRunner(Runner):
         from .. import Interrupted, Journal
         c = self.client
         self.journal = Journal(c)
-        with HeldSignals() as held:
+        with self.writer_lock(), HeldSignals() as held:
             n, line = 0, ""
             try:
                 for n, line in lines:

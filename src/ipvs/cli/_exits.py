@@ -35,3 +35,8 @@ class Exit(Exception):
         self.status = status
         self.message = message
         self.signum = signum
+
+
+# Exit statuses beyond ipvsadm 1.31's 0, 1, 2 and 255 (and 128 + a signal's
+# number): the man page's EXIT STATUS lists them.
+EXIT_LOCKED = 3  # another writer holds the namespace's writers' lock (--wait)

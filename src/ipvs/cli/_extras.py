@@ -15,13 +15,26 @@ class Extras:
     dry_run = False
     atomic = False
     netns = None
+    wait = None  # --wait[=SECONDS]: None, or seconds to wait for the writers' lock (inf: no end)
     status = False
     about = False
     ops = None  # the operators' words (_opswords.Words), set by split()
 
 
+MAX_WAIT = 86400  # seconds: a day; a longer wait is a mistake, not a plan
+
+
 def _usage_error(msg):
     raise Exit(2, msg)
+
+
+def _seconds(word):
+    """A --wait value (seconds, 0 to MAX_WAIT), or None."""
+    try:
+        value = float(word)
+    except ValueError:
+        return None
+    return value if 0 <= value <= MAX_WAIT else None
 
 
 def split(argv):
@@ -64,6 +77,15 @@ def split(argv):
                 x.netns = a[len("--netns="):]
             if not x.netns:
                 _usage_error("--netns needs the name or path of a network namespace")
+        elif a == "--wait" or a.startswith("--wait="):
+            # long form only: -w is ipvsadm's --weight
+            value = a[len("--wait="):] if a != "--wait" else None
+            if value is None and i + 1 < len(args) and _seconds(args[i + 1]) is not None:
+                i += 1
+                value = args[i]
+            x.wait = float("inf") if value is None else _seconds(value)
+            if x.wait is None:
+                _usage_error("--wait takes a number of seconds (at most %d)" % MAX_WAIT)
         elif a == "--apply" or a.startswith("--apply="):
             if a == "--apply":
                 # an optional FILE: the next word, unless it is an option
@@ -79,6 +101,8 @@ def split(argv):
         else:
             rest.append(a)
         i += 1
+    if x.wait is not None and not (x.apply is not None or x.atomic or x.ops.drain is not None):
+        _usage_error("--wait goes with --apply, -R --atomic and --drain")
     if x.about and len(args) > 1:
         _usage_error("--about takes no other command or option")
     if x.pretty and not x.json:

@@ -114,10 +114,19 @@ def delete_drained(runner, argv, timeout):
     from ..rules import service_spec
     what = "%s -r %s" % (service_spec(svc), _hostport(dest))
     progress = _Progress(runner.err, "draining " + what)
+    writes = []
+
+    def writing():  # the lock for the weight's change, then for the delete
+        writes.append(1)
+        if len(writes) == 1:
+            return runner.writer_lock()
+        progress.end()
+        return _after_drain_lock(runner, "%s left in place at weight 0" % what)
+
     with _signals() as sig:
         try:
             _drain.drain(c, svc, dest, timeout=timeout, progress=progress, sleep=sig.sleep,
-                         checkpoint=sig.checkpoint)
+                         checkpoint=sig.checkpoint, writing=writing)
         except Interrupted as e:
             _interrupted(runner, progress, e.signum, what)
         except _drain.DrainChanged as e:
@@ -142,6 +151,18 @@ def _report_changed(runner, changed):
         runner.err.write("%s: %s -r %s: changed by another writer while draining (weight "
                          "%d), not deleted\n" % (runner.prog, service_spec(svc), _hostport(d),
                                                  d.weight))
+
+
+def _after_drain_lock(runner, waiting):
+    """The writers' lock for the removals after the wait; when another
+    writer keeps it, say what the first step left."""
+    try:
+        return runner.writer_lock()
+    except Exit as e:
+        if e.message:
+            e.message = "%s; %s" % (e.message, waiting)
+            e.args = (e.message,)
+        raise
 
 
 def apply_drained(runner, timeout):
@@ -178,7 +199,8 @@ def apply_drained(runner, timeout):
     changed = []
     with _signals() as sig:
         try:
-            c.apply(stage, atomic=True, checkpoint=sig.checkpoint)
+            with runner.writer_lock():
+                c.apply(stage, atomic=True, checkpoint=sig.checkpoint)
             step = 2
             if pairs:
                 _drain.wait_drained(c, pairs, timeout=timeout, progress=progress,
@@ -186,10 +208,11 @@ def apply_drained(runner, timeout):
             progress.end()
             sig.checkpoint()
             step = 3
-            changed = _drain.changed_while_draining(c, drained)
-            if changed:
-                target = _drain.keep_changed(target, c.table(), changed)
-            c.apply(target, atomic=True, checkpoint=sig.checkpoint)
+            with _after_drain_lock(runner, waiting):
+                changed = _drain.changed_while_draining(c, drained)
+                if changed:
+                    target = _drain.keep_changed(target, c.table(), changed)
+                c.apply(target, atomic=True, checkpoint=sig.checkpoint)
         except Interrupted as e:  # while waiting, or right after a step
             progress.end()
             raise Exit(128 + e.signum, "%s: --apply --drain interrupted: %s"
