@@ -289,3 +289,21 @@ def test_a_writer_waits_for_or_is_refused_the_lock_another_holds(kernel):
 ])
 def test_wait_is_checked(kernel, args, message):
     assert run(args, RULES) == (2, "", message + "\n")
+
+
+def test_a_change_by_another_writer_during_the_apply_is_reported(kernel, monkeypatch):
+    """The apply itself succeeds; a writer that takes no lock adds a
+    service meanwhile: the table read after it differs, and the command
+    says so (exit 4) with what would make it the rules'."""
+    real_apply = FakeClient.apply
+
+    def apply_and_another_writer(self, target, **kw):
+        ops = real_apply(self, target, **kw)
+        self.add_service(Service(protocol=6, address="10.99.0.1", port=80, scheduler="wlc"))
+        return ops
+
+    monkeypatch.setattr(FakeClient, "apply", apply_and_another_writer)
+    rc, out, err = run(["--apply"], RULES)
+    assert (rc, out) == (4, "")
+    assert err == ("ipvsadm: another writer changed the table during the apply; to make it "
+                   "the rules': ipvsadm -D -t 10.99.0.1:80\n")

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -120,3 +121,27 @@ def test_a_held_lock_refuses_or_delays_our_writers_only(k):
         finally:
             p.kill()
             p.wait()
+
+
+def test_another_writer_during_an_apply_is_reported_after_it(k):
+    """A writer that takes no lock (the reference ipvsadm, as keepalived or
+    a person would) adds a service while a 300-service --apply runs (once
+    the apply's first service is in the kernel: after its plan was read):
+    the apply makes all its changes, then reads the table and reports the
+    service it did not ask for (exit 4)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        a, a_lines = rules_file(tmp, "a", 1, 300, 2)
+        p = subprocess.Popen([OURS, "--apply", a], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        first = a_lines[0].split()[2]
+        deadline = time.monotonic() + 120
+        while first not in sn() and p.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert p.poll() is None, "the apply ended before another writer could act"
+        subprocess.run([REF, "-A", "-t", "10.99.0.1:80"], check=True)
+        rc = p.wait(300)
+        out, err = p.stdout.read(), p.stderr.read()
+        assert (rc, out) == (4, ""), err
+        assert err == "ipvsadm: another writer changed the table during the apply; to make " \
+            "it the rules': ipvsadm -D -t 10.99.0.1:80\n"
+        assert vips(sn()) == vips("\n".join(a_lines)) | {"10.99.0.1:80"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from . import _options as O
-from ._exits import EXIT_LOCKED
+from ._exits import EXIT_CHANGED, EXIT_LOCKED
 from ._run import Exit, Runner, restore_words
 
 EBADF = 9  # errno's value; importing errno costs every start-up a module
@@ -228,7 +228,17 @@ class BeyondRunner(Runner):
                                                       _error_text(e.error),
                                                       _state(e.rolled_back))) from None
         held.act()  # a signal during the last operation: the apply is whole
-        return 0
+        return self._check_applied(target)
+
+    def _check_applied(self, target):
+        """Read the table again after a whole apply: anything that differs
+        from the rules is another writer's doing (keepalived, kube-proxy, a
+        person: they take no lock); say what, with exit status 4."""
+        left = self.client.plan(target)
+        for op in left:
+            self.err.write("%s: another writer changed the table during the apply; to make it "
+                           "the rules': %s %s\n" % (self.prog, self.prog, op.command()))
+        return EXIT_CHANGED if left else 0
 
     def writer_lock(self):
         """The namespace's writers' lock for a run that changes the table

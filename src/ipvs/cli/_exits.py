@@ -40,3 +40,4 @@ class Exit(Exception):
 # Exit statuses beyond ipvsadm 1.31's 0, 1, 2 and 255 (and 128 + a signal's
 # number): the man page's EXIT STATUS lists them.
 EXIT_LOCKED = 3  # another writer holds the namespace's writers' lock (--wait)
+EXIT_CHANGED = 4  # --apply was whole, but the table read after it is not the rules'
