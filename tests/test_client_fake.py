@@ -341,3 +341,67 @@ def test_a_records_key_is_its_objects_key(seed):
     assert len(services) == len(records)
     for s, r in zip(services, records):
         assert record_key_payload(r) == service_key_payload(s), s
+
+
+def churn_kernel(later=(80, 82), gone=None):
+    """table_kernel's table, but every services dump after the first lists
+    only `later`: a service removed while the real servers were read (the
+    kernels seen answer its real-server dump with no real server; `gone`:
+    a port whose dump answers ESRCH instead)."""
+    inner = table_kernel(gone=gone).handler
+    state = {"services": 0}
+
+    def handler(t, cmd, seq, flags):
+        if cmd == spec.CMD_GET_SERVICE:
+            state["services"] += 1
+            ports = (80, 81, 82) if state["services"] == 1 else later
+            return [b"".join(service_msg(seq, p) for p in ports), done(seq)]
+        return inner(t, cmd, seq, flags)
+    return FakeKernel(handler), state
+
+
+def test_live_listing_leaves_out_a_service_gone_between_the_dumps():
+    fake, state = churn_kernel()
+    c = ipvs.Client(sock=fake)
+    got = c.live_entries()
+    assert [(s.port, [d.port for d in ds]) for s, ds in got] == [(80, [800, 801]), (82, [820])]
+    assert state["services"] == 2  # the second dump: only because one came back empty
+    # still there after: an empty service is an empty service
+    fake, state = churn_kernel(later=(80, 81, 82))
+    got = ipvs.Client(sock=fake).live_entries()
+    assert [(s.port, len(ds)) for s, ds in got] == [(80, 2), (81, 0), (82, 1)]
+
+
+def test_live_listing_leaves_out_a_service_that_answers_no_such_service():
+    fake, state = churn_kernel(later=(80, 81), gone=82)
+    c = ipvs.Client(sock=fake)
+    assert [(s.port, len(ds)) for s, ds in c.live_entries()] == [(80, 2), (81, 0)]
+    # the listing that keeps ipvsadm's behaviour fails as ipvsadm fails
+    fake.handler = churn_kernel(later=(80, 81), gone=82)[0].handler
+    with pytest.raises(ipvs.KernelError) as ei:
+        c.entries()
+    assert ei.value.strerror == "No such service"
+
+
+def test_live_listing_raises_other_kernel_errors():
+    fake = table_kernel(gone=81)
+    base = fake.handler
+
+    def handler(t, cmd, seq, flags):
+        got = base(t, cmd, seq, flags)
+        if cmd == spec.CMD_GET_DEST and got[0] == ack(seq, errno.ESRCH):
+            return [ack(seq, errno.EPERM)]
+        return got
+    fake.handler = handler
+    with pytest.raises(ipvs.KernelError) as ei:
+        ipvs.Client(sock=fake).live_entries()
+    assert ei.value.errno == errno.EPERM
+
+
+def test_scrape_leaves_out_a_service_gone_between_the_dumps():
+    from ipvs import metrics as M
+    fake, _ = churn_kernel()
+    text = M.collect_metrics(ipvs.Client(sock=fake))
+    assert 'local_port="81"' not in text and "node_ipvs_services 2\n" in text
+    assert 'node_ipvs_backend_weight{local_address="10.0.0.1",local_port="82",' \
+           'remote_address="10.9.0.52",remote_port="820",proto="TCP",local_mark=""} 1' in text

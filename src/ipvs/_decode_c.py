@@ -224,17 +224,20 @@ def make_decoders(layouts):
                 return box[0]
         return wait
 
-    def run_dumps(sock, requests, pid, args, lines=None, more=()):
+    def run_dumps(sock, requests, pid, args, lines=None, more=(), counts=None):
         """_decode_py.run_dumps of GET_DEST requests, every dump run by one
         C call (or a few: it returns for more room or a signal), the GIL
         released; with lines, C writes the listing from the raw records.
         more: the other channels, each run by a thread of its own beside
         this one. A socket-like object that is not a real socket (a test's
-        fake kernel) goes through the twin's loop with this decoder."""
+        fake kernel) goes through the twin's loop with this decoder.
+        counts: a list, given, that each dump's number of records is
+        appended to."""
         if not isinstance(sock, _socket.socket) or any(
                 not isinstance(m[0], _socket.socket) for m in more):
             from . import _decode_py  # (the twin, loaded only for this)
-            return _decode_py.run_dumps(sock, requests, pid, args, lines, decode_dests, more)
+            return _decode_py.run_dumps(sock, requests, pid, args, lines, decode_dests, more,
+                                        counts)
         bounds = [m[3] for m in more] + [len(args)]
         waits = [beside(m[0].fileno(), m[1], m[2], args[a:b])
                  for m, a, b in zip(more, bounds, bounds[1:])]
@@ -248,27 +251,29 @@ def make_decoders(layouts):
             parts.append(value)
         size = dest_rec.size
         if len(parts) == 1:
-            out, total, counts, statuses, errors = parts[0]
+            out, total, counts_of, statuses, errors = parts[0]
         else:
             total = sum(p[1] for p in parts)
             out = _raw("uint8_t[]", max(total, 1) * size)
-            at, counts, statuses, errors = 0, [], [], []
+            at, counts_of, statuses, errors = 0, [], [], []
             for buf, k, c, s, e in parts:
                 ffi.memmove(out + at * size, buf, k * size)
                 at += k
-                counts += c
+                counts_of += c
                 statuses += s
                 errors += e
+        if counts is not None:
+            counts.extend(counts_of)
         if lines is not None:
             from ._lines_c import render_chunks
             made: dict = {}
             n = len(args)
-            return [render_chunks(one, out, total, counts, n, made) for one in lines], \
+            return [render_chunks(one, out, total, counts_of, n, made) for one in lines], \
                 statuses, errors
         with _no_gc():
             recs = dest_tuples(dest_rec.iter_unpack(ffi.buffer(out, total * size)))
             out_recs, p = [], 0
-            for c in counts:
+            for c in counts_of:
                 out_recs.append(recs[p:p + c])
                 p += c
         return out_recs, statuses, errors

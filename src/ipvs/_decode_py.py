@@ -212,9 +212,9 @@ def make_decoders(layouts):
             learn(buf, seq, pid, svc_af, out[0])
         return out
 
-    def run_dumps_here(sock, requests, pid, args, lines=None, more=()):
+    def run_dumps_here(sock, requests, pid, args, lines=None, more=(), counts=None):
         """run_dumps() with these records' dest decoder."""
-        return run_dumps(sock, requests, pid, args, lines, decode_dests, more)
+        return run_dumps(sock, requests, pid, args, lines, decode_dests, more, counts)
 
     return decode_services, decode_dests, run_dumps_here
 
@@ -239,11 +239,12 @@ def decode_dests(buf, seq, pid, svc_af):
     return (_made or _default())[1](buf, seq, pid, svc_af)
 
 
-def run_dumps(sock, requests, pid, args, lines=None, decode=None, more=()):
+def run_dumps(sock, requests, pid, args, lines=None, decode=None, more=(), counts=None):
     """_dumps_py.run_dumps (the twin's dump loop), by default with the
     twin's decode_dests."""
     from ._dumps_py import run_dumps as run
-    return run(sock, requests, pid, args, lines, decode or (_made or _default())[1], more)
+    return run(sock, requests, pid, args, lines, decode or (_made or _default())[1], more,
+               counts)
 
 
 # ------------------------------------------------------ /proc/net/ip_vs_conn

@@ -29,7 +29,7 @@ _COUNTS = struct.Struct("=II")  # dumps, listings
 _FAILED = struct.Struct("=ci")  # what the child raised: D (DecodeError) or O (OSError), errno
 
 
-def run_dumps(sock, requests, pid, args, lines, decode, more=()):
+def run_dumps(sock, requests, pid, args, lines, decode, more=(), counts=None):
     """The dumps of several requests, one after another, on `sock` (the
     transport's socket; the requests carry its sequence numbers): the
     request messages back to back in `requests`, args[i] what dump i's
@@ -45,18 +45,23 @@ def run_dumps(sock, requests, pid, args, lines, decode, more=()):
     more: other channels [(sock, requests, pid, first)]: the dumps from
     args[first] on are theirs (C runs them beside this one's; here a
     child process does for a listing, else they run after it); the
-    results are in args' order all the same."""
+    results are in args' order all the same. counts: a list, given, that
+    each dump's number of records is appended to."""
     bounds = [m[3] for m in more] + [len(args)]
     if lines is not None and len(more) == 1 and _may_fork(more[0][0]):
         out = _beside(sock, requests, pid, args, lines, decode, more[0])
         if out is not None:
-            return out
+            if counts is not None:
+                counts.extend(out[3])
+            return out[:3]
     records, statuses, errors = _one_channel(sock, requests, pid, args[:bounds[0]], decode)
     for m, a, b in zip(more, bounds, bounds[1:]):
         r, s, e = _one_channel(m[0], m[1], m[2], args[a:b], decode)
         records += r
         statuses += s
         errors += e
+    if counts is not None:
+        counts.extend(map(len, records))
     if lines is not None:
         cache: dict = {}  # (the listings' shared columns)
         return [_chunks(one, records, cache) for one in lines], statuses, errors
@@ -120,8 +125,9 @@ def _part(lines, records, a, b, cache, slices):
 
 def _beside(sock, requests, pid, args, lines, decode, other):
     """run_dumps' listings with the other channel's dumps, and its lines,
-    made by a child process while this one makes its own; None when no
-    child process can be had (nothing was sent)."""
+    made by a child process while this one makes its own, and the number
+    of records of each dump; None when no child process can be had
+    (nothing was sent)."""
     osock, oreqs, opid, half = other
     from . import _columns, lines as _lines  # noqa: F401 (loaded once, before the fork)
     try:
@@ -143,8 +149,8 @@ def _beside(sock, requests, pid, args, lines, decode, other):
                 slices: dict = {}
                 parts = [_part(one, recs, half, len(args), cache, slices) for one in lines]
                 out = [b"K", _COUNTS.pack(len(st), len(parts)),
-                       struct.pack("=%di%dq%dQ" % (len(st), len(err), len(parts)),
-                                   *st, *err, *map(len, parts))] + parts
+                       struct.pack("=%di%dq%dQ%dQ" % (len(st), len(err), len(recs), len(parts)),
+                                   *st, *err, *map(len, recs), *map(len, parts))] + parts
             except DecodeError as e:
                 out = [_FAILED.pack(b"D", 0), str(e).encode("utf-8")]
             except OSError as e:
@@ -167,8 +173,8 @@ def _beside(sock, requests, pid, args, lines, decode, other):
         os.close(rfd)
     _reap(child)
     theirs = _unpack(got, len(args) - half, len(lines))
-    return ([iter((m, t)) for m, t in zip(mine, theirs[2])],
-            statuses + theirs[0], errors + theirs[1])
+    return ([iter((m, t)) for m, t in zip(mine, theirs[3])],
+            statuses + theirs[0], errors + theirs[1], list(map(len, records)) + theirs[2])
 
 
 def _read_all(fd):
@@ -181,17 +187,18 @@ def _read_all(fd):
 
 
 def _unpack(got, n, k):
-    """(statuses, errnos, listings) of the child's report, or what it raised."""
+    """(statuses, errnos, record counts, listings) of the child's report,
+    or what it raised."""
     if got[:1] == b"K" and len(got) >= 9 and _COUNTS.unpack_from(got, 1) == (n, k):
-        head = struct.Struct("=%di%dq%dQ" % (n, n, k))
+        head = struct.Struct("=%di%dq%dQ%dQ" % (n, n, n, k))
         if len(got) >= 9 + head.size:
             v = head.unpack_from(got, 9)
             at, parts = 9 + head.size, []
-            for size in v[2 * n:]:
+            for size in v[3 * n:]:
                 parts.append(got[at:at + size])
                 at += size
             if at == len(got):
-                return list(v[:n]), list(v[n:2 * n]), parts
+                return list(v[:n]), list(v[n:2 * n]), list(v[2 * n:3 * n]), parts
     if got[:1] in (b"D", b"O") and len(got) >= _FAILED.size:
         kind, code = _FAILED.unpack_from(got)
         text = got[_FAILED.size:].decode("utf-8", "replace")

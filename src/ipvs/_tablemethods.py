@@ -8,6 +8,7 @@
 # Rule: a mixin of Client (ipvs._client); no state of its own.
 from __future__ import annotations
 
+import errno
 from _operator import add as _add, itemgetter
 from itertools import repeat
 
@@ -28,8 +29,18 @@ if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from .lines import Program
 
 
+# what a GET_DEST dump of a service that is no more may answer (the kernels
+# seen, 6.1 to 7.x, answer with no real server instead)
+_VANISHED = (errno.ENOENT, errno.ESRCH)
+
+
 class TableMethods:
-    def _dest_dumps(self, services, lines=None):
+    def _dest_dumps(self, services, lines=None, counts=None, vanished=None):
+        """The GET_DEST dumps of `services` -> (records of each, or the
+        listings of `lines`; whether each was interrupted). counts: a list
+        each dump's number of records is appended to; vanished: a set the
+        index of each dump answered "no such service" is added to (else
+        that is a KernelError, as any other error is)."""
         # what spec.encode_request makes of {"service": key}: the bodies
         # made here, the headers (sequence numbers) by the transport
         nest = spec.TABLES["cmd"]["service"].id | nl.NLA_F_NESTED
@@ -47,9 +58,13 @@ class TableMethods:
         bodies = [heads[len(k)] + k for k in keys]
         out, statuses, errors = self._conn.execute_dumps(
             self.family, spec.DUMP_FLAGS, bodies,
-            lambda sock, reqs, pid, more: run_dumps(sock, reqs, pid, afs, lines, more=more))
-        for e in errors:
+            lambda sock, reqs, pid, more: run_dumps(sock, reqs, pid, afs, lines, more=more,
+                                                    counts=counts))
+        for i, e in enumerate(errors):
             if e:
+                if vanished is not None and e in _VANISHED:
+                    vanished.add(i)
+                    continue
                 raise KernelError(e, "list_destinations")
         return out, [st & INTERRUPTED for st in statuses]
 
@@ -161,6 +176,51 @@ class TableMethods:
         services = self.services() if services is None else list(services)
         return [(s, [dest_from_record(r) for r in recs])
                 for s, recs in zip(services, self.destination_records_many(services))]
+
+    def live_listing(self, lines=None) -> tuple:
+        """The whole table read while other writers change it, for views
+        that run for long (the exporter, --watch): (the service records,
+        as service_records() gives them, and the records of each one's
+        real servers; or, given lines, one listing for each of
+        lines(service records), as destination_chunks makes them, with
+        no texts: [(program, None, sort, pieces)]).
+
+        A service that vanished between the services dump and its
+        real-server dump is left out, not an error: the kernels seen (6.1
+        to 7.x) answer such a dump with no real server, so a service whose
+        dump came back empty is kept only when a second services dump,
+        made after the real servers', still has it (made only then); an
+        answer "no such service" (ENOENT, ESRCH) leaves it out too. Any
+        other kernel error is raised. `lines` may raise to give up before
+        the real servers are read."""
+        for _ in range(DUMP_RETRIES):
+            records = self.service_records()
+            made = None if lines is None else lines(records)
+            counts: list = []
+            gone: set = set()
+            out, again = self._dest_dumps(records, made, counts, gone)
+            if any(again):
+                continue
+            empty = [i for i, c in enumerate(counts) if not c and i not in gone]
+            if empty:
+                now = set(record_key_payloads(self.service_records()))
+                keys = record_key_payloads([records[i] for i in empty])
+                gone.update(i for i, k in zip(empty, keys) if k not in now)
+            if gone:
+                keep = [i for i in range(len(records)) if i not in gone]
+                records = [records[i] for i in keep]
+                if lines is None:
+                    out = [out[i] for i in keep]
+            return records, out
+        raise ProtocolError("dump interrupted %d times in a row" % DUMP_RETRIES)
+
+    def live_entries(self) -> List[Tuple[Service, List[Destination]]]:
+        """entries() of a table other writers change meanwhile: a service
+        that vanished between the dumps is left out (see live_listing)."""
+        from ._client import dest_from_record, service_from_record
+        records, dests = self.live_listing()
+        return [(service_from_record(s), [dest_from_record(r) for r in recs])
+                for s, recs in zip(records, dests)]
 
     def table(self) -> list:
         """The table as rules: [(Service, [Destination, ...]), ...]."""

@@ -262,20 +262,42 @@ def fast_chunks(client, totals=None, prefix: str = "node_ipvs_", services=None):
     bytes-like chunks of its UTF-8 text. The kernel is read here, before
     the first chunk; C's real-server text is handed on as C writes it (a
     5000 x 4 table makes 46 MB of it: each copy of that was measurable).
-    Without `services`, the services' records are read, not objects: a
-    scrape needs only their labels, counters and keys."""
-    if services is None:
-        services = client.service_records()
-        values = [_record_values(r) for r in services]
-        stats = [r[SVC.stats] for r in services]
-    else:
+    Without `services`, the table is read as Client.live_listing() reads
+    it (a service deleted meanwhile is left out), as records, not objects:
+    a scrape needs only their labels, counters and keys."""
+    if services is not None:
         values, stats = _service_rows(services)
-    labels, pieces = _label_texts(values)
-    if not services or len(set(labels)) < len(labels):  # (escaping keeps them apart)
+        labels, pieces = _label_texts(values)
+        if not services or len(set(labels)) < len(labels):
+            return None
+        texts = client.destination_chunks(services, _lines(prefix, pieces))
+        return _fast_chunks(len(services), totals, prefix, labels, stats, texts)
+
+    made = []  # the label texts of the last services dump read
+
+    def lines(records):
+        labels, pieces = _label_texts([_record_values(r) for r in records])
+        if not records or len(set(labels)) < len(labels):  # (escaping keeps them apart)
+            raise _Unvouched
+        made.append(labels)
+        return _lines(prefix, pieces)
+    try:
+        records, texts = client.live_listing(lines)
+    except _Unvouched:
         return None
-    texts = client.destination_chunks(services, [(p, None, False, pieces)
-                                                 for p in _backend_programs(prefix)])
-    return _fast_chunks(len(services), totals, prefix, labels, stats, texts)
+    labels = made[-1]
+    if len(labels) != len(records):  # services left out
+        labels = _label_texts([_record_values(r) for r in records])[0]
+    return _fast_chunks(len(records), totals, prefix, labels,
+                        [r[SVC.stats] for r in records], texts)
+
+
+class _Unvouched(Exception):
+    """fast_chunks cannot vouch for metrics_exposition's text."""
+
+
+def _lines(prefix, pieces):
+    return [(p, None, False, pieces) for p in _backend_programs(prefix)]
 
 
 def _fast_chunks(n, totals, prefix, labels, stats, texts):
@@ -311,8 +333,10 @@ def read_totals(client) -> Optional[Stats]:
 def collect_metrics(client, *, labels: Sequence[str] = BACKEND_LABELS,
                     clock=time.perf_counter) -> str:
     """One scrape: every service and real server with its Stats (one dump
-    per service, as ipvsadm -Ln --stats does), the table-wide totals, and
-    the scrape's own duration. KernelError from the kernel as it comes."""
+    per service, as ipvsadm -Ln --stats does; a service deleted during the
+    scrape is left out, see Client.live_listing), the table-wide totals,
+    and the scrape's own duration. KernelError from the kernel as it
+    comes."""
     return b"".join(metrics_chunks(client, labels=labels, clock=clock)).decode()
 
 
@@ -329,6 +353,7 @@ def metrics_chunks(client, *, labels: Sequence[str] = BACKEND_LABELS,
     if tuple(labels) == BACKEND_LABELS:
         chunks = fast_chunks(client, totals)
     if chunks is None:  # (services read again when the fast path could not vouch)
-        chunks = [metrics_exposition(client.entries(), totals=totals, labels=labels).encode()]
+        chunks = [metrics_exposition(client.live_entries(), totals=totals,
+                                     labels=labels).encode()]
     yield from chunks
     yield duration_family(clock() - t0).encode()

@@ -46,7 +46,7 @@ class Sample:
 
 
 def take_sample(client, clock=time.monotonic) -> Sample:
-    return Sample(client.entries(), clock())
+    return Sample(client.live_entries(), clock())
 
 
 def counter_rates(prev: Optional[Stats], cur: Stats, seconds: float) -> Optional[Tuple]:
