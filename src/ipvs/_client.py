@@ -231,13 +231,16 @@ class Client(TableMethods):
     the text ipvsadm prints) when the kernel refuses the operation.
     """
 
-    def __init__(self, *, sock=None, netns: Optional[str] = None):
+    def __init__(self, *, sock=None, netns: Optional[str] = None,
+                 timeout: Optional[float] = None):
         """netns: a network namespace to work in instead of the caller's, a
         name (/run/netns/NAME, as `ip -n NAME`) or a path (see _netns), held
         open until close(); NetnsError if it cannot be opened or entered.
-        sock: for tests, a socket-like fake kernel (tests/test_client_fake.py)."""
+        timeout: seconds each receive from the kernel may wait before
+        ProtocolError (None: no limit). sock: for tests, a socket-like fake
+        kernel (tests/test_client_fake.py)."""
         self.netns = netns
-        self._conn = Conn(spec.GENL_NAME, sock=sock, netns=netns)
+        self._conn = Conn(spec.GENL_NAME, sock=sock, netns=netns, timeout=timeout)
         self.family = self._conn.family
 
 

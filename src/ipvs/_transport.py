@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import _socket as socket  # the C module: socket.py would import enum and selectors
+import _struct
 from itertools import repeat
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
@@ -26,6 +27,7 @@ RECV_CHUNK = nl.RECV_CHUNK
 DUMP_RETRIES = 5  # restarts of a dump the kernel flagged as interrupted
 BATCH_BYTES = 32 << 10  # requests packed into one send() by execute_batch
 SPLIT_DUMPS = 64  # dumps from which execute_dumps runs half on a spare socket
+_TIMEVAL = _struct.Struct("@ll")  # struct timeval (SO_RCVTIMEO)
 
 
 class Conn:
@@ -34,15 +36,17 @@ class Conn:
     netns = None  # the namespace the socket was made in (a _netns.Netns), held open
 
     def __init__(self, family_name: str = "IPVS", *, sock=None, netns=None,
-                 family: Optional[int] = None):
+                 family: Optional[int] = None, timeout: Optional[float] = None):
         """sock: an already open socket-like object (tests pass a fake
         kernel here); by default a new NETLINK_GENERIC socket, created in
         network namespace `netns` when given: a name or path (see _netns),
         opened here and held until close(), or a _netns.Netns held by
         another Conn (a spare shares its parent's).
-        family: the family's id, when known (no lookup)."""
+        family: the family's id, when known (no lookup). timeout: seconds
+        a receive may wait for the kernel (SO_RCVTIMEO: the socket stays
+        blocking for C's loop) before ProtocolError; None waits for ever."""
         self._own = sock is None  # our socket: a spare one may be made (spare())
-        self._spare, self._netns_mine = None, False
+        self._spare, self._netns_mine, self._timeout = None, False, timeout
         if sock is None:
             def new_socket():
                 return socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
@@ -87,6 +91,10 @@ class Conn:
                 s.setsockopt(nl.SOL_NETLINK, opt, 1)
             except OSError:
                 pass  # old kernels: errors still arrive, without the text
+        if self._timeout is not None and self._own:
+            sec = int(self._timeout)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                         _TIMEVAL.pack(sec, int((self._timeout - sec) * 1e6)))
         s.bind((0, 0))
         self.pid = s.getsockname()[0]
         self._seq = int.from_bytes(os.urandom(2), "little") + 1
@@ -149,7 +157,7 @@ class Conn:
         test's fake kernel) or a new socket cannot be had."""
         if self._spare is None and self._own:
             try:
-                self._spare = Conn(netns=self.netns, family=self.family)
+                self._spare = Conn(netns=self.netns, family=self.family, timeout=self._timeout)
             except (OSError, IPVSError):
                 self._own = False  # not again
         return self._spare
@@ -174,6 +182,8 @@ class Conn:
             except OSError as e:
                 if e.errno == errno.ENOBUFS:
                     raise ProtocolError("netlink receive buffer overrun") from None
+                if e.errno == errno.EAGAIN:
+                    raise self._silent() from None
                 raise
             if n > len(self._buf):
                 raise ProtocolError("netlink message larger than the receive buffer")
@@ -250,6 +260,8 @@ class Conn:
         except OSError as e:
             if e.errno == errno.ENOBUFS:
                 raise ProtocolError("netlink receive buffer overrun") from None
+            if e.errno == errno.EAGAIN:
+                raise self._silent() from None
             raise
         self.end()
         if spare is not None:
@@ -315,6 +327,9 @@ class Conn:
                         return errors
         except nl.DecodeError as e:
             raise ProtocolError(str(e)) from None
+
+    def _silent(self) -> ProtocolError:
+        return ProtocolError("no answer from the kernel within %g s" % self._timeout)
 
     def _resolve(self, name: str) -> int:
         try:

@@ -2,26 +2,49 @@
 
 Serves on /metrics what `ipvsadm -L --prometheus` prints (ipvs.metrics),
 read from the kernel afresh at every scrape; standard library only
-(http.server), one scrape at a time over one netlink socket.
+(http.server with a thread per connection).
 
     python -m ipvs.exporter --listen 127.0.0.1:9532 [--labels LIST] [--netns NAME]
+        [--max-requests N] [--timeout SECONDS]
 
-The library side: make_server(address, labels=..., client=...) returns an
-http.server.HTTPServer to run with serve_forever().
+What it promises a load balancer's operator:
+- Scrapes run side by side, each on a netlink socket of its own, at most
+  --max-requests at a time (503 beyond, as node_exporter's
+  --web.max-requests); connections beyond MAX_CONNECTIONS are answered 503
+  and closed. No lock is held while a client is written to, so a client
+  that never reads delays no other.
+- Every read from and write to a client has a timeout (--timeout, 10 s),
+  an idle keep-alive connection's wait for its next request included; the
+  netlink sockets too (a dump the kernel never ends fails the scrape).
+- The body goes out as it is made (chunked over HTTP/1.1; over HTTP/1.0
+  the connection's end ends it), never held whole.
+- A scrape that fails answers 500 with one line on standard error; without
+  IPVS (not loaded yet, or gone) every scrape is such a 500 until the
+  kernel answers again. A client that goes away costs one short line; no
+  path prints a traceback.
+
+The library side: make_server(address, labels=..., ...) returns the server
+to run with serve_forever().
 """
 from __future__ import annotations
 
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from socketserver import ThreadingMixIn
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
-    from typing import Optional, Sequence, Tuple
+    from typing import Callable, Optional, Sequence, Tuple
 
 from .metrics import BACKEND_LABELS, CONTENT_TYPE, metrics_chunks, parse_labels
 
 __all__ = ["make_server", "parse_listen", "main"]
 
 DEFAULT_LISTEN = "127.0.0.1:9532"
+DEFAULT_TIMEOUT = 10.0  # seconds: a read from or write to a client, a netlink receive
+DEFAULT_MAX_REQUESTS = 4  # scrapes at a time (each holds its table's records)
+MAX_CONNECTIONS = 64  # open client connections (a thread each)
+MAX_TIMEOUT = 3600.0
 
 
 def parse_listen(text: str) -> Tuple[str, int]:
@@ -35,98 +58,346 @@ def parse_listen(text: str) -> Tuple[str, int]:
     return host, int(port)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "ipvs-exporter"
-
-    def do_GET(self):
-        path = self.path.split("?", 1)[0]
-        if path == "/metrics":
-            try:
-                # the chunks as made (C's own buffers), not joined: Content-Length
-                # is their sum
-                body = list(metrics_chunks(self.server.client, labels=self.server.labels))
-            except OSError as e:  # a KernelError too: the scrape fails, the server stays
-                self._send(500, "text/plain; charset=utf-8",
-                           ("scrape failed: %s\n" % (e.strerror or e)).encode())
-                return
-            self._send(200, CONTENT_TYPE, *body)
-        elif path == "/":
-            self._send(200, "text/html; charset=utf-8",
-                       b"<html><body><a href=\"/metrics\">/metrics</a></body></html>\n")
-        else:
-            self._send(404, "text/plain; charset=utf-8", b"not found\n")
-
-    def _send(self, code, ctype, *body):
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(sum(len(b) for b in body)))
-        self.end_headers()
-        for b in body:
-            self.wfile.write(b)
-
-    def log_message(self, fmt, *args):  # quiet: a scrape a second would flood stderr
+def _say(text: str) -> None:
+    """One line on standard error (the only log this server writes)."""
+    try:
+        sys.stderr.write("ipvs.exporter: %s\n" % text)
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed stderr must not stop a scrape
         pass
 
 
-class _Server(HTTPServer):
-    def __init__(self, address, client, labels):
+def _why(e: BaseException) -> str:
+    """An error as one short line: the kernel's or the system's text."""
+    text = getattr(e, "strerror", None) or str(e) or type(e).__name__
+    return " ".join(str(text).split())
+
+
+class _Clients:
+    """The netlink clients of the scrapes in flight: each scrape takes one
+    (an idle one, or a new one) and gives it back; at most `limit` are
+    taken at a time. A client whose scrape failed is closed, not reused:
+    the next scrape opens a new one (after IPVS was unloaded and loaded
+    again, its family has a new id)."""
+
+    def __init__(self, new: Callable, limit: int, own: bool):
+        self._new, self.limit, self._own = new, limit, own
+        self._idle: list = []
+        self._taken = 0
+        self._lock = threading.Lock()
+
+    def take(self):
+        """A client, None when `limit` are taken; what opening one raises
+        (NotAvailableError without IPVS)."""
+        with self._lock:
+            if self._taken >= self.limit:
+                return None
+            self._taken += 1
+            client = self._idle.pop() if self._idle else None
+        if client is None:
+            try:
+                client = self._new()
+            except BaseException:
+                self._give_back(None)
+                raise
+        return client
+
+    def give(self, client, ok: bool) -> None:
+        self._give_back(client if ok else None)
+        if not ok:
+            self._close(client)
+
+    def _give_back(self, client) -> None:
+        with self._lock:
+            self._taken -= 1
+            if client is not None:
+                self._idle.append(client)
+
+    def _close(self, client) -> None:
+        if self._own:
+            try:
+                client.close()
+            except Exception:
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for c in idle:
+            self._close(c)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "ipvs-exporter"
+    protocol_version = "HTTP/1.1"  # keep-alive; bodies chunked
+
+    def setup(self):
+        self.timeout = self.server.io_timeout  # every read and write (StreamRequestHandler)
+        BaseHTTPRequestHandler.setup(self)
+
+    def handle(self):
+        try:
+            BaseHTTPRequestHandler.handle(self)
+        except OSError as e:  # the client went away or stalled between requests
+            self._gone(e)
+
+    def version_string(self):
+        return self.server_version  # no Python version in the Server header
+
+    def do_GET(self):
+        self._answer(body=True)
+
+    def do_HEAD(self):
+        self._answer(body=False)
+
+    def _answer(self, body: bool):
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            self._metrics(body)
+        elif path == "/":
+            self._send(200, "text/html; charset=utf-8",
+                       b"<html><body><a href=\"/metrics\">/metrics</a></body></html>\n", body)
+        else:
+            self._send(404, "text/plain; charset=utf-8", b"not found\n", body)
+
+    def _metrics(self, body: bool):
+        server = self.server
+        try:
+            client = server.clients.take()
+        except Exception as e:  # no IPVS (yet, or any more), or no socket
+            self._fail("cannot open IPVS: %s" % (getattr(e, "hint", None) or _why(e)), body)
+            return
+        if client is None:
+            self._send(503, "text/plain; charset=utf-8",
+                       b"too many scrapes at a time (--max-requests)\n", body)
+            return
+        ok = False
+        try:
+            chunks = metrics_chunks(client, labels=server.labels)
+            try:
+                first = next(chunks)  # the kernel is read here: a 500 is still possible
+            except Exception as e:
+                self._fail("scrape failed: %s" % _why(e), body)
+                return
+            ok = True
+            self._stream(first, chunks, body)
+        finally:
+            server.clients.give(client, ok)
+
+    def _stream(self, first, chunks, body: bool):
+        chunked = self.request_version != "HTTP/1.0"
+        self.send_response(200)
+        self.send_header("Content-Type", CONTENT_TYPE)
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.close_connection = True  # the end of the connection ends the body
+            self.send_header("Connection", "close")
+        try:
+            self.end_headers()
+            if not body:
+                return
+            w = self.wfile.write
+            chunk = first
+            while True:
+                if len(chunk):  # (an empty chunk would end a chunked body)
+                    if chunked:
+                        w(b"%x\r\n" % len(chunk))
+                        w(chunk)
+                        w(b"\r\n")
+                    else:
+                        w(chunk)
+                try:
+                    chunk = next(chunks)
+                except StopIteration:
+                    break
+            if chunked:
+                w(b"0\r\n\r\n")
+        except OSError as e:
+            self._gone(e)
+            self.close_connection = True
+        except Exception as e:  # (the text is made from records already read)
+            _say("scrape failed after its first bytes: %s" % _why(e))
+            self.close_connection = True  # a cut body: the client sees the scrape fail
+        finally:
+            chunks.close()
+
+    def _fail(self, text: str, body: bool):
+        _say(text)
+        self._send(500, "text/plain; charset=utf-8", (text + "\n").encode(), body)
+
+    def _send(self, code, ctype, data: bytes, body: bool = True):
+        try:
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if body:
+                self.wfile.write(data)
+        except OSError as e:
+            self._gone(e)
+            self.close_connection = True
+
+    def _gone(self, e: OSError):
+        """One short line for a client that went away or stopped reading."""
+        try:
+            who = "%s:%s" % self.client_address[:2]
+        except Exception:
+            who = "a client"
+        if isinstance(e, TimeoutError):
+            _say("%s: timed out after %g s" % (who, self.server.io_timeout))
+        elif not isinstance(e, (BrokenPipeError, ConnectionResetError)):
+            _say("%s: %s" % (who, _why(e)))
+        # (a client that closed its end, as Prometheus does at scrape_timeout: no line)
+
+    def log_request(self, code="-", size="-"):
+        pass  # a scrape every few seconds would flood stderr
+
+    def log_error(self, fmt, *args):
+        pass  # bad requests get their 4xx; an idle connection's timeout is no news
+
+    def log_message(self, fmt, *args):
+        pass
+
+
+class _Server(ThreadingMixIn, HTTPServer):
+    daemon_threads = True  # a stalled connection never holds up the exit
+    block_on_close = False
+
+    def __init__(self, address, clients, labels, io_timeout, max_connections):
         import socket
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         HTTPServer.__init__(self, address, _Handler)
-        self.client = client
+        self.clients = clients
         self.labels = labels
+        self.io_timeout = io_timeout
+        self._connections = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request, client_address):
+        if not self._connections.acquire(blocking=False):
+            self._refuse(request)
+            return
+        try:
+            ThreadingMixIn.process_request(self, request, client_address)
+        except BaseException:  # no thread: the slot is free again
+            self._connections.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            ThreadingMixIn.process_request_thread(self, request, client_address)
+        finally:
+            self._connections.release()
+
+    def _refuse(self, request):
+        try:
+            request.settimeout(1.0)
+            request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                            b"Connection: close\r\n\r\n")
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def handle_error(self, request, client_address):
+        e = sys.exc_info()[1]
+        _say("%s:%s: %s: %s" % (client_address[0], client_address[1], type(e).__name__,
+                                _why(e)))  # one line, never a traceback
+
+    def server_close(self):
+        HTTPServer.server_close(self)
+        self.clients.close()
 
 
 def make_server(address: Tuple[str, int], *, labels: Sequence[str] = BACKEND_LABELS,
-                client=None, netns: Optional[str] = None) -> HTTPServer:
-    """An HTTP server answering /metrics from `client` (a new ipvs.Client,
-    in `netns` when given, if None)."""
-    if client is None:
+                client=None, netns: Optional[str] = None,
+                max_requests: int = DEFAULT_MAX_REQUESTS,
+                timeout: float = DEFAULT_TIMEOUT, new_client: Optional[Callable] = None,
+                max_connections: int = MAX_CONNECTIONS) -> HTTPServer:
+    """An HTTP server answering /metrics; serve_forever() runs it.
+
+    Each scrape reads the kernel through a client of its own: a new
+    ipvs.Client (in `netns` when given, `timeout` on its receives) opened
+    when no idle one is left, at most `max_requests` at a time.
+    new_client: what opens one instead (tests: a fake kernel); client: the
+    one client every scrape uses (never closed here). `timeout`: seconds
+    each read from or write to a client may take."""
+    own = client is None and new_client is None
+    if client is not None:
+        def new_client():
+            return client
+    elif new_client is None:
         from ._client import Client
-        client = Client(netns=netns)
-    return _Server(address, client, tuple(labels))
+
+        def new_client():
+            return Client(netns=netns, timeout=timeout)
+    return _Server(address, _Clients(new_client, max_requests, own), tuple(labels),
+                   float(timeout), max_connections)
 
 
 def _usage() -> str:
     return ("usage: python -m ipvs.exporter [--listen ADDR:PORT] [--labels LIST] "
-            "[--netns NAME]\n  --listen  where to serve /metrics (default %s)\n"
-            "  --labels  the labels of real-server series, comma-separated, from %s "
-            "(default: all)\n  --netns   the network namespace whose table to serve\n"
-            % (DEFAULT_LISTEN, ",".join(BACKEND_LABELS)))
+            "[--netns NAME] [--max-requests N] [--timeout SECONDS]\n"
+            "  --listen        where to serve /metrics (default %s)\n"
+            "  --labels        the labels of real-server series, comma-separated, from %s "
+            "(default: all)\n"
+            "  --netns         the network namespace whose table to serve\n"
+            "  --max-requests  scrapes served at a time, 503 beyond (default %d)\n"
+            "  --timeout       seconds a read from or write to a client, or the kernel's "
+            "answer, may take (default %g, at most %g)\n"
+            % (DEFAULT_LISTEN, ",".join(BACKEND_LABELS), DEFAULT_MAX_REQUESTS,
+               DEFAULT_TIMEOUT, MAX_TIMEOUT))
+
+
+def _options(args):
+    opts = {"--listen": DEFAULT_LISTEN, "--labels": None, "--netns": None,
+            "--max-requests": str(DEFAULT_MAX_REQUESTS), "--timeout": str(DEFAULT_TIMEOUT)}
+    while args:
+        a = args.pop(0)
+        if a in ("-h", "--help"):
+            return None
+        name, eq, value = a.partition("=")
+        if name not in opts:
+            raise ValueError("unknown option: %s" % a)
+        if not eq:
+            if not args:
+                raise ValueError("%s needs a value" % name)
+            value = args.pop(0)
+        opts[name] = value
+    n = opts["--max-requests"]
+    if not n.isdigit() or not 1 <= int(n) <= 1000:
+        raise ValueError("--max-requests takes a number from 1 to 1000: %s" % n)
+    try:
+        t = float(opts["--timeout"])
+    except ValueError:
+        t = -1.0
+    if not 0.1 <= t <= MAX_TIMEOUT:  # (NaN fails too)
+        raise ValueError("--timeout takes seconds from 0.1 to %g: %s"
+                         % (MAX_TIMEOUT, opts["--timeout"]))
+    return dict(address=parse_listen(opts["--listen"]), netns=opts["--netns"],
+                labels=BACKEND_LABELS if opts["--labels"] is None
+                else parse_labels(opts["--labels"]),
+                max_requests=int(n), timeout=t)
 
 
 def main(argv=None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    opts = {"--listen": DEFAULT_LISTEN, "--labels": None, "--netns": None}
     try:
-        while args:
-            a = args.pop(0)
-            if a in ("-h", "--help"):
-                sys.stdout.write(_usage())
-                return 0
-            name, eq, value = a.partition("=")
-            if name not in opts:
-                raise ValueError("unknown option: %s" % a)
-            if not eq:
-                if not args:
-                    raise ValueError("%s needs a value" % name)
-                value = args.pop(0)
-            opts[name] = value
-        address = parse_listen(opts["--listen"])
-        labels = BACKEND_LABELS if opts["--labels"] is None else parse_labels(opts["--labels"])
+        opts = _options(args)
     except ValueError as e:
         sys.stderr.write("ipvs.exporter: %s\n%s" % (e, _usage()))
         return 2
-    from ._base import IPVSError
+    if opts is None:
+        sys.stdout.write(_usage())
+        return 0
+    listen = "%s:%d" % opts["address"]
     try:
-        server = make_server(address, labels=labels, netns=opts["--netns"])
-    except IPVSError as e:
-        sys.stderr.write("ipvs.exporter: cannot open IPVS: %s\n" % (e,))
-        return 1
+        server = make_server(**opts)
     except OSError as e:
-        sys.stderr.write("ipvs.exporter: cannot listen on %s: %s\n"
-                         % (opts["--listen"], e.strerror or e))
+        _say("cannot listen on %s: %s" % (listen, _why(e)))
+        return 1
+    except Exception as e:  # (a namespace that cannot be entered, ...)
+        _say("cannot start: %s" % _why(e))
         return 1
     import signal
 
@@ -139,7 +410,6 @@ def main(argv=None) -> int:
         pass
     finally:
         server.server_close()
-        server.client.close()
     return 0
 
 
