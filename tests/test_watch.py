@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -105,6 +106,8 @@ def test_plain_frames(monkeypatch):
     assert (status, err) == (0, "")
     assert out.count("NAME") == 2 and "TCP 10.0.0.1:80" in out
     for args, msg in [(["-L", "--watch", "0"], "--watch: not a number of seconds above 0"),
+                      (["-L", "--watch", "1e10"], "--watch: the interval is at most 3600 s"),
+                      (["-L", "--watch=3600.5"], "--watch: the interval is at most 3600 s"),
                       (["-L", "-t", "1.2.3.4:80", "--watch"], "--watch shows every service"),
                       (["-A", "-t", "1.2.3.4:80", "--watch"], "--watch goes with -L")]:
         status, out, err = run(args)
@@ -187,6 +190,61 @@ def test_terminal_drivers_redraw_at_the_new_size(tmp_path, case):
         deadline = time.monotonic() + 20
         while not (tmp_path / "status").exists():
             assert time.monotonic() < deadline, "q did not end the view"
+            time.sleep(0.2)
+        assert (tmp_path / "status").read_text().strip() == "exit=0"
+    finally:
+        tmux("kill-server")
+
+
+EOF_CHILD = r"""
+import os, sys
+sys.path[:0] = ["src", "tests"]
+import ipvs
+from ipvs import Destination, Service, Stats
+from test_cli_beyond import FakeClient
+k = FakeClient([(Service(protocol="tcp", address="10.0.0.1", port=80, stats=Stats(5)),
+                 [Destination(address="192.168.0.1", port=80, weight=2, stats=Stats(5))])])
+ipvs.Client = lambda **kw: k
+open(sys.argv[1], "w").write(str(os.getpid()))
+from ipvs.cli import main
+sys.exit(main(["ipvsadm", "-L", "--watch", "1"]))
+"""
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+@pytest.mark.parametrize("ui", ["curses", "ansi"])
+def test_terminal_view_with_input_at_its_end_sleeps(tmp_path, ui):
+    """Standard input at its end (/dev/null) and a terminal for output:
+    the view waits for its interval instead of spinning on the input."""
+    sock = ["tmux", "-L", "ipvs-watch-eof-%d-%s" % (os.getpid(), ui)]
+
+    def tmux(*args):
+        return subprocess.run(sock + list(args), capture_output=True, text=True, timeout=30)
+    (tmp_path / "child.py").write_text(EOF_CHILD)
+    pidfile = tmp_path / "pid"
+    cmd = "cd %s && env TERM=tmux-256color IPVS_WATCH_UI=%s %s %s %s < /dev/null; " \
+          "echo exit=$? > %s; sleep 60" % (
+              shlex.quote(os.getcwd()), ui, shlex.quote(sys.executable),
+              tmp_path / "child.py", pidfile, tmp_path / "status")
+    assert tmux("new-session", "-d", "-s", "w", "-x", "120", "-y", "30", cmd).returncode == 0
+    try:
+        deadline = time.monotonic() + 20
+        while not pidfile.exists() or not pidfile.read_text():
+            assert time.monotonic() < deadline, "the view did not start"
+            time.sleep(0.1)
+        pid = int(pidfile.read_text())
+        time.sleep(2)  # start-up over
+
+        def cpu():
+            f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+            return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+        before, t0 = cpu(), time.monotonic()
+        time.sleep(3)
+        used = cpu() - before
+        assert used < 0.3 * (time.monotonic() - t0), "%.2f s of CPU in 3 s" % used
+        os.kill(pid, signal.SIGTERM)
+        while not (tmp_path / "status").exists():
+            assert time.monotonic() < deadline + 20, "SIGTERM did not end the view"
             time.sleep(0.2)
         assert (tmp_path / "status").read_text().strip() == "exit=0"
     finally:

@@ -13,6 +13,7 @@ WORDS = ("--drain", "--prometheus", "--labels", "--watch")
 # refreshed every 2 s, as top(1) refreshes every 3
 DEFAULT_DRAIN = 300.0
 DEFAULT_WATCH = 2.0
+MAX_WATCH = 3600.0  # an hour: an interval beyond is a mistake (1e10 overflowed sleep)
 
 
 class Words:
@@ -74,6 +75,8 @@ def take(args, default_drain=DEFAULT_DRAIN, default_watch=DEFAULT_WATCH):
                 v = _seconds(value, name, lowest)
                 if name == "--watch" and v < 0.1:
                     raise ValueError("--watch: the interval is at least 0.1 seconds")
+                if name == "--watch" and v > MAX_WATCH:
+                    raise ValueError("--watch: the interval is at most %d seconds" % MAX_WATCH)
             if name == "--drain":
                 w.drain = v
             else:

@@ -19,6 +19,7 @@ from ._run import Exit
 COL_WIDTH = 10
 MIN_NAME = 24
 HELP = "keys: n c p P b B t a i w sort, r reverse, q quit"
+KEY_WAIT = 0.1  # seconds a driver waits for a key
 
 
 class State:
@@ -150,8 +151,10 @@ def _plain(out, state, read, exact):
 
 def _loop(state, read, draw, next_key):
     """The terminal drivers' loop: a reading every interval, a redraw when
-    something changed; draw(groups) draws, next_key() waits up to 0.1 s
-    and returns a key, "resize" or None."""
+    something changed; draw(groups) draws, next_key() waits up to KEY_WAIT
+    seconds and returns a key, "resize" or None (also at once when the
+    input is at its end: then the loop waits, so a view whose standard
+    input is /dev/null or a closed pipe does not spin a CPU)."""
     prev, gs = read(None)
     dirty = True
     while not state.quit:
@@ -161,8 +164,11 @@ def _loop(state, read, draw, next_key):
         if dirty:
             draw(gs)
             dirty = False
+        t = time.monotonic()
         k = next_key()
-        if k == "resize":
+        if k is None:  # no key: input at its end answers at once, so wait here
+            time.sleep(max(KEY_WAIT - (time.monotonic() - t), 0))
+        elif k == "resize":
             dirty = True
         elif k is not None:
             dirty = state.key(k)
@@ -189,7 +195,7 @@ def _curses(scr, state, read, exact):
         curses.curs_set(0)
     except curses.error:
         pass
-    scr.timeout(100)
+    scr.timeout(int(KEY_WAIT * 1000))
 
     def draw(gs):
         h, w = scr.getmaxyx()
@@ -245,10 +251,10 @@ def _ansi(out, state, read, exact):
             del resized[:]
             return "resize"
         try:
-            ready = select.select([fd], [], [], 0.1)[0]
+            ready = select.select([fd], [], [], KEY_WAIT)[0]
         except InterruptedError:
             return None
-        return os.read(fd, 1).decode("latin-1") if ready else None
+        return (os.read(fd, 1).decode("latin-1") or None) if ready else None
     out.write("\033[?1049h\033[?25l")
     out.flush()
     try:
