@@ -227,13 +227,17 @@ def test_scrapes_beyond_the_limit_get_503(serve):
     threads = [threading.Thread(target=lambda: results.append(s.get()[0])) for _ in range(2)]
     for t in threads:
         t.start()
-    assert k.entered.acquire(timeout=5) and k.entered.acquire(timeout=5)  # both in flight
+    assert k.entered.acquire(timeout=5)  # one reads, the other waits for its turn
+    deadline = time.monotonic() + 5
+    while s.server.clients._taken < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     status, _, body = s.get()
     assert status == 503 and b"--max-requests" in body
     k.release.set()
     for t in threads:
         t.join(10)
-    assert results == [200, 200]
+    assert results == [200, 200] and k.entered.acquire(timeout=1)
     assert s.get()[0] == 200
 
 

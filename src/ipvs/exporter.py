@@ -174,11 +174,23 @@ class _Handler(BaseHTTPRequestHandler):
         ok = False
         try:
             chunks = metrics_chunks(client, labels=server.labels)
+            # One scrape reads the kernel at a time (no client is written to
+            # meanwhile): a reading's passing peak (every service's record and
+            # label texts, the real servers' records copied once) is then
+            # paid once, not once per scraper; what a scrape keeps while its
+            # text is sent is its real servers' records.
+            if not server.reading.acquire(timeout=server.io_timeout):
+                self._send(503, "text/plain; charset=utf-8",
+                           b"the kernel is being read for other scrapes\n", body)
+                ok = True
+                return
             try:
                 first = next(chunks)  # the kernel is read here: a 500 is still possible
             except Exception as e:
                 self._fail("scrape failed: %s" % _why(e), body)
                 return
+            finally:
+                server.reading.release()
             ok = True
             self._stream(first, chunks, body)
         finally:
@@ -198,7 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not body:
                 return
             w = self.wfile.write
-            chunk = first
+            chunk, first = first, None
             while True:
                 if len(chunk):  # (an empty chunk would end a chunked body)
                     if chunked:
@@ -207,6 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
                         w(b"\r\n")
                     else:
                         w(chunk)
+                chunk = None  # (sent: not kept while the next one is made)
                 try:
                     chunk = next(chunks)
                 except StopIteration:
@@ -270,6 +283,7 @@ class _Server(ThreadingMixIn, HTTPServer):
             self.address_family = socket.AF_INET6
         HTTPServer.__init__(self, address, _Handler)
         self.clients = clients
+        self.reading = threading.Lock()  # held while a scrape reads the kernel
         self.labels = labels
         self.io_timeout = io_timeout
         self._connections = threading.BoundedSemaphore(max_connections)
@@ -380,6 +394,21 @@ def _options(args):
                 max_requests=int(n), timeout=t)
 
 
+def _return_freed_memory() -> None:
+    """glibc's malloc: large blocks (C's 1 MiB text buffers, a reading's
+    records) from mmap and back to the system when freed. By default the
+    threshold follows the largest block freed, and blocks under it come
+    from each thread's own heap, which keeps its peak: a server that
+    serves scrapes from many threads would grow with every thread."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        libc.mallopt(-3, 256 << 10)  # M_MMAP_THRESHOLD (fixed: no more following)
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError, ImportError):  # not glibc: its own ways
+        pass
+
+
 def main(argv=None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -399,6 +428,7 @@ def main(argv=None) -> int:
     except Exception as e:  # (a namespace that cannot be entered, ...)
         _say("cannot start: %s" % _why(e))
         return 1
+    _return_freed_memory()
     import signal
 
     def stop(signum, frame):
