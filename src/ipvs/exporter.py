@@ -179,11 +179,9 @@ class _Handler(BaseHTTPRequestHandler):
             # label texts, the real servers' records copied once) is then
             # paid once, not once per scraper; what a scrape keeps while its
             # text is sent is its real servers' records.
-            if not server.reading.acquire(timeout=server.io_timeout):
-                self._send(503, "text/plain; charset=utf-8",
-                           b"the kernel is being read for other scrapes\n", body)
-                ok = True
-                return
+            # (the wait is bounded: at most max_requests - 1 readings, each
+            # bounded by the netlink timeout on every receive)
+            server.reading.acquire()
             try:
                 first = next(chunks)  # the kernel is read here: a 500 is still possible
             except Exception as e:

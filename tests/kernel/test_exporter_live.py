@@ -3,7 +3,7 @@
 #   the services dump, before the real servers' dumps (a hook in the
 #   reading client; the kernel's own answers from then on), for a scrape,
 #   --watch and -Ln (both kernels);
-# - Debian's Prometheus scrapes every 2 s (10 s timeout) for 60 s while one
+# - Debian's Prometheus scrapes every 5 s (5 s timeout) for 60 s while one
 #   client holds an idle connection, one asks and never reads, one goes
 #   away mid-body and services are deleted and added: every scrape up;
 # - peak RSS with 4 scrapers beside 1, at 5000 x 4, and the scrape's time
@@ -153,9 +153,11 @@ def test_watch_leaves_out_services_deleted_between_the_dumps(racing, monkeypatch
 
 
 def test_list_keeps_ipvsadm_s_behaviour_in_the_race(racing, monkeypatch):
-    """-Ln meets what ipvsadm 1.31 meets: the kernel answers the vanished
-    service's real-server dump with none, so it is listed without them
-    (1.31's print_service_entry prints what ipvs_get_dests returned)."""
+    """-Ln does not fail in the race, as ipvsadm 1.31 does not on these
+    kernels (they answer the vanished service's real-server dump with none,
+    and 1.31's print_service_entry prints what ipvs_get_dests returned):
+    the service is listed, with the real servers read for it (the
+    listing's read of /proc/net/ip_vs may come before the delete)."""
     from ipvs.cli import main
     monkeypatch.setattr("ipvs.Client", lambda **kw: racing)
     racing.victims = [vip(3)]
@@ -163,9 +165,8 @@ def test_list_keeps_ipvsadm_s_behaviour_in_the_race(racing, monkeypatch):
     rc = main(["ipvsadm", "-Ln"], out, err, io.StringIO())
     assert (rc, err.getvalue()) == (0, "") and not racing.victims
     lines = out.getvalue().splitlines()
-    at = [i for i, l in enumerate(lines) if l.startswith("TCP  10.100.3.1:80")]
-    assert at and not lines[at[0] + 1].startswith("  ->")
-    assert sum(l.startswith("  ->") for l in lines) == 10
+    assert sum(l.startswith("TCP  10.100.") for l in lines) == 6
+    assert sum(l.startswith("  ->") for l in lines) in (10, 12)
 
 
 # ------------------------------------------------------------ the server
@@ -307,6 +308,12 @@ def churn(done, n):
             done.wait(0.3)
 
 
+# Prometheus scrapes this often, and gives each scrape as long (it refuses a
+# timeout longer than the interval); 5 s: room for a 1000 x 4 scrape (10 MB
+# of text, parsed by Prometheus under the VM's emulation) on a busy machine
+EVERY = 5
+
+
 def prometheus_api(expr):
     url = "http://127.0.0.1:9090/api/v1/query?query=" + urllib.parse.quote(expr)
     doc = json.loads(urllib.request.urlopen(url, timeout=30).read())
@@ -323,13 +330,14 @@ def test_prometheus_sees_every_scrape_up_through_misbehaving_clients_and_churn(c
     exp = exporter_proc(port, stderr=err)
     data = tempfile.mkdtemp(prefix="prom-")  # /tmp: the VM's overlay (TSDB wants mmap)
     with open(os.path.join(data, "prometheus.yml"), "w") as f:
-        f.write("global:\n  scrape_interval: 2s\n  scrape_timeout: 10s\n"
+        f.write("global:\n  scrape_interval: %ds\n  scrape_timeout: %ds\n"
                 "scrape_configs:\n  - job_name: ipvs\n    static_configs:\n"
-                "      - targets: ['127.0.0.1:%d']\n" % port)
+                "      - targets: ['127.0.0.1:%d']\n" % (EVERY, EVERY, port))
+    prom_log = open(tmp_path / "prometheus.log", "w+")
     prom = subprocess.Popen(["prometheus", "--config.file=%s/prometheus.yml" % data,
                              "--storage.tsdb.path=%s/tsdb" % data,
                              "--web.listen-address=127.0.0.1:9090"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=prom_log)
     bad = done = None
     try:
         deadline = time.monotonic() + 300
@@ -354,10 +362,11 @@ def test_prometheus_sees_every_scrape_up_through_misbehaving_clients_and_churn(c
         span = int(time.time() - t0) + 1
         ups = prometheus_api('up{job="ipvs"}[%ds]' % span)[0]["values"]
         values = [v for _, v in ups]
-        assert len(values) >= 25 and set(values) == {"1"}, values
+        assert len(values) >= 60 // EVERY - 2 and set(values) == {"1"}, values
         durations = prometheus_api('scrape_duration_seconds{job="ipvs"}[%ds]' % span)
         worst = max(float(v) for _, v in durations[0]["values"])
-        assert worst < 10
+        _keep("exporter-prometheus.json", json.dumps({"up": values, "worst scrape (s)": worst}))
+        assert worst < EVERY
         assert min(bad.counts.values()) >= 1, bad.counts
         samples = prometheus_api("node_ipvs_services")
         assert samples and 990 <= int(samples[0]["value"][1]) <= 1000
@@ -369,6 +378,8 @@ def test_prometheus_sees_every_scrape_up_through_misbehaving_clients_and_churn(c
         prom.terminate()
         prom.wait(timeout=30)
         shutil.rmtree(data, ignore_errors=True)
+        prom_log.seek(0)
+        _keep("prometheus.log", prom_log.read())
         status = end(exp)
         err.seek(0)
         log = err.read()
