@@ -79,7 +79,7 @@ def restore_floor(rules):
     the same requests encoded before the clock starts, sent by one
     Client.batch. No ipvsadm, ours or the reference, can restore faster."""
     from ipvs import Client
-    from ipvs._client import encode_operation
+    from ipvs._requests import encode_operation
     from ipvs import FastRestore
     fast = FastRestore().operation
     ops = [encode_operation(fast(line)) for line in rules.splitlines()]

@@ -14,7 +14,7 @@ def decode_encoded(op):
     import socket
     from ipvs import Destination, Service, Timeouts
     from ipvs import _spec as spec
-    from ipvs._client import EncodedOp
+    from ipvs._requests import EncodedOp
     from ipvs._model import unpack_address
     if type(op) is not EncodedOp:
         return op
@@ -70,7 +70,7 @@ class MemConn:
 
     def execute_packed(self, buf, first, count, last):
         from ipvs import _netlink as nl
-        from ipvs._client import OPERATIONS, EncodedOp
+        from ipvs._requests import OPERATIONS, EncodedOp
         names = {cmd: name for name, (cmd, _) in OPERATIONS.items()}
         ops, seqs, pos = [], [], 0
         for _ in range(count):

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from ipvs._client import encode_operation
+from ipvs._requests import encode_operation
 from ipvs.cli import _run
 from ipvs import FastRestore
 

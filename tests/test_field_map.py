@@ -6,7 +6,8 @@ a plan compares, the JSON key and the rule word, with no other edit; and
 the maps of the real classes cover their records and fields."""
 import pytest
 
-from ipvs import _client, _decode_py, _json, _layout, _model, _records, _spec as spec, _table
+from ipvs import (_client, _decode_py, _json, _layout, _model, _records, _requests,
+                  _spec as spec, _table)
 from ipvs import rules
 from ipvs._model import Destination, Service
 from ipvs._records import Field
@@ -66,10 +67,11 @@ def test_a_new_destination_attribute_is_derived_everywhere(make, copied_spec):
     d = D(address="10.0.0.2", port=80, fwd_method="masq", weight=3, u_threshold=9,
           ovf_thresh=12345)
     # the request attributes and the nest: the new one among them
-    names, values = _client.attr_writer(D, "dest", ("key", "set"), _client._DEST_WRITE, records)
+    names, values = _requests.attr_writer(D, "dest", ("key", "set"), _requests._DEST_WRITE,
+                                          records)
     attrs = dict(zip(names, values(d)))
     assert attrs["ovf_thresh"] == 12345
-    assert set(attrs) == set(_client.DEST_FIELDS) | {"ovf_thresh"}
+    assert set(attrs) == set(_requests.DEST_FIELDS) | {"ovf_thresh"}
     nest = spec.fixed_encoder("dest", names, {"addr": 16})(*values(d))
     assert nest == spec.encode_attrs("dest", attrs)
     # the attributes as the kernel would report them (with its counters),
@@ -97,7 +99,7 @@ def test_a_new_destination_attribute_is_derived_everywhere(make, copied_spec):
 def test_the_real_destination_has_no_such_field():
     # the derivations above are not the real class's by accident
     d = Destination(address="10.0.0.2", port=80, fwd_method="masq", weight=3, u_threshold=9)
-    assert "ovf_thresh" not in _client.dest_attrs(d) and "ovf_thresh" not in _json.dest_json(d)
+    assert "ovf_thresh" not in _requests.dest_attrs(d) and "ovf_thresh" not in _json.dest_json(d)
     assert rules.dest_options(d) == " -m -w 3 -x 9"
 
 

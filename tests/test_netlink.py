@@ -13,8 +13,8 @@ import pytest
 import ipvs
 from ipvs import _netlink as nl
 from ipvs import _spec as spec
-from ipvs._client import (daemon_attrs, dest_attrs, dest_key_attrs, service_attrs,
-                          service_key_attrs)
+from ipvs._requests import (daemon_attrs, dest_attrs, dest_key_attrs, service_attrs,
+                            service_key_attrs)
 
 FAM = 0x25  # an IPVS family id as the kernel might assign it
 SEQ = 0x01020304
@@ -329,11 +329,11 @@ def test_spec_tables_match_header():
 
 
 def test_fixed_destination_encoder_equals_the_generic_one():
-    # _client.dest_nest packs the ten destination attributes with one struct;
+    # _requests.dest_nest packs the ten destination attributes with one struct;
     # it must make the generic encoder's bytes for every kind of destination
     import tablegen
     from ipvs import Destination
-    from ipvs._client import dest_attrs, dest_nest
+    from ipvs._requests import dest_attrs, dest_nest
     rng = tablegen.seeded(7)
     dests = [Destination(address="::1", port=65535, weight=2**31 - 1, u_threshold=2**32 - 1,
                          l_threshold=1, fwd_method="tunnel", tun_type="gue", tun_port=65535,

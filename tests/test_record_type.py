@@ -9,7 +9,7 @@ import pytest
 
 from ipvs import _netlink as nl, _spec as spec
 from ipvs._base import record_type
-from ipvs._client import EncodedOp
+from ipvs._requests import EncodedOp
 
 Ours = record_type("Ours", "name id type order nest", defaults=("host", None),
                    module=__name__)

@@ -62,8 +62,9 @@ class FastRestore:
     def __init__(self):
         from . import _netlink as nl
         from . import _spec as spec
-        from ._client import DEST_FIELDS, EncodedOp, encode_operation, service_key_nest
+        from ._keys import service_key_nest
         from ._model import Service
+        from ._requests import DEST_FIELDS, EncodedOp, encode_operation
         self._EncodedOp = EncodedOp
         self._encode = encode_operation
         # the five attributes a plain line gives, then every other one that
@@ -303,7 +304,7 @@ class RuleBatch:
         """Queue one operation: (Client method name, arguments...), as
         Client.batch takes it, or its EncodedOp."""
         from . import _netlink as nl
-        from ._client import encode_operation
+        from ._requests import encode_operation
         op = encode_operation(op)
         if self._client is None:
             self._open()

@@ -17,7 +17,8 @@ import sys
 import ipvs
 from ipvs import _netlink as nl
 from ipvs import _spec as spec
-from ipvs._client import service_attrs, service_key_attrs
+from ipvs._keys import service_key_attrs
+from ipvs._requests import service_attrs
 from ipvs._transport import Conn
 
 
