@@ -4,7 +4,7 @@ Serves on /metrics what `ipvsadm -L --prometheus` prints (ipvs.metrics),
 read from the kernel afresh at every scrape; standard library only
 (http.server with a thread per connection).
 
-    python -m ipvs.exporter --listen 127.0.0.1:9532 [--labels LIST] [--netns NAME]
+    python -m ipvs.exporter --listen 127.0.0.1:9532 [--labels LIST] [--netns NAME|PATH]
         [--max-requests N] [--timeout SECONDS]
 
 What it promises a load balancer's operator:
@@ -36,6 +36,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs start-up time; annotations stay strings
     from typing import Callable, Optional, Sequence, Tuple
 
+from ._errors import NotAvailableError
 from .metrics import BACKEND_LABELS, CONTENT_TYPE, metrics_chunks, parse_labels
 
 __all__ = ["make_server", "parse_listen", "main"]
@@ -330,7 +331,9 @@ def make_server(address: Tuple[str, int], *, labels: Sequence[str] = BACKEND_LAB
 
     Each scrape reads the kernel through a client of its own: a new
     ipvs.Client (in `netns` when given, `timeout` on its receives) opened
-    when no idle one is left, at most `max_requests` at a time.
+    when no idle one is left, at most `max_requests` at a time; the first
+    is opened here (IPVSError: a namespace that cannot be entered; without
+    IPVS the server starts all the same).
     new_client: what opens one instead (tests: a fake kernel); client: the
     one client every scrape uses (never closed here). `timeout`: seconds
     each read from or write to a client may take."""
@@ -343,17 +346,27 @@ def make_server(address: Tuple[str, int], *, labels: Sequence[str] = BACKEND_LAB
 
         def new_client():
             return Client(netns=netns, timeout=timeout)
-    return _Server(address, _Clients(new_client, max_requests, own), tuple(labels),
-                   float(timeout), max_connections)
+    clients = _Clients(new_client, max_requests, own)
+    if own:  # the first client before the port: a namespace that cannot be
+        try:  # entered is said at start, not at every scrape
+            clients.give(clients.take(), True)
+        except NotAvailableError:
+            pass  # IPVS not loaded yet (boot order): 500 at each scrape until it is
+    try:
+        return _Server(address, clients, tuple(labels), float(timeout), max_connections)
+    except BaseException:
+        clients.close()
+        raise
 
 
 def _usage() -> str:
     return ("usage: python -m ipvs.exporter [--listen ADDR:PORT] [--labels LIST] "
-            "[--netns NAME] [--max-requests N] [--timeout SECONDS]\n"
+            "[--netns NAME|PATH] [--max-requests N] [--timeout SECONDS]\n"
             "  --listen        where to serve /metrics (default %s)\n"
             "  --labels        the labels of real-server series, comma-separated, from %s "
             "(default: all)\n"
-            "  --netns         the network namespace whose table to serve\n"
+            "  --netns         the network namespace whose table to serve: a name in\n"
+            "                  /run/netns, or a path to a namespace file\n"
             "  --max-requests  scrapes served at a time, 503 beyond (default %d)\n"
             "  --timeout       seconds a read from or write to a client, or the kernel's "
             "answer, may take (default %g, at most %g)\n"
@@ -418,12 +431,16 @@ def main(argv=None) -> int:
         sys.stdout.write(_usage())
         return 0
     listen = "%s:%d" % opts["address"]
+    from ._base import IPVSError
     try:
         server = make_server(**opts)
+    except IPVSError as e:  # (a namespace that cannot be entered)
+        _say("cannot open IPVS: %s" % " ".join(str(e).split()))
+        return 1
     except OSError as e:
         _say("cannot listen on %s: %s" % (listen, _why(e)))
         return 1
-    except Exception as e:  # (a namespace that cannot be entered, ...)
+    except Exception as e:
         _say("cannot start: %s" % _why(e))
         return 1
     _return_freed_memory()
