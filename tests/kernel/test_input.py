@@ -74,19 +74,30 @@ def test_quit_and_usr1_in_the_middle_leave_the_old_table(k, mode):
     target = rules(60, 4, base=3)  # 300 operations
     args = ["--apply"] if mode == "apply" else ["-R", "--atomic"]
     for sig in (signal.SIGQUIT, signal.SIGUSR1):
-        k.flush()
-        restore(start)
-        before = kernel_lines()
-        p = _ours(args, ("\n".join(target) + "\n").encode())
-        # the moment: its first operation is in the kernel (polled with the
-        # reference tool, which starts in milliseconds)
-        deadline = time.monotonic() + 120
-        while p.poll() is None and time.monotonic() < deadline:
-            if "-A -t 10.3.0.1:80 -s rr" in kernel_lines():
+        for attempt in range(5):
+            k.flush()
+            restore(start)
+            before = kernel_lines()
+            p = _ours(args, ("\n".join(target) + "\n").encode())
+            # the moment: the run has changed the table (polled with the
+            # reference tool, which starts in milliseconds); the run is
+            # stopped there, so that what the kernel holds stays still
+            # while it is read once more
+            deadline = time.monotonic() + 120
+            while p.poll() is None and time.monotonic() < deadline:
+                if kernel_lines() != before:
+                    break
+                time.sleep(0.01)
+            p.send_signal(signal.SIGSTOP)
+            mid_run = p.poll() is None and kernel_lines() != set(target)
+            p.send_signal(sig)
+            p.send_signal(signal.SIGCONT)
+            out, err = p.communicate(timeout=300)
+            if mid_run:
                 break
-            time.sleep(0.02)
-        p.send_signal(sig)
-        out, err = p.communicate(timeout=300)
+            # every change made before the poll saw one: not the moment
+            # this test is for; once more from the old table
+        assert mid_run, "the run ended its changes before a poll saw the first of them"
         err = err.decode("utf-8", "replace")
         assert "Traceback" not in err and "internal error" not in err, err
         assert p.returncode == -sig, (sig, p.returncode, err)
