@@ -14,7 +14,6 @@ import time
 
 import pytest
 
-import ipvs
 from ipvs.cli import main
 
 from cli_harness import VENV_BIN, _env
@@ -46,14 +45,6 @@ def restore(lines):
                 io.StringIO("\n".join(lines) + "\n")) == 0
 
 
-@pytest.fixture
-def k():
-    with ipvs.Client() as c:
-        c.flush()
-        yield c
-        c.flush()
-
-
 def _ours(args, data, **kw):
     with tempfile.TemporaryFile() as f:
         f.write(data)
@@ -65,7 +56,7 @@ def _ours(args, data, **kw):
 # ------------------------------------------------------------ signals
 
 @pytest.mark.parametrize("mode", ["apply", "atomic"])
-def test_quit_and_usr1_in_the_middle_leave_the_old_table(k, mode):
+def test_quit_and_usr1_in_the_middle_leave_the_old_table(client, mode):
     """SIGQUIT and SIGUSR1 (whose default actions end a process: only INT,
     TERM and HUP were held) sent once the run has changed the table, with
     hundreds of operations to go: the run is undone, then ends by that
@@ -75,7 +66,7 @@ def test_quit_and_usr1_in_the_middle_leave_the_old_table(k, mode):
     args = ["--apply"] if mode == "apply" else ["-R", "--atomic"]
     for sig in (signal.SIGQUIT, signal.SIGUSR1):
         for attempt in range(5):
-            k.flush()
+            client.flush()
             restore(start)
             before = kernel_lines()
             p = _ours(args, ("\n".join(target) + "\n").encode())
@@ -107,7 +98,7 @@ def test_quit_and_usr1_in_the_middle_leave_the_old_table(k, mode):
 
 # ------------------------------------------------------------- input
 
-def test_a_file_cut_short_is_refused_and_plain_restore_keeps_1_31(k, tmp_path):
+def test_a_file_cut_short_is_refused_and_plain_restore_keeps_1_31(client, tmp_path):
     start = rules(20, 4, base=1)
     restore(start)
     before = kernel_lines()
@@ -126,17 +117,17 @@ def test_a_file_cut_short_is_refused_and_plain_restore_keeps_1_31(k, tmp_path):
                                 "cut short; %s\n" % (n, what)), args
         assert kernel_lines() == before, args
     # plain -R runs what it reads, as ipvsadm 1.31 does: the same table
-    k.flush()
+    client.flush()
     ref = subprocess.run([REF, "-R"], input=cut.encode(), capture_output=True)
     by_ref = kernel_lines()
-    k.flush()
+    client.flush()
     p = _ours(["-R"], cut.encode())
     out, err = p.communicate(timeout=120)
     assert (p.returncode, out, err) == (ref.returncode, ref.stdout, ref.stderr)
     assert kernel_lines() == by_ref and "-a -t 10.1.29.1:80 -r 192.168.29.4:80 -m -w 1" in by_ref
 
 
-def test_apply_of_a_root_only_file_prints_none_of_it(k, tmp_path):
+def test_apply_of_a_root_only_file_prints_none_of_it(client, tmp_path):
     secret = "$6$Zk3q$7s3cr3tHash"
     f = tmp_path / "shadow"
     f.write_text("root:%s:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n" % secret)
@@ -157,7 +148,7 @@ def test_apply_of_a_root_only_file_prints_none_of_it(k, tmp_path):
         assert kernel_lines() == set()
 
 
-def test_apply_of_dev_zero_fails_at_once_in_bounded_memory(k):
+def test_apply_of_dev_zero_fails_at_once_in_bounded_memory(client):
     def limit():  # 1 GiB of address space: far less than /dev/zero gives
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
     cases = [(["--apply", "/dev/zero"], None,

@@ -14,7 +14,6 @@ import time
 import pytest
 
 import ipvs
-from ipvs._plan import same_table
 from ipvs.cli import main
 
 from cli_harness import VENV_BIN, _env, fast_failing_dns, run_reference_batch
@@ -39,14 +38,6 @@ def sn():
     return subprocess.run([REF, "-Sn"], capture_output=True, text=True).stdout
 
 
-@pytest.fixture
-def k():
-    with ipvs.Client() as c:
-        c.flush()
-        yield c
-        c.flush()
-
-
 def theirs_service(i):
     return ipvs.Service(protocol="udp", address="172.16.0.%d" % (i + 1), port=53,
                         scheduler="sh")
@@ -55,7 +46,7 @@ def theirs_service(i):
 # ------------------------------------------------ a second writer, failures
 
 @pytest.mark.parametrize("mode", ["apply", "atomic"])
-def test_second_writer_survives_failures_at_random_points(k, mode, monkeypatch):
+def test_second_writer_survives_failures_at_random_points(client, mode, monkeypatch):
     """A second writer (its own netlink socket) adds services and changes
     one of its own between our operations; our run fails at a random line
     (a scheduler the kernel does not have). Its rules stay as it left them;
@@ -65,7 +56,7 @@ def test_second_writer_survives_failures_at_random_points(k, mode, monkeypatch):
     other = ipvs.Client()
     real_run = _plan.Journal.run
     for trial in range(4):
-        k.flush()
+        client.flush()
         start = "\n".join(rules(4, 2, base=1)) + "\n"
         assert main(["ipvsadm", "-R"], io.StringIO(), io.StringIO(), io.StringIO(start)) == 0
         before = sn()
@@ -155,13 +146,13 @@ def _no_traceback_of_ours(err):
 
 
 @pytest.mark.parametrize("mode", ["apply", "atomic", "plain"])
-def test_signals_at_random_moments(k, mode):
+def test_signals_at_random_moments(client, mode):
     rng = random.Random({"apply": 141, "atomic": 142, "plain": 143}[mode])
     start = rules(5, 2, base=1)
     target = rules(40, 3, base=3)
     args = {"apply": ["--apply"], "atomic": ["-R", "--atomic"], "plain": ["-R"]}[mode]
     for trial in range(3):
-        k.flush()
+        client.flush()
         main(["ipvsadm", "-R"], io.StringIO(), io.StringIO(), io.StringIO("\n".join(start)))
         before = _kernel_lines()
         sig = rng.choice([signal.SIGINT, signal.SIGTERM])
@@ -209,7 +200,7 @@ def _closed_pipe(argv, env_extra=None):
 
 
 @pytest.mark.one_kernel  # the process and its parser, not the kernel
-def test_streams_against_the_reference(k, tmp_path):
+def test_streams_against_the_reference(client, tmp_path):
     main(["ipvsadm", "-R"], io.StringIO(), io.StringIO(),
          io.StringIO("\n".join(rules(300, 4)) + "\n"))  # -Sn: about 60 KiB
     small = tmp_path / "small"
@@ -273,7 +264,7 @@ def _hostile(rng):
 
 
 @pytest.mark.one_kernel  # the process and its parser, not the kernel
-def test_hostile_argv_and_restore_lines_against_the_reference(k):
+def test_hostile_argv_and_restore_lines_against_the_reference(client):
     """Hundreds of seeded hostile command lines and -R lines (huge numbers,
     odd bytes, NULs in -R input, long words, every option misused): the
     same exit status and stderr as ipvsadm 1.31, never a traceback."""
@@ -301,15 +292,15 @@ def test_hostile_argv_and_restore_lines_against_the_reference(k):
     ref = [got[i] for i in where]
     diffs = []
     for (argv, stdin), r in zip(cases, ref):
-        k.flush()
-        for d in k.daemons():
-            k.stop_daemon(d)
-        k.set_timeouts(ipvs.Timeouts(tcp=900, tcp_fin=120, udp=300))
+        client.flush()
+        for d in client.daemons():
+            client.stop_daemon(d)
+        client.set_timeouts(ipvs.Timeouts(tcp=900, tcp_fin=120, udp=300))
         out, err = io.StringIO(), io.StringIO()
         rc = main(["ipvsadm"] + argv, out, err, io.StringIO(stdin or ""))
         e = err.getvalue()
         assert "Traceback" not in e and "internal error" not in e, (argv, stdin, e)
         if rc != r[0] or e != r[2]:
             diffs.append((argv, stdin and stdin[:200], r[0], rc, r[2][:300], e[:300]))
-    k.flush()
+    client.flush()
     assert not diffs, "%d of %d differ: %r" % (len(diffs), len(cases), diffs[:20])

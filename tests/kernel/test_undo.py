@@ -29,19 +29,11 @@ def weights(client, svc):
     return {d.address: d.weight for d in client.destinations(svc)}
 
 
-@pytest.fixture
-def k():
-    with ipvs.Client() as c:
-        c.flush()
-        yield c
-        c.flush()
-
-
 def _servers(n, weight, net=20):
     return ["192.168.%d.%d" % (net + i // 250, i % 250 + 1) for i in range(n)], weight
 
 
-def test_another_writers_weights_survive_the_undo_of_a_failed_apply(k, monkeypatch):
+def test_another_writers_weights_survive_the_undo_of_a_failed_apply(client, monkeypatch):
     """Service B has 300 real servers at weight 100; the rules add a service
     N with 20, set B's to 50, and fail at their last line (C's scheduler
     does not exist). Another writer (its own socket), while N is added:
@@ -85,13 +77,13 @@ def test_another_writers_weights_survive_the_undo_of_a_failed_apply(k, monkeypat
     assert lines[-1].endswith("COULD NOT RESTORE THE TABLE"), lines[-1]
     put_back = [l for l in lines if l.startswith("ipvsadm: could not put back: ")]
     assert len(put_back) == 150 and all("changed by another writer" in l for l in put_back)
-    w = weights(k, B)
+    w = weights(client, B)
     assert [w[a] for a in addrs[:150]] == [0] * 150  # the writer's, put back
     assert [w[a] for a in addrs[150:]] == [7] * 150  # the writer's, left alone
     assert "10.1.0.1:80" not in sn()
 
 
-def test_writer_before_our_edits_then_a_failure_says_the_table_is_as_it_was(k, monkeypatch):
+def test_writer_before_our_edits_then_a_failure_says_the_table_is_as_it_was(client, monkeypatch):
     """The same, with the writer acting only before our edits: every value
     is back (the writer's 0), and the message says the table is as it was,
     which is then true."""
@@ -124,7 +116,7 @@ def test_writer_before_our_edits_then_a_failure_says_the_table_is_as_it_was(k, m
     assert status == 1
     assert err.getvalue() == ("ipvsadm: ipvsadm -E -t 10.1.0.3:80 -s nosuchsched: Scheduler "
                               "or persistence engine not found; the table is as it was\n")
-    assert set(weights(k, B).values()) == {0}
+    assert set(weights(client, B).values()) == {0}
     assert "10.1.0.1:80" not in sn()
 
 
@@ -139,7 +131,7 @@ def _timed(args, text):
 
 
 @pytest.mark.parametrize("mode", ["atomic", pytest.param("apply", marks=pytest.mark.one_kernel)])
-def test_undo_of_2000_real_servers_is_linear(k, mode):
+def test_undo_of_2000_real_servers_is_linear(client, mode):
     """One service with 2000 real servers: the run that succeeds, then the
     same with a failing last line (a second service whose scheduler does
     not exist), whose time is the same apply plus its undo. The undo takes
@@ -154,7 +146,7 @@ def test_undo_of_2000_real_servers_is_linear(k, mode):
     bad = good + ["-A -t 10.2.0.2:80 -s nosuchsched"]
     applied, rc, err = _timed(args, "\n".join(good) + "\n")
     assert rc == 0, err
-    k.flush()
+    client.flush()
     failed, rc, err = _timed(args, "\n".join(bad) + "\n")
     assert rc == 1 and "the table is as it was" in err, err
     assert sn() == ""

@@ -10,8 +10,6 @@ import time
 
 import pytest
 
-import ipvs
-
 from cli_harness import VENV_BIN
 
 pytestmark = [pytest.mark.skipif(os.environ.get("IPVS_IN_VM") != "1",
@@ -22,21 +20,12 @@ REF = "/usr/sbin/ipvsadm"
 
 HOLD = """
 import sys, time
-import ipvs
 with ipvs.Client() as c:
     lock = c.writer_lock()
     print("held", flush=True)
     time.sleep(float(sys.argv[1]))
     lock.release()
 """
-
-
-@pytest.fixture
-def k():
-    with ipvs.Client() as c:
-        c.flush()
-        yield c
-        c.flush()
 
 
 def rules_file(tmp, name, vip_net, n_services, n_dests):
@@ -67,13 +56,13 @@ def holder(seconds):
     return p
 
 
-def test_two_applies_at_once_end_with_one_files_table(k):
+def test_two_applies_at_once_end_with_one_files_table(client):
     with tempfile.TemporaryDirectory() as tmp:
         a, a_lines = rules_file(tmp, "a", 1, 300, 2)
         b, b_lines = rules_file(tmp, "b", 2, 300, 2)
         want_a, want_b = vips("\n".join(a_lines)), vips("\n".join(b_lines))
         for wait in (["--wait=120"], []):
-            k.flush()
+            client.flush()
             procs = [subprocess.Popen([OURS, "--apply", f] + wait, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True) for f in (a, b)]
             results = [(p.wait(180), p.stdout.read(), p.stderr.read()) for p in procs]
@@ -88,7 +77,7 @@ def test_two_applies_at_once_end_with_one_files_table(k):
                         assert "is changing the table" in err and out == ""
 
 
-def test_a_held_lock_refuses_or_delays_our_writers_only(k):
+def test_a_held_lock_refuses_or_delays_our_writers_only(client):
     with tempfile.TemporaryDirectory() as tmp:
         a, a_lines = rules_file(tmp, "a", 1, 5, 1)
         p = holder(60)
@@ -111,7 +100,7 @@ def test_a_held_lock_refuses_or_delays_our_writers_only(k):
         finally:
             p.kill()
             p.wait()
-        k.flush()
+        client.flush()
         p = holder(2)
         try:
             r = subprocess.run([OURS, "--apply", a, "--wait"], capture_output=True, text=True,
@@ -123,7 +112,7 @@ def test_a_held_lock_refuses_or_delays_our_writers_only(k):
             p.wait()
 
 
-def test_another_writer_during_an_apply_is_reported_after_it(k):
+def test_another_writer_during_an_apply_is_reported_after_it(client):
     """A writer that takes no lock (the reference ipvsadm, as keepalived or
     a person would) adds a service while a 300-service --apply runs (once
     the apply's first service is in the kernel: after its plan was read):
