@@ -136,8 +136,7 @@ def test_the_exporter_and_watch_take_a_path(client, pathns):
                                       timeout=30).read().decode()
     finally:
         server.shutdown()
-        server.server_close()
-        server.client.close()
+        server.server_close()  # (and the server's netlink clients)
     assert "node_ipvs_services 1" in text.splitlines()
     assert 'local_address="10.7.8.8"' in text
     # --watch on a pipe writes plain frames: the first one shows the service

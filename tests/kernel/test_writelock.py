@@ -20,6 +20,7 @@ REF = "/usr/sbin/ipvsadm"
 
 HOLD = """
 import sys, time
+import ipvs
 with ipvs.Client() as c:
     lock = c.writer_lock()
     print("held", flush=True)
