@@ -281,8 +281,8 @@ def test_a_writer_waits_for_or_is_refused_the_lock_another_holds(kernel):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["-Ln", "--wait"], "--wait goes with --apply, -R --atomic and --drain"),
-    (["-R", "--wait=5"], "--wait goes with --apply, -R --atomic and --drain"),
+    (["-Ln", "--wait"], "--wait goes with --apply, -R --atomic, --drain and --recover"),
+    (["-R", "--wait=5"], "--wait goes with --apply, -R --atomic, --drain and --recover"),
     (["--apply", "--wait=-1"], "--wait takes a number of seconds (at most 86400)"),
     (["--apply", "--wait=x"], "--wait takes a number of seconds (at most 86400)"),
     (["--apply", "--wait=1e10"], "--wait takes a number of seconds (at most 86400)"),

@@ -2,13 +2,13 @@
 the table (their effect on a run: tests/kernel/test_input.py)."""
 import signal
 
-from ipvs.cli._beyond import HeldSignals
+from ipvs.cli._heldsignals import HeldSignals
 
 
 def test_every_terminating_signal_is_held():
     """Which signals the atomic runs hold: every one whose default action
     ends the process but the faults, the real-time ones included."""
-    from ipvs.cli._beyond import HeldSignals
+    from ipvs.cli._heldsignals import HeldSignals
     held = set(HeldSignals.held(signal))
     for name in ("SIGHUP", "SIGINT", "SIGQUIT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGALRM",
                  "SIGVTALRM", "SIGPROF", "SIGXCPU", "SIGIO", "SIGPWR", "SIGABRT"):

@@ -129,15 +129,28 @@ class Client(TableMethods):
         end of a `with` block, or of the process). wait: None fails at once
         (LockBusy) when another writer holds it; seconds (math.inf: no end)
         waits that long at most. Only writers that take it are kept apart."""
+        from ._writelock import WriterLock
+        lock = WriterLock(self._netns_inode())
+        lock.acquire(wait)
+        return lock
+
+    def _netns_inode(self) -> int:
         import os
-        from ._writelock import WriterLock, namespace_inode
+        from ._writelock import namespace_inode
         ns = self._conn.netns
         # the namespace held open, not its path again: a path may come to
         # name another namespace later
-        inode = os.fstat(ns.fd).st_ino if ns is not None else namespace_inode()
-        lock = WriterLock(inode)
-        lock.acquire(wait)
-        return lock
+        return os.fstat(ns.fd).st_ino if ns is not None else namespace_inode()
+
+    def killed_run(self):
+        """The run of ours (--apply, -R --atomic) killed before its end
+        whose journal is beside this namespace's writers' lock (a KilledRun
+        of ipvs._journalfile: pid, command, total, answered, entries), or
+        None. Read without the lock: a run still going is not one."""
+        from ._journalfile import journal_path, read_killed
+        from ._writelock import lock_path
+        k = read_killed(journal_path(lock_path(self._netns_inode())))
+        return None if k is None or k.alive or k.other_boot or not k.entries else k
     def close(self) -> None:
         self._conn.close()
 

@@ -173,9 +173,12 @@ class Journal:
     through `client`, each remembered with what it replaced, so undo()
     can walk back exactly our own changes."""
 
-    def __init__(self, client):
+    def __init__(self, client, file=None):
+        """file: a JournalFile (ipvs._journalfile) each operation and undo
+        step is written to, so that a run SIGKILL ends can be undone later."""
         self.client = client
-        self.done: list = []  # (operation tuple, what it replaced, in doubt)
+        self.file = file
+        self.done: list = []  # (operation, what it replaced, in doubt, number in the file)
         self._known = _Known(client)
 
     def run(self, op: tuple, before=_READ) -> None:
@@ -209,13 +212,17 @@ class Journal:
                 before = c.timeouts()
             elif name == "stop_daemon":
                 before = next((d for d in c.daemons() if d.state == op[1].state), None)
+        f = self.file
+        n = f.operation(op, before) if f is not None and name != "zero" else 0
         try:
             getattr(c, name)(*op[1:])
         except KernelError:
+            if n:
+                f.refused(n)
             raise  # refused: the kernel did nothing
         except BaseException:
             if name != "zero":
-                self.done.append((op, before, True))
+                self.done.append((op, before, True, n))
             if name in _TABLE_OPS:
                 self._known.svcs.pop(op[1].key, None)
             elif name == "flush":
@@ -223,7 +230,9 @@ class Journal:
                 self._known.rest_absent = False
             raise
         if name != "zero":  # zeroed counters cannot be put back
-            self.done.append((op, before, False))
+            self.done.append((op, before, False, n))
+            if n:
+                f.answered(n)
         k.done(op)
 
     @property
@@ -237,7 +246,7 @@ class Journal:
         failures: List[UndoFailure] = []
         self._known = known = _Known(self.client)  # read afresh, once a service
         while self.done:
-            op, before, doubt = self.done.pop()
+            op, before, doubt, n = self.done.pop()
             try:
                 self._undo_one(op, before, doubt, failures)
             except KernelError as e:
@@ -246,6 +255,8 @@ class Journal:
             except IPVSError as e:  # ProtocolError: the next step may still work
                 failures.append(UndoFailure(_undo_command(op, before), str(e)))
                 self._forget(op)
+            if n:
+                self.file.undone(n)
         known.svcs.clear()
         return failures
 

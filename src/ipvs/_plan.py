@@ -182,7 +182,7 @@ def restore_snapshot(client, snap: Snapshot) -> list:
 
 
 def apply(client, target: Iterable, *, atomic: bool = True,
-          checkpoint: Optional[Callable[[], None]] = None) -> List[Operation]:
+          checkpoint: Optional[Callable[[], None]] = None, record=None) -> List[Operation]:
     """Make the kernel's table equal to `target` (pairs of Service and
     Destinations) with the fewest operations; returns the plan that ran
     (empty: nothing to do).
@@ -198,6 +198,9 @@ def apply(client, target: Iterable, *, atomic: bool = True,
     (`rolled_back` False and `rollback_errors` the UndoFailures when
     something could not be put back). A BaseException (KeyboardInterrupt)
     is undone too and raised again.
+    record: a JournalFile (ipvs._journalfile) the atomic run writes each
+    operation and each undo step to, so that a run killed before its end
+    can be undone later (--recover).
     Not atomic: batched, a failure does not stop the rest; ApplyError
     for the first failure."""
     tgt = normalize_table(target)
@@ -212,7 +215,9 @@ def apply(client, target: Iterable, *, atomic: bool = True,
             i, err = failed[0]
             raise ApplyError(ops[i], err, i, rolled_back=False)
         return ops
-    journal = Journal(client)
+    journal = Journal(client, record)
+    if record is not None:
+        record.begin(len(ops))
     for i, op in enumerate(ops):
         try:
             if checkpoint is not None:

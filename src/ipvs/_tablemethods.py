@@ -233,12 +233,13 @@ class TableMethods:
         from ._plan import plan, read_table
         return plan(read_table(self), target)
 
-    def apply(self, target, *, atomic: bool = True, checkpoint=None) -> list:
+    def apply(self, target, *, atomic: bool = True, checkpoint=None, record=None) -> list:
         """Make the table equal to `target` with the fewest operations,
         never a flush; returns the operations run. ApplyError on a failure,
-        after undoing our own operations when atomic (see ipvs.apply)."""
+        after undoing our own operations when atomic (see ipvs.apply);
+        record: a journal file the atomic run writes as it goes."""
         from ._plan import apply
-        return apply(self, target, atomic=atomic, checkpoint=checkpoint)
+        return apply(self, target, atomic=atomic, checkpoint=checkpoint, record=record)
 
     def drain(self, service: Service, dest: Destination, *, timeout: float = 300.0,
               poll: float = 1.0, progress=None, checkpoint=None):

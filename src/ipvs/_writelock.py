@@ -19,6 +19,8 @@ import time
 from typing import Optional
 
 from ._base import IPVSError
+from ._journalfile import (JournalFile, KilledRun, journal_path, read_killed, start_time,
+                           undo_killed_run)
 
 LOCK_DIR = "/run/ipvsadm"
 POLL = 0.05  # seconds between tries while waiting
@@ -42,19 +44,6 @@ def namespace_inode(ns_file: str = "/proc/self/ns/net") -> int:
 
 def lock_path(inode: int, lock_dir: str = LOCK_DIR) -> str:
     return os.path.join(lock_dir, "net-%d.lock" % inode)
-
-
-def _start_time(pid: int) -> Optional[str]:
-    """Field 22 of /proc/PID/stat (the start time in clock ticks since
-    boot): with the pid, names one process even when pids are reused."""
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    # the command name (field 2) is in parentheses and may hold anything
-    rest = data[data.rfind(b")") + 2:].split()
-    return rest[19].decode() if len(rest) > 19 else None
 
 
 class WriterLock:
@@ -88,7 +77,7 @@ class WriterLock:
                 time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
             me = os.getpid()
             os.ftruncate(fd, 0)
-            os.pwrite(fd, ("%d %s\n" % (me, _start_time(me) or "?")).encode(), 0)
+            os.pwrite(fd, ("%d %s\n" % (me, start_time(me) or "?")).encode(), 0)
         except BaseException:
             os.close(fd)
             raise
@@ -102,6 +91,41 @@ class WriterLock:
             except OSError:
                 pass
             os.close(fd)  # (closing drops the flock)
+
+    # The journal of an atomic run, beside the lock: only its holder
+    # writes, reads or removes it (ipvs._journalfile).
+
+    def journal(self, command: str) -> JournalFile:
+        """A new journal for the run `command` (JournalFileError: cannot)."""
+        return JournalFile(journal_path(self.path), command)
+
+    def resume_journal(self) -> JournalFile:
+        """The journal there, for an undo's steps."""
+        return JournalFile.resume(journal_path(self.path))
+
+    def killed_run(self) -> Optional[KilledRun]:
+        """The run killed before its end whose journal is there, or None.
+        One of another boot (whose table the reboot emptied) or one that
+        sent nothing is removed. JournalFileError: one that cannot be read."""
+        killed = read_killed(journal_path(self.path))
+        if killed is not None and (killed.other_boot or not killed.entries):
+            self.drop_journal()
+            return None
+        return killed
+
+    def undo_killed_run(self, client, killed: KilledRun) -> list:
+        """Undo what `killed` left (its journal's steps written as they are
+        taken, the journal removed at the end); the UndoFailures."""
+        file = self.resume_journal()
+        failures = undo_killed_run(client, killed, file)
+        file.finish()
+        return failures
+
+    def drop_journal(self) -> None:
+        try:
+            os.unlink(journal_path(self.path))
+        except FileNotFoundError:
+            pass
 
     def __enter__(self) -> "WriterLock":
         return self
@@ -128,4 +152,4 @@ class WriterLock:
         except (OSError, ValueError, IndexError):
             return None
         start = words[1].decode("ascii", "replace") if len(words) > 1 else "?"
-        return pid if start == "?" or _start_time(pid) == start else None
+        return pid if start == "?" or start_time(pid) == start else None

@@ -13,6 +13,7 @@ import os
 
 from . import _options as O
 from ._exits import EXIT_CHANGED, EXIT_LOCKED
+from ._heldsignals import HeldSignals
 from ._run import Exit, Runner, restore_words
 
 EBADF = 9  # errno's value; importing errno costs every start-up a module
@@ -41,6 +42,9 @@ class BeyondRunner(Runner):
             return 0
         if self.x.status:
             return self.show_status()
+        if self.x.recover is not None:
+            from ._killedruns import recover
+            return recover(self)
         if self.x.ops.any:  # --drain, --prometheus, --watch
             from ._opsrun import run_operators
             return run_operators(self, argv)
@@ -64,17 +68,25 @@ class BeyondRunner(Runner):
     # ------------------------------------------------------------ status
 
     def show_status(self):
-        from .. import KernelError
+        from .. import IPVSError, KernelError
         try:
             st = self.client.status()
         except KernelError as e:
             raise Exit(1, e.strerror) from None
+        try:
+            killed = self.client.killed_run()
+        except (IPVSError, OSError):  # (a journal this user may not read)
+            killed = None
         if self.x.json:
             from .. import to_json
-            self._write_json([to_json(st)])
+            doc = to_json(st)
+            if killed is not None:
+                doc["killed_run"] = {"pid": killed.pid, "command": killed.command,
+                                     "operations": killed.total, "done": killed.answered}
+            self._write_json([doc])
         else:
             from ._statusview import status_text
-            self.out.write(status_text(st))
+            self.out.write(status_text(st, killed, self.prog))
         return 0
 
     # -------------------------------------------------------------- JSON
@@ -215,9 +227,11 @@ class BeyondRunner(Runner):
                 for op in ops:
                     self.out.write("%s %s\n" % (self.prog, op.command()))
             return 0
-        with self.writer_lock(), HeldSignals() as held:
-            try:
-                c.apply(target, atomic=True, checkpoint=held.checkpoint)
+        from ._killedruns import journal_file
+        with self.writer_lock() as lock, HeldSignals() as held:
+            record = journal_file(self, lock, "--apply")
+            try:  # (every way out of apply() but SIGKILL: whole, or undone)
+                c.apply(target, atomic=True, checkpoint=held.checkpoint, record=record)
             except ApplyError as e:
                 self._report_undo(e.rollback_errors)
                 if isinstance(e.error, Interrupted):
@@ -227,6 +241,8 @@ class BeyondRunner(Runner):
                 raise Exit(1, "%s: %s %s: %s; %s" % (self.prog, self.prog, e.operation.command(),
                                                       _error_text(e.error),
                                                       _state(e.rolled_back))) from None
+            finally:
+                record.finish()
         held.act()  # a signal during the last operation: the apply is whole
         return self._check_applied(target)
 
@@ -240,17 +256,22 @@ class BeyondRunner(Runner):
                            "the rules': %s %s\n" % (self.prog, self.prog, op.command()))
         return EXIT_CHANGED if left else 0
 
-    def writer_lock(self):
+    def writer_lock(self, recovering=False):
         """The namespace's writers' lock for a run that changes the table
-        (--wait: how long to wait for it); Exit(3) when another holds it."""
+        (--wait: how long to wait for it); Exit(3) when another holds it,
+        Exit(5) when a killed run's journal is there (but to --recover)."""
         from .. import LockBusy
         try:
-            return self.client.writer_lock(self.x.wait)
+            lock = self.client.writer_lock(self.x.wait)
         except LockBusy as e:
             raise Exit(EXIT_LOCKED, "%s: %s" % (self.prog, e)) from None
         except OSError as e:
             raise Exit(1, "%s: cannot take the writers' lock: %s" % (self.prog, _error_text(e))) \
                 from None
+        if not recovering:
+            from ._killedruns import refuse_after_killed_run
+            refuse_after_killed_run(self, lock)
+        return lock
 
     def _report_undo(self, failures):
         for f in failures:
@@ -282,9 +303,11 @@ class BeyondRunner(Runner):
             raise Exit(1, "%s: line %d: %s; nothing restored" % (self.prog, e.number, e.reason)) \
                 from None
         from .. import Interrupted, Journal
-        c = self.client
-        self.journal = Journal(c)
-        with self.writer_lock(), HeldSignals() as held:
+        from ._killedruns import journal_file
+        with self.writer_lock() as lock, HeldSignals() as held:
+            record = journal_file(self, lock, "-R --atomic")
+            record.begin(sum(1 for _, line in lines if restore_words(line)))
+            self.journal = Journal(self.client, record)
             n, line = 0, ""
             try:
                 for n, line in lines:
@@ -322,13 +345,16 @@ class BeyondRunner(Runner):
                               _error_text(e))) from None
             except BaseException:
                 self.journal.undo()
+                record.finish()
                 raise
+            record.finish()
         held.act()
         return 0
 
     def _undo(self):
         """Undo this restore's own operations; say what could not be put back."""
         failures = self.journal.undo()
+        self.journal.file.finish()  # undone, as far as it could be (and said)
         self._report_undo(failures)
         return failures
 
@@ -348,68 +374,6 @@ def _error_text(e):
 
 def _state(rolled_back):
     return "the table is as it was" if rolled_back else "COULD NOT RESTORE THE TABLE"
-
-
-class HeldSignals:
-    """Every signal whose default action ends the process, held off while
-    an atomic change and its undo run: the handler only notes the signal;
-    checkpoint() turns it into ipvs.Interrupted between operations, act()
-    (after the work is whole or undone) ends the program by that signal as
-    the C tool would end. Not held: the faults a process raises on itself
-    (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGSYS, SIGTRAP: returning from them
-    would run the faulting instruction again), SIGKILL (no process can),
-    the signals whose default is to ignore or to stop the process, and
-    what is ignored already (nohup's SIGHUP; SIGPIPE and SIGXFSZ, which
-    Python ignores: a closed pipe and a too large file are errors of the
-    write instead)."""
-
-    # default action: ignore, or stop (then SIGCONT goes on where it was)
-    HARMLESS = ("SIGCHLD", "SIGCONT", "SIGURG", "SIGWINCH", "SIGSTOP", "SIGTSTP", "SIGTTIN",
-                "SIGTTOU", "SIGKILL")
-    FAULTS = ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGSYS", "SIGTRAP")
-
-    def __init__(self):
-        self.signum = 0
-        self._old = {}
-
-    @classmethod
-    def held(cls, signal):
-        """The signal numbers this holds (the real-time ones included)."""
-        skip = {getattr(signal, n) for n in cls.HARMLESS + cls.FAULTS if hasattr(signal, n)}
-        return sorted(n for n in signal.valid_signals() if n not in skip)
-
-    def __enter__(self):
-        import signal
-        self._signal = signal
-        for num in self.held(signal):
-            try:
-                if signal.getsignal(num) == signal.SIG_IGN:
-                    continue  # ignored before we came: stays ignored
-                self._old[num] = signal.signal(num, self._note)
-            except (ValueError, OSError):  # not the main thread; one glibc keeps
-                pass
-        return self
-
-    def _note(self, signum, frame):
-        if not self.signum:
-            self.signum = signum
-
-    def checkpoint(self):
-        if self.signum:
-            from .. import Interrupted
-            raise Interrupted(self.signum)
-
-    def __exit__(self, *exc):
-        for num, old in self._old.items():
-            try:
-                self._signal.signal(num, old)
-            except (ValueError, OSError, TypeError):
-                pass
-        return False
-
-    def act(self):
-        if self.signum:
-            raise Exit(128 + self.signum, signum=self.signum)
 
 
 def about():

@@ -41,3 +41,4 @@ class Exit(Exception):
 # number): the man page's EXIT STATUS lists them.
 EXIT_LOCKED = 3  # another writer holds the namespace's writers' lock (--wait)
 EXIT_CHANGED = 4  # --apply was whole, but the table read after it is not the rules'
+EXIT_KILLED = 5  # a killed run's journal is there: --recover first

@@ -16,6 +16,7 @@ class Extras:
     atomic = False
     netns = None
     wait = None  # --wait[=SECONDS]: None, or seconds to wait for the writers' lock (inf: no end)
+    recover = None  # --recover[=forget]: "undo" or "forget"
     status = False
     about = False
     ops = None  # the operators' words (_opswords.Words), set by split()
@@ -86,6 +87,10 @@ def split(argv):
             x.wait = float("inf") if value is None else _seconds(value)
             if x.wait is None:
                 _usage_error("--wait takes a number of seconds (at most %d)" % MAX_WAIT)
+        elif a == "--recover" or a.startswith("--recover="):
+            x.recover = a[len("--recover="):] if a != "--recover" else "undo"
+            if x.recover not in ("undo", "forget"):
+                _usage_error("--recover takes nothing, =undo or =forget")
         elif a == "--apply" or a.startswith("--apply="):
             if a == "--apply":
                 # an optional FILE: the next word, unless it is an option
@@ -101,8 +106,12 @@ def split(argv):
         else:
             rest.append(a)
         i += 1
-    if x.wait is not None and not (x.apply is not None or x.atomic or x.ops.drain is not None):
-        _usage_error("--wait goes with --apply, -R --atomic and --drain")
+    if x.wait is not None and not (x.apply is not None or x.atomic or x.ops.drain is not None
+                                   or x.recover is not None):
+        _usage_error("--wait goes with --apply, -R --atomic, --drain and --recover")
+    if x.recover is not None and (len(rest) > 1 or x.apply is not None or x.json or x.status
+                                  or x.about or x.ops.any):
+        _usage_error("--recover takes no other command or option (only --netns, --wait)")
     if x.about and len(args) > 1:
         _usage_error("--about takes no other command or option")
     if x.pretty and not x.json:

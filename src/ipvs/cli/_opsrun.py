@@ -37,7 +37,7 @@ def parse_command(argv, status=255):
 
 
 def _signals():
-    from ._beyond import HeldSignals
+    from ._heldsignals import HeldSignals
 
     class Signals(HeldSignals):
         """The signals HeldSignals holds only noted while a drain runs;

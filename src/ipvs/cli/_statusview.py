@@ -1,9 +1,15 @@
 # The text of `ipvsadm --status` (an extension: ipvsadm 1.31 has no such
-# view). Rule: a pure function from an ipvs.Status to text.
+# view). Rule: a pure function from an ipvs.Status (and a killed run's
+# journal, when there is one) to text.
 
 
-def status_text(st) -> str:
+def status_text(st, killed=None, prog="ipvsadm") -> str:
+    """killed: the KilledRun whose journal is there (Client.killed_run)."""
     out = ["IP Virtual Server version %s (size=%d)\n" % (st.version, st.conn_tab_size)]
+    if killed is not None:
+        out.append("Killed run: %s %s (pid %s) was killed after %d of %d operations; the "
+                   "table holds its changes (%s --recover undoes them)\n"
+                   % (prog, killed.command, killed.pid, killed.answered, killed.total, prog))
     run = st.sysctls.get("run_estimation")
     if st.estimating:
         out.append("Rate estimation: on\n")
