@@ -81,15 +81,15 @@ def killed_at(args, lines, before, changed):
     return table()
 
 
-@pytest.mark.parametrize("args, changed", [(["-R", "--atomic"], 1), (["-R", "--atomic"], 600),
-                                           (["--apply"], 1), (["--apply"], 600)])
+@pytest.mark.parametrize("args, changed", [(["-R", "--atomic"], 1), (["-R", "--atomic"], 300),
+                                           (["--apply"], 300)])
 def test_sigkill_then_the_next_writer_refuses_and_recover_puts_it_back(client, args, changed):
     start = rules(20, 4, base=1)
     p = ours(["-R"], start)
     assert done(p)[0] == 0
     before = table()
-    # -R --atomic adds 1200 rules next to the start; --apply makes the table them
-    target = rules(240, 4, base=2)
+    # -R --atomic adds 600 rules next to the start; --apply makes the table them
+    target = rules(120, 4, base=2)
     final = before | set(target) if "-R" in args else set(target)
     middle = killed_at(args, target, before, changed)
     assert middle != before and middle != final
@@ -116,7 +116,7 @@ def test_sigkill_then_the_next_writer_refuses_and_recover_puts_it_back(client, a
 
 def test_forget_keeps_what_the_killed_run_left(client):
     before = table()
-    target = rules(240, 4, base=3)
+    target = rules(120, 4, base=3)
     middle = killed_at(["-R", "--atomic"], target, before, 200)
     status, out, err = done(ours(["--recover=forget"]))
     assert (status, err) == (0, "") and out.endswith("is dropped; the table stays as it is\n")
