@@ -145,6 +145,7 @@ def _no_traceback_of_ours(err):
     return "Traceback" not in err or "ipvs" not in err
 
 
+@pytest.mark.one_kernel  # signals and the undo's order, not the kernel
 @pytest.mark.parametrize("mode", ["apply", "atomic", "plain"])
 def test_signals_at_random_moments(client, mode):
     rng = random.Random({"apply": 141, "atomic": 142, "plain": 143}[mode])
