@@ -227,3 +227,16 @@ def test_status_names_a_killed_run():
         "Killed run: ipvsadm --apply (pid %d) was killed after 40 of 300 operations; the table "
         "holds its changes (ipvsadm --recover undoes them)" % os.getpid())
     assert "Killed run" not in status_text(Status(version="1.2.1"))
+
+
+def test_a_damaged_journal_stops_our_writers_until_it_is_dropped(kernel):
+    with open(JOURNAL, "w") as f:
+        f.write("not a journal\n")
+    status, out, err = run(["--apply"], rules(TARGET))
+    assert (status, out) == (1, "") and err.startswith("ipvsadm: the journal ") and \
+        err.endswith("; remove it to go on\n"), err
+    assert run(["--recover"])[0] == 1
+    assert run(["--recover=forget"]) == (
+        0, "ipvsadm: the journal, which could not be read, is dropped; the table stays as it "
+        "is\n", "")
+    assert run(["--apply"], rules(TARGET))[0] == 0

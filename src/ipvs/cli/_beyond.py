@@ -270,7 +270,11 @@ class BeyondRunner(Runner):
                 from None
         if not recovering:
             from ._killedruns import refuse_after_killed_run
-            refuse_after_killed_run(self, lock)
+            try:
+                refuse_after_killed_run(self, lock)
+            except BaseException:
+                lock.release()
+                raise
         return lock
 
     def _report_undo(self, failures):

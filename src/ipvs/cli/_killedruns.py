@@ -34,11 +34,11 @@ def _who(prog, killed, was=", killed"):
 
 
 def refuse_after_killed_run(runner, lock):
-    """Exit(5) when a killed run's changes may still be in the table."""
+    """Exit(5) when a killed run's changes may still be in the table (the
+    caller lets go of the lock)."""
     killed = killed_run(runner, lock)
     if killed is None:
         return
-    lock.release()
     p = runner.prog
     raise Exit(EXIT_KILLED, "%s: %s; the table holds its changes: %s --recover undoes them, "
                "%s --recover=forget keeps them" % (p, _who(p, killed, " was killed"), p, p))
@@ -50,7 +50,17 @@ def recover(runner):
     journal and keep the table as it is."""
     p = runner.prog
     with runner.writer_lock(recovering=True) as lock:
-        killed = killed_run(runner, lock)
+        if runner.x.recover == "forget":
+            from .. import IPVSError
+            try:
+                killed = lock.killed_run()
+            except IPVSError:  # one that cannot be read can still be dropped
+                lock.drop_journal()
+                runner.out.write("%s: the journal, which could not be read, is dropped; the "
+                                 "table stays as it is\n" % p)
+                return 0
+        else:
+            killed = killed_run(runner, lock)
         if killed is None:
             runner.out.write("%s: no killed run's journal: nothing to recover\n" % p)
             return 0
