@@ -168,9 +168,9 @@ def header(**kw):
 SVC = {"Service": {"af": 2, "protocol": 6, "address": "10.0.0.1", "port": 80}}
 
 
-def test_an_operation_without_its_answer_is_in_doubt_and_a_cut_line_was_not_sent(tmp_path):
+def test_only_the_last_operation_is_in_doubt_and_a_cut_line_was_not_sent(tmp_path):
     path = write(tmp_path, [header(), {"n": 1, "op": ["add_service", SVC], "before": None},
-                            {"ok": 1}, {"n": 2, "op": ["delete_service", SVC], "before": None}],
+                            {"n": 2, "op": ["delete_service", SVC], "before": None}],
                  cut=b'{"n": 3, "op": ["add_se')
     k = read_killed(path)
     assert (k.pid, k.command, k.total, k.answered) == (os.getpid(), "--apply", 3, 1)
@@ -182,9 +182,14 @@ def test_an_operation_without_its_answer_is_in_doubt_and_a_cut_line_was_not_sent
 
 def test_refused_and_undone_operations_are_not_undone_again(tmp_path):
     path = write(tmp_path, [header(), {"n": 1, "op": ["add_service", SVC], "before": None},
-                            {"ok": 1}, {"n": 2, "op": ["add_service", SVC], "before": None},
+                            {"n": 2, "op": ["add_service", SVC], "before": None},
                             {"no": 2}, {"undone": 1}])
-    assert read_killed(path).entries == []
+    k = read_killed(path)
+    assert (k.entries, k.answered) == ([], 1)
+    # refused last: the one before it is not in doubt
+    path = write(tmp_path, [header(), {"n": 1, "op": ["add_service", SVC], "before": None},
+                            {"n": 2, "op": ["add_service", SVC], "before": None}, {"no": 2}])
+    assert [(n, doubt) for n, _, _, doubt in read_killed(path).entries] == [(1, False)]
 
 
 def test_the_owner_is_dead_when_its_start_time_differs(tmp_path):

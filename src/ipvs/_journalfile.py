@@ -7,8 +7,9 @@
 #
 # Rule: one JSON object a line, appended. A header (who, what, when), then
 # for each operation a line written before it is sent (what it is and what
-# it replaced) and one once the kernel has answered; an operation with no
-# answer line is in doubt. An undo appends a line for each step it has
+# it replaced), and one when the kernel refuses it. Operations go one at a
+# time, so each line says the one before was answered: only the last one
+# is in doubt (settled by reading). An undo appends a line for each step it has
 # taken, so an undo cut short is taken up where it stopped. The file is
 # removed when the run (or its undo) ends. Under /run: a reboot, which
 # empties the kernel's table, empties it too (the boot id is kept anyway).
@@ -104,6 +105,7 @@ class JournalFile:
             raise JournalFileError("cannot write the journal %s: %s" % (path, e.strerror)) \
                 from None
         self.seq = 0
+        self._last = (None, "")
 
     def begin(self, total: int) -> None:
         pid = os.getpid()
@@ -112,21 +114,30 @@ class JournalFile:
                     "total": total})
 
     def _line(self, obj) -> None:
-        data = (json.dumps(obj, separators=(",", ":")) + "\n").encode()
+        self._write(json.dumps(obj, separators=(",", ":")))
+
+    def _write(self, text: str) -> None:
+        data = (text + "\n").encode()
         while data:  # (a short write to /run's tmpfs: only when it is full)
             n = os.write(self._fd, data)
             data = data[n:]
+
+    def _json(self, v) -> str:
+        """v as JSON; the last service's text kept (a run's operations come
+        a service at a time)."""
+        if type(v) is Service:
+            if v is not self._last[0]:
+                self._last = (v, json.dumps(_enc(v), separators=(",", ":")))
+            return self._last[1]
+        return json.dumps(_enc(v), separators=(",", ":"))
 
     def operation(self, op: tuple, before) -> int:
         """Before an operation is sent: what it is, what it replaces; its
         number, for the lines that follow."""
         self.seq += 1
-        self._line({"n": self.seq, "op": _enc(op), "before": _enc(before)})
+        self._write('{"n":%d,"op":[%s],"before":%s}' % (
+            self.seq, ",".join(self._json(v) for v in op), self._json(before)))
         return self.seq
-
-    def answered(self, n: int) -> None:
-        """The kernel did operation n."""
-        self._line({"ok": n})
 
     def refused(self, n: int) -> None:
         """The kernel refused operation n: it did nothing."""
@@ -151,7 +162,7 @@ class JournalFile:
     def resume(cls, path: str) -> "JournalFile":
         """An existing journal, to append an undo's steps to."""
         self = object.__new__(cls)
-        self.path, self.command, self.seq = path, "", 0
+        self.path, self.command, self.seq, self._last = path, "", 0, (None, "")
         try:
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as e:
@@ -173,7 +184,7 @@ class KilledRun:
         self.command = header.get("command", "")
         self.total = header.get("total", 0)
         self.entries = entries
-        self.answered = answered  # operations the kernel answered
+        self.answered = answered  # operations the kernel did (the last one's aside)
 
     @property
     def alive(self) -> bool:
@@ -208,20 +219,25 @@ def read_killed(path: str) -> Optional[KilledRun]:
         if header.get("ipvsadm-journal") != FORMAT:
             raise ValueError("not a journal of this format")
         ops: dict = {}
-        ok, gone = set(), set()
+        refused, undone = set(), set()
         for raw in lines[1:]:
             rec = json.loads(raw)
             if "op" in rec:
                 ops[rec["n"]] = (tuple(_dec(rec["op"])), _dec(rec["before"]))
-            elif "ok" in rec:
-                ok.add(rec["ok"])
-            else:  # refused by the kernel, or undone
-                gone.add(rec.get("no", rec.get("undone")))
+            elif "no" in rec:
+                refused.add(rec["no"])
+            else:
+                undone.add(rec["undone"])
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise JournalFileError("the journal %s cannot be read: %s" % (path, e)) from None
-    entries: List[tuple] = [(n, op, before, n not in ok)
-                            for n, (op, before) in sorted(ops.items()) if n not in gone]
-    return KilledRun(header, entries, len(ok))
+    # One operation at a time: each is written once the one before was
+    # answered, so only the last one's outcome is unknown (unless refused).
+    last = max(ops, default=0)
+    made = sum(1 for n in ops if n != last and n not in refused)
+    entries: List[tuple] = [(n, op, before, n == last)
+                            for n, (op, before) in sorted(ops.items())
+                            if n not in refused and n not in undone]
+    return KilledRun(header, entries, made)
 
 
 __all__ = ["JournalFile", "JournalFileError", "KilledRun", "journal_path", "read_killed",
