@@ -138,12 +138,13 @@ def test_a_journal_whose_pid_is_another_process_is_a_killed_runs(client):
     subprocess.run([REF, "-A", "-t", "10.9.0.1:80"], check=True)
     lines = [{"ipvsadm-journal": 1, "pid": 1, "start": "1", "boot": boot, "time": 0,
               "command": "--apply", "total": 1},
-             {"n": 1, "op": ["add_service", svc], "before": None}, {"ok": 1}]
+             {"n": 1, "op": ["add_service", svc], "before": None}]
     with open(path, "w") as f:
         f.write("".join(json.dumps(l) + "\n" for l in lines))
     os.chmod(path, 0o600)
     status, out, err = done(ours(["--apply"], ["-A -t 10.9.0.2:80 -s rr"]))
-    assert status == 5 and "(pid 1) was killed after 1 of 1 operations" in err, err
+    # (its one operation was the last: in doubt, settled by reading)
+    assert status == 5 and "(pid 1) was killed after 0 of 1 operations" in err, err
     status, out, err = done(ours(["--recover"]))
     assert status == 0, err
     assert "-A -t 10.9.0.1:80 -s wlc" not in table()
