@@ -78,6 +78,30 @@ def test_two_applies_at_once_end_with_one_files_table(client):
                         assert "is changing the table" in err and out == ""
 
 
+def test_an_apply_and_an_atomic_restore_at_once_are_one_after_the_other(client):
+    """--apply of file A and -R --atomic of file R started together: with
+    --wait one runs after the other (the table is A, or A and R's lines);
+    without, the one that finds the lock held is refused. Never a mix."""
+    with tempfile.TemporaryDirectory() as tmp:
+        a, a_lines = rules_file(tmp, "a", 1, 300, 2)
+        r, r_lines = rules_file(tmp, "r", 2, 300, 2)
+        want_a, want_r = vips("\n".join(a_lines)), vips("\n".join(r_lines))
+        for wait in (["--wait=120"], []):
+            client.flush()
+            procs = [subprocess.Popen([OURS, "--apply", a] + wait, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True),
+                     subprocess.Popen([OURS, "-R", "--atomic"] + wait, stdin=open(r),
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True)]
+            results = [(p.wait(180), p.stdout.read(), p.stderr.read()) for p in procs]
+            got = vips(sn())
+            assert got in (want_a, want_a | want_r, want_r), (wait, results)
+            for rc, out, err in results:
+                assert rc in ((0,) if wait else (0, 3)), (wait, rc, err)
+            if wait:
+                assert got in (want_a, want_a | want_r)
+
+
 def test_a_held_lock_refuses_or_delays_our_writers_only(client):
     with tempfile.TemporaryDirectory() as tmp:
         a, a_lines = rules_file(tmp, "a", 1, 5, 1)
