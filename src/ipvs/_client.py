@@ -150,7 +150,8 @@ class Client(TableMethods):
         from ._journalfile import journal_path, read_killed
         from ._writelock import lock_path
         k = read_killed(journal_path(lock_path(self._netns_inode())))
-        return None if k is None or k.alive or k.other_boot or not k.entries else k
+        return k if k is not None and k.pending and not k.alive else None
+
     def close(self) -> None:
         self._conn.close()
 

@@ -196,6 +196,11 @@ class KilledRun:
     def other_boot(self) -> bool:
         return bool(self.boot) and self.boot != boot_id()
 
+    @property
+    def pending(self) -> bool:
+        """Its changes may still be in the table: it sent operations not
+        yet undone, in this boot (a reboot empties the table)."""
+        return bool(self.entries) and not self.other_boot
 
 
 def read_killed(path: str) -> Optional[KilledRun]:

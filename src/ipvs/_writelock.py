@@ -99,16 +99,12 @@ class WriterLock:
         """A new journal for the run `command` (JournalFileError: cannot)."""
         return JournalFile(journal_path(self.path), command)
 
-    def resume_journal(self) -> JournalFile:
-        """The journal there, for an undo's steps."""
-        return JournalFile.resume(journal_path(self.path))
-
     def killed_run(self) -> Optional[KilledRun]:
         """The run killed before its end whose journal is there, or None.
-        One of another boot (whose table the reboot emptied) or one that
-        sent nothing is removed. JournalFileError: one that cannot be read."""
+        One that is not pending (of another boot, or that sent nothing) is
+        removed. JournalFileError: one that cannot be read."""
         killed = read_killed(journal_path(self.path))
-        if killed is not None and (killed.other_boot or not killed.entries):
+        if killed is not None and not killed.pending:
             self.drop_journal()
             return None
         return killed
@@ -116,7 +112,7 @@ class WriterLock:
     def undo_killed_run(self, client, killed: KilledRun) -> list:
         """Undo what `killed` left (its journal's steps written as they are
         taken, the journal removed at the end); the UndoFailures."""
-        file = self.resume_journal()
+        file = JournalFile.resume(journal_path(self.path))
         failures = undo_killed_run(client, killed, file)
         file.finish()
         return failures

@@ -57,6 +57,20 @@ def holder(seconds):
     return p
 
 
+def at_once(runs):
+    """Start every run, (arguments, file for its standard input or None),
+    at the same moment; their (status, stdout, stderr)."""
+    inputs = [open(src) if src else subprocess.DEVNULL for _, src in runs]
+    procs = [subprocess.Popen([OURS] + args, stdin=f, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+             for (args, _), f in zip(runs, inputs)]
+    results = [(p.wait(180), p.stdout.read(), p.stderr.read()) for p in procs]
+    for f in inputs:
+        if f is not subprocess.DEVNULL:
+            f.close()
+    return results
+
+
 def test_two_applies_at_once_end_with_one_files_table(client):
     with tempfile.TemporaryDirectory() as tmp:
         a, a_lines = rules_file(tmp, "a", 1, 300, 2)
@@ -64,9 +78,7 @@ def test_two_applies_at_once_end_with_one_files_table(client):
         want_a, want_b = vips("\n".join(a_lines)), vips("\n".join(b_lines))
         for wait in (["--wait=120"], []):
             client.flush()
-            procs = [subprocess.Popen([OURS, "--apply", f] + wait, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True) for f in (a, b)]
-            results = [(p.wait(180), p.stdout.read(), p.stderr.read()) for p in procs]
+            results = at_once([(["--apply", f] + wait, None) for f in (a, b)])
             got = vips(sn())
             assert got in (want_a, want_b), (wait, len(got & want_a), len(got & want_b))
             if wait:  # serialised: both ran, the second made the table its file's
@@ -88,12 +100,7 @@ def test_an_apply_and_an_atomic_restore_at_once_are_one_after_the_other(client):
         want_a, want_r = vips("\n".join(a_lines)), vips("\n".join(r_lines))
         for wait in (["--wait=120"], []):
             client.flush()
-            procs = [subprocess.Popen([OURS, "--apply", a] + wait, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True),
-                     subprocess.Popen([OURS, "-R", "--atomic"] + wait, stdin=open(r),
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True)]
-            results = [(p.wait(180), p.stdout.read(), p.stderr.read()) for p in procs]
+            results = at_once([(["--apply", a] + wait, None), (["-R", "--atomic"] + wait, r)])
             got = vips(sn())
             assert got in (want_a, want_a | want_r, want_r), (wait, results)
             for rc, out, err in results:

@@ -349,16 +349,15 @@ class BeyondRunner(Runner):
                               _error_text(e))) from None
             except BaseException:
                 self.journal.undo()
-                record.finish()
                 raise
-            record.finish()
+            finally:  # (every way out but SIGKILL: whole, or undone)
+                record.finish()
         held.act()
         return 0
 
     def _undo(self):
         """Undo this restore's own operations; say what could not be put back."""
         failures = self.journal.undo()
-        self.journal.file.finish()  # undone, as far as it could be (and said)
         self._report_undo(failures)
         return failures
 

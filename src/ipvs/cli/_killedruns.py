@@ -19,13 +19,20 @@ def journal_file(runner, lock, command):
         raise Exit(1, "%s: %s" % (runner.prog, e)) from None
 
 
-def killed_run(runner, lock):
-    """The run killed before its end whose journal is there, or None."""
+def killed_run(runner, lock, forget=False):
+    """The run killed before its end whose journal is there, or None. One
+    that cannot be read stops the command, but for --recover=forget
+    (forget=True), which drops it and says so (then Exit(0))."""
     from .. import IPVSError
     try:
         return lock.killed_run()
     except IPVSError as e:
-        raise Exit(1, "%s: %s; remove it to go on" % (runner.prog, e)) from None
+        if not forget:
+            raise Exit(1, "%s: %s; remove it to go on" % (runner.prog, e)) from None
+    lock.drop_journal()
+    runner.out.write("%s: the journal, which could not be read, is dropped; the table stays "
+                     "as it is\n" % runner.prog)
+    raise Exit(0)
 
 
 def _who(prog, killed, was=", killed"):
@@ -49,22 +56,13 @@ def recover(runner):
     undo (only what is still as it left it); --recover=forget: drop its
     journal and keep the table as it is."""
     p = runner.prog
+    forget = runner.x.recover == "forget"
     with runner.writer_lock(recovering=True) as lock:
-        if runner.x.recover == "forget":
-            from .. import IPVSError
-            try:
-                killed = lock.killed_run()
-            except IPVSError:  # one that cannot be read can still be dropped
-                lock.drop_journal()
-                runner.out.write("%s: the journal, which could not be read, is dropped; the "
-                                 "table stays as it is\n" % p)
-                return 0
-        else:
-            killed = killed_run(runner, lock)
+        killed = killed_run(runner, lock, forget)
         if killed is None:
             runner.out.write("%s: no killed run's journal: nothing to recover\n" % p)
             return 0
-        if runner.x.recover == "forget":
+        if forget:
             lock.drop_journal()
             runner.out.write("%s: the journal of %s, is dropped; the table stays as it is\n"
                              % (p, _who(p, killed)))
