@@ -192,6 +192,7 @@ def test_interrupt_leaves_weight_zero_then_timeout_deletes(net):
     conn.reset()
 
 
+@pytest.mark.one_kernel  # the plan and its waits; the kernel's counters, the test above
 def test_apply_drain(net, tmp_path):
     conn = setup_with_long_conn(8110)
     rules = tmp_path / "rules"

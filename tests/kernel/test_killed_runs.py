@@ -81,8 +81,7 @@ def killed_at(args, lines, before, changed):
     return table()
 
 
-@pytest.mark.parametrize("args, changed", [(["-R", "--atomic"], 1), (["-R", "--atomic"], 300),
-                                           (["--apply"], 1), (["--apply"], 300)])
+@pytest.mark.parametrize("args, changed", [(["-R", "--atomic"], 300), (["--apply"], 1)])
 def test_sigkill_then_the_next_writer_refuses_and_recover_puts_it_back(client, args, changed):
     start = rules(20, 4, base=1)
     p = ours(["-R"], start)
