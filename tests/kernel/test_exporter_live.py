@@ -312,7 +312,7 @@ def churn(done, n):
 # timeout longer than the interval); 5 s: room for a 1000 x 4 scrape (10 MB
 # of text, parsed by Prometheus under the VM's emulation) on a busy machine
 EVERY = 5
-CHURN = 35  # seconds of churn and misbehaving clients: seven scrapes
+CHURN = 60  # seconds of churn and misbehaving clients
 
 
 def prometheus_api(expr):
