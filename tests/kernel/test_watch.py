@@ -117,7 +117,7 @@ def reference_counters():
 def test_rates_match_the_counter_deltas(net):
     next_frame(60)
     next_frame()  # the first interval starts while everything starts: not steady
-    t0, c0, b0 = reference_counters()
+    _, c0, b0 = reference_counters()
     frames = []
     earlier = reference_counters()
     for _ in range(4):
@@ -133,7 +133,7 @@ def test_rates_match_the_counter_deltas(net):
         # before the previous frame as the lower bound
         assert earlier[1] <= int(f[7]) <= after[1], (earlier, before, f, after)
         earlier = before
-    t1, c1, b1 = reference_counters()
+    _, c1, b1 = reference_counters()
     # each rate shown is the delta of the totals shown over the time between
     # the view's reads: at least the interval, and, when emulation stalls the
     # view past it, the time seen between the frames (polled every 0.2 s; a
@@ -143,16 +143,16 @@ def test_rates_match_the_counter_deltas(net):
         elapsed = (n1 - n0) / rate
         assert elapsed >= INTERVAL * 0.9, frames
         assert abs(elapsed - (s1 - s0)) <= 0.15 * (s1 - s0) + 2.0, frames
-    # and near the average rate measured independently: within one of the
-    # kernel's 2 s counter folds per interval (an interval's delta may hold
-    # one fold more or less), plus 20 % for the unsteady emulated traffic
-    conn_rate = (c1 - c0) / (t1 - t0)
-    byte_rate = (b1 - b0) / (t1 - t0)
-    assert conn_rate > 1, "too little traffic to measure"
-    tol = 2.0 / INTERVAL + 0.2
+    # the byte rate shown is its interval's too: every connection here is the
+    # same exchange, so an interval's bytes are its connections times the
+    # bytes per connection the reference's counters show over the whole run
+    # (the traffic itself is unsteady under emulation on a busy host: a rate
+    # is not held to the run's average)
+    assert c1 - c0 >= 10, "too little traffic to measure"
+    per_conn = (b1 - b0) / (c1 - c0)
     for _, conns, inbytes, _ in frames:
-        assert abs(conns - conn_rate) <= conn_rate * tol + 1.0 / INTERVAL, (frames, conn_rate)
-        assert abs(inbytes - byte_rate) <= byte_rate * tol + 100, (frames, byte_rate)
+        assert abs(inbytes - conns * per_conn) <= 0.25 * conns * per_conn + 100, \
+            (frames, per_conn)
     assert row(next_frame(), 8080)[2] == "0.0"  # the idle service
 
 
