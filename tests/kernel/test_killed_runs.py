@@ -81,14 +81,14 @@ def killed_at(args, lines, before, changed):
     return table()
 
 
-@pytest.mark.parametrize("args, changed", [(["-R", "--atomic"], 300), (["--apply"], 1)])
+@pytest.mark.parametrize("args, changed", [(["-R", "--atomic"], 100), (["--apply"], 1)])
 def test_sigkill_then_the_next_writer_refuses_and_recover_puts_it_back(client, args, changed):
     start = rules(20, 4, base=1)
     p = ours(["-R"], start)
     assert done(p)[0] == 0
     before = table()
-    # -R --atomic adds 600 rules next to the start; --apply makes the table them
-    target = rules(120, 4, base=2)
+    # -R --atomic adds 300 rules next to the start; --apply makes the table them
+    target = rules(60, 4, base=2)
     final = before | set(target) if "-R" in args else set(target)
     middle = killed_at(args, target, before, changed)
     assert middle != before and middle != final

@@ -1,7 +1,7 @@
 """The undo of --apply and -R --atomic on the real kernel: it puts back
 what each operation replaced (another writer's values survive it), and
-it is linear in the table (2000 real servers of one service undone within
-1.5 times the apply's time plus 5 s, measured in the same boot)."""
+it is linear in the table (1000 real servers of one service undone within
+twice the apply's time plus 10 s, measured in the same boot)."""
 import io
 import os
 import subprocess
@@ -132,15 +132,17 @@ def _timed(args, text):
 
 @pytest.mark.one_kernel  # the undo's order and reads are ours; the kernel's ops, test_client's
 @pytest.mark.parametrize("mode", ["atomic", "apply"])
-def test_undo_of_2000_real_servers_is_linear(client, mode):
-    """One service with 2000 real servers: the run that succeeds, then the
+def test_undo_of_1000_real_servers_is_linear(client, mode):
+    """One service with 1000 real servers: the run that succeeds, then the
     same with a failing last line (a second service whose scheduler does
     not exist), whose time is the same apply plus its undo. The undo takes
-    at most 1.5 times the apply plus 5 s (it re-read the whole service for
-    every step it undid: 170 s where the apply took 6)."""
+    at most twice the apply plus 10 s, room for the host's load to change
+    between the two runs; an undo that re-reads the whole service for
+    every step it undoes is quadratic (at 2000 real servers: 170 s where
+    the apply took 6)."""
     args = ["-R", "--atomic"] if mode == "atomic" else ["--apply"]
     addrs = ["10.%d.%d.%d" % (100 + i // 62500, i // 250 % 250, i % 250 + 1)
-             for i in range(2000)]
+             for i in range(1000)]
     good = ["-A -t 10.2.0.1:80 -s rr"] + \
         ["-a -t 10.2.0.1:80 -r %s:80 -m -w 1" % a for a in addrs]
     bad = good + ["-A -t 10.2.0.2:80 -s nosuchsched"]
@@ -153,4 +155,4 @@ def test_undo_of_2000_real_servers_is_linear(client, mode):
     undo = failed - applied
     print("%s: apply %.1f s, apply and undo %.1f s, undo %.1f s (kernel %s)"
           % (mode, applied, failed, undo, os.environ.get("IPVS_KERNEL")))
-    assert undo <= 1.5 * applied + 5, (applied, failed)
+    assert undo <= 2 * applied + 10, (applied, failed)
