@@ -83,6 +83,12 @@ ensure_vng() {
     fi
 }
 
+# What the host part's checks install from Debian: scripts/check-distros
+# builds with Debian 12's own setuptools, wheel and cffi, and with clang;
+# scripts/trixie-root makes the Debian 13 root with debootstrap.
+DEB12_PACKAGES="gcc libc6-dev python3-dev python3-venv python3-setuptools python3-wheel python3-cffi python3-build python3-pytest python3-hypothesis clang"
+HOST_CHECK_PACKAGES="$DEB12_PACKAGES groff-base man-db debootstrap debian-archive-keyring"
+
 # The kernels the VM boots: "6.1" is Debian 12's own (linux-image-amd64 from
 # the machine's sources); "newest" is the newest Debian ships, from
 # trixie-backports, fetched with an apt configuration of its own so that the
