@@ -31,10 +31,12 @@ def requests(n, first=FIRST_SEQ):
 class Peer(threading.Thread):
     """The kernel's end: for request i, the datagrams script[i](seq)."""
 
-    def __init__(self, sock, script, delay=0.0):
+    def __init__(self, sock, script, delay=0.0, patience=2.0):
         super().__init__(daemon=True)
-        # a loop that stopped early sends no more requests: give up soon
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("=qq", 0, 200000))
+        # a loop that stopped early sends no more requests: give up after
+        # `patience` seconds without one (or at once on stop())
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                        struct.pack("=qq", int(patience), int(patience % 1 * 1e6)))
         self.sock, self.script, self.delay = sock, script, delay
         self.seqs = []
 
@@ -42,6 +44,8 @@ class Peer(threading.Thread):
         try:
             for answer in self.script:
                 req = self.sock.recv(1 << 16)
+                if not req:  # stop()
+                    return
                 seq = struct.unpack_from("=I", req, 8)[0]
                 self.seqs.append(seq)
                 if self.delay:
@@ -50,6 +54,14 @@ class Peer(threading.Thread):
                     self.sock.send(dgram)
         except OSError:  # our end closed early (a test of a loop that stops)
             pass
+
+    def stop(self):
+        """Wake the peer's wait for a request, and let it end."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.join(5)
 
 
 def run(impl, script, args, delay=0.0):
@@ -64,7 +76,7 @@ def run(impl, script, args, delay=0.0):
         return impl.run_dumps(ours, requests(len(script)), PID, args), peer.seqs
     finally:
         ours.close()
-        peer.join(5)
+        peer.stop()
         theirs.close()
 
 
@@ -115,7 +127,7 @@ def run_split(impl, script, args, at, lines=None):
     finally:
         for (ours, theirs), peer in zip(pairs, peers):
             ours.close()
-            peer.join(5)
+            peer.stop()
             theirs.close()
 
 
@@ -211,7 +223,7 @@ def test_the_twin_loop_takes_any_decoder():
                                    [AF4, AF4, AF6, AF4, AF4, AF4], decode=decode)
     finally:
         ours.close()
-        peer.join(5)
+        peer.stop()
         theirs.close()
     assert (got[0], got[1], got[2]) == EXPECTED
     assert calls[0] == FIRST_SEQ and len(calls) == 2 + 1 + 1 + 1 + 7 + 2
@@ -219,8 +231,10 @@ def test_the_twin_loop_takes_any_decoder():
 
 def _outcome(impl, script, args, timeout):
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-    ours.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("=qq", 0, timeout))
-    peer = Peer(theirs, script)
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("=qq", timeout, 0))
+    # (time enough for either end on a busy machine: a loop or a peer that
+    # waited less ended some runs with EAGAIN under load)
+    peer = Peer(theirs, script, patience=timeout)
     peer.start()
     try:
         records, statuses, errors = impl.run_dumps(ours, requests(len(script)), PID, args)
@@ -231,7 +245,7 @@ def _outcome(impl, script, args, timeout):
         return "os", e.errno
     finally:
         ours.close()
-        peer.join(5)
+        peer.stop()
         theirs.close()
 
 
@@ -260,6 +274,6 @@ def test_damaged_replies_give_the_same_outcome(seed):
                 d += d[:rng.randrange(len(d) + 1)]
         answers.append(lambda s, ds=[bytes(x) for x in dgrams]: ds)
     args = [AF4, AF6, AF4, AF6]
-    c = _outcome(IMPLS[1].values[0], answers, args, 100000)
-    py = _outcome(_decode_py, answers, args, 100000)
+    c = _outcome(IMPLS[1].values[0], answers, args, 2)
+    py = _outcome(_decode_py, answers, args, 2)
     assert c == py

@@ -102,7 +102,7 @@ def run_many(impl, script, afs, lines_):
                                                   test_dumps.PID, afs, lines_)
     finally:
         ours.close()
-        peer.join(5)
+        peer.stop()
         theirs.close()
     # each listing comes as chunks of latin-1 text, made after the dumps
     texts = [b"".join(c).decode("latin-1") for c in chunks]
@@ -428,7 +428,6 @@ def run_split_forked(script, afs, at, lines_, wait=10, children=None):
             finally:
                 os._exit(0)
         peers.append(pid)
-        theirs.close()
     forked, real, fork = [], _dumps_py._beside, os.fork
     children = [] if children is None else children
 
@@ -446,8 +445,10 @@ def run_split_forked(script, afs, at, lines_, wait=10, children=None):
     finally:
         os.fork = fork
         _dumps_py._beside = real
-        for (ours, _), pid in zip(pairs, peers):
+        for (ours, theirs), pid in zip(pairs, peers):
             ours.close()
+            theirs.shutdown(socket.SHUT_RDWR)  # (the child's wait for a request ends)
+            theirs.close()
             os.waitpid(pid, 0)
 
 
