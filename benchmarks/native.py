@@ -197,22 +197,48 @@ def _packed(msgs):
     return out
 
 
-def serve(sock, pid, svcs, dests):
-    """Answer requests on sock until its peer closes it."""
-    svc_bufs = _packed(svcs)
-    buf = bytearray(1 << 20)
-    pack_into, unpack_from = HDR.pack_into, HDR.unpack_from
-    send = sock.send
+class Prepared:
+    """A dump's reply as it is sent: its buffers, each with the offsets of
+    its messages' sequence number and port id, written in per request."""
 
-    def dump(groups, seq):
-        for g in groups:
-            b = bytearray(b"".join(g))
-            at = 0
+    def __init__(self, msgs):
+        self.bufs = []
+        for g in _packed(msgs):
+            b, at, where = bytearray(b"".join(g)), 0, []
             for m in g:
-                pack_into(b, at, len(m), FAMILY, NLM_F_MULTI, seq, pid)
+                HDR.pack_into(b, at, len(m), FAMILY, NLM_F_MULTI, 0, 0)
+                where.append(at + 8)
                 at += len(m)
+            self.bufs.append((b, where))
+
+
+def prepare(svcs, dests):
+    """The replies of replies() as the stand-in sends them: (the service
+    dump, {the address's 4 bytes: its GET_DEST reply})."""
+    return Prepared(svcs), {vip.to_bytes(4, "big"): Prepared(ms) for vip, ms in dests.items()}
+
+
+ADDR_ATTR = struct.pack("=HH", 20, 3)  # a service key's address (IPVS_SVC_ATTR_ADDR)
+
+
+def serve(sock, pid, svc_dump, dest_dumps):
+    """Answer requests on sock until its peer closes it. A GET_DEST dump
+    is found by its service's address, the request's only 20-byte
+    attribute of type 3 (found with bytes.find: the stand-in should cost
+    little beside the process it answers)."""
+    buf = bytearray(1 << 20)
+    ids = struct.Struct("=II")
+    pack_into, unpack_from, ids_into = HDR.pack_into, HDR.unpack_from, ids.pack_into
+    send, find = sock.send, buf.find
+    done = bytearray(_done(0, pid))
+
+    def dump(prepared, seq):
+        for b, where in prepared.bufs:
+            for at in where:
+                ids_into(b, at, seq, pid)
             send(b)
-        send(_done(seq, pid))
+        ids_into(done, 8, seq, pid)
+        send(done)
     while True:
         n = sock.recv_into(buf)
         if n == 0:
@@ -220,21 +246,21 @@ def serve(sock, pid, svcs, dests):
         pos = 0
         while pos < n:
             ln, kind, flags, seq, _ = unpack_from(buf, pos)
-            req = buf[pos:pos + ln]
+            cmd = buf[pos + 16]
+            if kind == FAMILY and cmd == 8:  # GET_DEST
+                a = find(ADDR_ATTR, pos + 20, pos + ln) + 4
+                dump(dest_dumps[bytes(buf[a:a + 4])], seq)
+                pos += (ln + 3) & ~3
+                continue
+            req = bytes(buf[pos:pos + ln])
             pos += (ln + 3) & ~3
-            cmd = req[16]
             if kind == 0x10:  # GETFAMILY
                 send(_msg(0x10, 0, seq, pid, bytes([1, 2, 0, 0]) + _attr(1, struct.pack(
                     "=H", FAMILY)) + _attr(2, b"IPVS\0")))
                 if flags & NLM_F_ACK:
                     send(_ack(seq, pid, req))
-                continue
-            if cmd == 8:  # GET_DEST: the service key's address, in its nest
-                o = offsets(req, 20, ln)[1]
-                a = offsets(req, o[0], o[0] + o[1])[3][0]
-                dump(_packed(dests[int.from_bytes(req[a:a + 4], "big")]), seq)
             elif cmd == 4 and flags & NLM_F_DUMP == NLM_F_DUMP:
-                dump(svc_bufs, seq)
+                dump(svc_dump, seq)
             elif cmd == 11:  # GET_DAEMON: none running
                 send(_done(seq, pid))
             elif cmd in (15, 13):  # GET_INFO, GET_CONFIG
@@ -386,7 +412,8 @@ def run_once(py, args, env, replay, stdin=None):
         t0 = time.perf_counter()
         code = FLOOR if args[:1] == ["@floor"] else CHILD
         code = "pass" if env.get("REPLAY_PATCH") == "@pass" else code
-        p = subprocess.Popen([py, "-c", code] + args[1 if code is FLOOR else 0:], stdout=out, stderr=subprocess.PIPE,
+        p = subprocess.Popen([py, "-c", code] + args[1 if code is FLOOR else 0:], stdout=out,
+                             stderr=subprocess.PIPE,
                              stdin=stdin, env=env, pass_fds=fds)
         for _, t in pairs:
             t.close()
@@ -517,7 +544,7 @@ def main():
     results = {}
     tmp = tempfile.mkdtemp(prefix="ipvs-native-")
     tab = table(a.services, a.dests)
-    replay = replies(tab)
+    replay = prepare(*replies(tab))
     snaps = {"ip_vs": os.path.join(tmp, "ip_vs"), "ip_vs_conn": os.path.join(tmp, "ip_vs_conn"),
              "rules": os.path.join(tmp, "rules"), "requests": os.path.join(tmp, "requests")}
     with open(snaps["requests"], "wb") as f:
