@@ -22,7 +22,12 @@ byte-identical. Printed: min and median wall time, and the ratio of each
 variant's median to the first's, and the median of the per-round ratios.
 
     python benchmarks/native.py [--python PY] [--rounds 9] [--services 5000]
-        [--dests 4] [--conns 1000000] [--only NAME,...] [--json FILE]
+        [--dests 4] [--conns 1000000] [--only NAME,...] [--variants 'A|B']
+        [--startup] [--json FILE]
+
+--only runs the named groups (a command, "floor", "start-up", "-Ln
+(copies)"...); --variants keeps the variants of those labels (the first
+is the one the others are compared with).
 
 PY is an installed copy (default vm-out/user-venv/bin/python: `pip install
 .` of this checkout, made by scripts/_env.sh's ensure_user_venv).
@@ -35,11 +40,21 @@ Switches a variant may set (the mechanism each turns off):
   patch noshapes             the twin's learned shapes (generic reader only)
   patch nocolumns            the twin's column renderer (a line a record)
   patch noproc               /proc/net/ip_vs for -Ln (GET_DEST dumps instead)
+  patch pylines              C's line writer (C decodes, the twin's programs
+                             write the lines from C's records)
   patch pyproc               C's pairing of -Ln (the twin's pairing, C decoding)
   patch pylnc                C's -Lnc renderer (C's decoder, the twin's formatter)
   patch pyrules              C's -R encoder (the twin's, C otherwise)
   patch onesend              packed sends of -R (one request a send: the
                              send buffer holds only the longest request)
+  copy socket.py             _socket and _struct imported directly (a copy of
+                             the installed package imports socket and struct)
+  copy dataclasses           the hand-written value class (the copy's
+                             _value_class is dataclasses.dataclass)
+The copies run their modules from files (no bundle), as does the copy
+they are compared with ("files"). The "floor" group times the stand-in's
+own share: a new interpreter sending a per-service listing's dump requests
+and reading the replies, decoding nothing.
 """
 import argparse
 import gzip
@@ -343,6 +358,19 @@ if "pylnc" in _patches:
     ipvs._decode_py.decode_conns = ipvs._decoder.decode_conns
     import ipvs._conns
     ipvs._conns.render_conns_numeric = ipvs._decode_py.render_conns_numeric
+if "pylines" in _patches:
+    import ipvs._tablemethods, ipvs._lines_c, ipvs._dumps_py
+    _run_dumps = ipvs._tablemethods.run_dumps
+
+    def _records_then_lines(sock, requests, pid, args, lines=None, more=(), counts=None):
+        records, statuses, errors = _run_dumps(sock, requests, pid, args, None, more, counts)
+        if lines is None:
+            return records, statuses, errors
+        cache = {}
+        return ([ipvs._dumps_py._chunks(one, records, cache) for one in lines], statuses,
+                errors)
+    ipvs._tablemethods.run_dumps = _records_then_lines
+    ipvs._lines_c.record_lines = lambda *a: ""  # (no lines: the twin's, a column at a time)
 if "pyrules" in _patches:
     import ipvs._decoder, ipvs._decode_py
     ipvs._decoder.encode_rules = ipvs._decode_py.encode_rules
@@ -354,6 +382,11 @@ from ipvs.cli import main
 sys.exit(main())
 """
 
+
+# A command that needs no kernel, as the installed script runs it (no
+# stand-in preamble, which imports the client's modules).
+PLAIN = ("import sys\nsys.argv = ['ipvsadm'] + sys.argv[1:]\nfrom ipvs.cli import main\n"
+         "sys.exit(main())\n")
 
 # The stand-in's own share: a new interpreter that sends the requests of a
 # per-service listing (one GET_SERVICE dump, one GET_DEST dump a service)
@@ -411,7 +444,7 @@ def run_once(py, args, env, replay, stdin=None):
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
         code = FLOOR if args[:1] == ["@floor"] else CHILD
-        code = "pass" if env.get("REPLAY_PATCH") == "@pass" else code
+        code = {"@pass": "pass", "@plain": PLAIN}.get(env.get("REPLAY_PATCH"), code)
         p = subprocess.Popen([py, "-c", code] + args[1 if code is FLOOR else 0:], stdout=out,
                              stderr=subprocess.PIPE,
                              stdin=stdin, env=env, pass_fds=fds)
@@ -494,25 +527,28 @@ def groups(py, snaps, paths):
     group is the one the others are compared with."""
     c, twin = {}, {"IPVS_PUREPYTHON": "1"}
     dumps = [("C", c, ""), ("C, no second socket", c, "split"),
-             ("twin", twin, ""), ("twin, no fork", twin, "nofork"),
+             ("twin", twin, ""), ("C, twin's line writer", c, "pylines"),
+             ("twin, no fork", twin, "nofork"),
              ("twin, no shapes", twin, "noshapes"), ("twin, no columns", twin, "nocolumns")]
     floor = [("stand-in round trips only", c, ""), ("python -c pass", c, "@pass")]
     files, sock, dc = ({"PYTHONPATH": paths[k]} for k in ("files", "socket.py", "dataclasses"))
     out = [
         ("floor", ["@floor", snaps["requests"]], floor),
-        ("-h (copies)", ["-h"], [("files", files, ""), ("files, socket.py", sock, ""),
-                                 ("files, dataclasses", dc, "")]),
+        ("-h (copies)", ["-h"], [("files", files, "@plain"), ("files, socket.py", sock, "@plain"),
+                                 ("files, dataclasses", dc, "@plain")]),
+        ("-Ln (copies)", ["-Ln"], [("files", files, ""), ("files, socket.py", sock, ""),
+                                   ("files, dataclasses", dc, "")]),
         ("-Ln --stats (copies)", ["-Ln", "--stats"], [
             ("files", files, ""), ("files, socket.py", sock, ""), ("files, dataclasses", dc, "")]),
         ("-Ln", ["-Ln"], [("C", c, ""), ("C, bundle off", dict(IPVS_BUNDLE="0"), ""),
                           ("C, twin's pairing", c, "pyproc"), ("C, dumps (no /proc)", c, "noproc"),
                           ("twin", twin, ""), ("twin, dumps (no /proc)", twin, "noproc")]),
         ("-Ln --stats", ["-Ln", "--stats"], dumps + [("C, bundle off", dict(IPVS_BUNDLE="0"), "")]),
-        ("-Ln --rate", ["-Ln", "--rate"], dumps[:3]),
-        ("-Ln --thresholds", ["-Ln", "--thresholds"], dumps[:3]),
-        ("-Sn", ["-Sn"], dumps[:3]),
-        ("--json", ["-L", "--json"], dumps[:3]),
-        ("-L --prometheus", ["-L", "--prometheus"], dumps[:3] + [("twin, no columns", twin,
+        ("-Ln --rate", ["-Ln", "--rate"], dumps[:4]),
+        ("-Ln --thresholds", ["-Ln", "--thresholds"], dumps[:4]),
+        ("-Sn", ["-Sn"], dumps[:4]),
+        ("--json", ["-L", "--json"], dumps[:4]),
+        ("-L --prometheus", ["-L", "--prometheus"], dumps[:4] + [("twin, no columns", twin,
                                                                    "nocolumns")]),
         ("-Lnc", ["-Lnc"], [("C", c, ""), ("C, twin's formatter", c, "pylnc"),
                             ("twin", twin, "")]),
@@ -536,6 +572,8 @@ def main():
     ap.add_argument("--dests", type=int, default=4)
     ap.add_argument("--conns", type=int, default=1000000)
     ap.add_argument("--only", default=None, help="names of groups, comma-separated")
+    ap.add_argument("--variants", default=None,
+                    help="labels of the variants to run, separated by | (the first is the base)")
     ap.add_argument("--startup", action="store_true", help="only the start-up group")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
@@ -560,6 +598,11 @@ def main():
     wanted = None if a.only is None else set(a.only.split(","))
     todo = [] if a.startup else groups(py, snaps, copies(py, tmp))
     todo = [g for g in todo if wanted is None or g[0] in wanted]
+    if a.variants:
+        keep = a.variants.split("|")
+        todo = [(n, args, sorted([v for v in vs if v[0] in keep], key=lambda v: keep.index(v[0])))
+                for n, args, vs in todo]
+        todo = [g for g in todo if len(g[2]) > 1]
     if any(g[0].startswith("-Lnc") for g in todo):
         from test_bench_decoder import make_conns
         with open(snaps["ip_vs_conn"], "wb") as f:
@@ -606,7 +649,7 @@ def main():
             lo, med = stats(ts)
             pair = sorted(t / f for t, f in zip(ts, times[first]))
             res[label] = {"min_s": lo, "median_s": med, "ratio_of_medians": med / stats(
-                times[first])[1], "median_pair_ratio": pair[len(pair) // 2]}
+                times[first])[1], "median_pair_ratio": pair[len(pair) // 2], "times_s": ts}
             print("  %-28s min %7.3f s  median %7.3f s  x%.2f (pairs x%.2f)" % (
                 label, lo, med, res[label]["ratio_of_medians"], res[label]["median_pair_ratio"]),
                 flush=True)
