@@ -29,7 +29,6 @@ import tempfile
 import setuptools
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
-from setuptools.command.build_py import build_py
 from setuptools.errors import BaseError, CCompilerError
 
 try:  # setuptools >= 70.1
@@ -139,29 +138,6 @@ class optional_build_ext(build_ext):
               "the pure-Python decoder will be used." % optional_build_ext.c_failure)
 
 
-class bundling_build_py(build_py):
-    """Adds ipvs/_modules.bundle to the built package: its modules compiled
-    into one file that the package imports at start-up (ipvs/__init__.py).
-    Not for an editable install, which runs the checkout's files."""
-
-    def run(self):
-        super().run()
-        if getattr(self, "editable_mode", False):
-            return
-        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "src"))
-        try:
-            from ipvs import _bundle
-        finally:
-            del sys.path[0]
-        _bundle.write(os.path.join(self.build_lib, "ipvs"))
-
-    def get_outputs(self, include_bytecode=True):
-        outputs = super().get_outputs(include_bytecode)
-        if not getattr(self, "editable_mode", False):
-            outputs.append(os.path.join(self.build_lib, "ipvs", "_modules.bundle"))
-        return outputs
-
-
 class tagged_bdist_wheel(bdist_wheel):
     def finalize_options(self):
         if BUILD_C:
@@ -199,8 +175,7 @@ class tagged_bdist_wheel(bdist_wheel):
 
 
 setup(
-    cmdclass={"build_ext": optional_build_ext, "bdist_wheel": tagged_bdist_wheel,
-              "build_py": bundling_build_py},
+    cmdclass={"build_ext": optional_build_ext, "bdist_wheel": tagged_bdist_wheel},
     cffi_modules=["csrc/build_decoder.py:ffibuilder"] if BUILD_C else [],
     scripts=["bin/ipvsadm", "bin/ipvsadm-save", "bin/ipvsadm-restore"],
     **license_metadata(),

@@ -33,7 +33,6 @@ PY is an installed copy (default vm-out/user-venv/bin/python: `pip install
 .` of this checkout, made by scripts/_env.sh's ensure_user_venv).
 Switches a variant may set (the mechanism each turns off):
   env IPVS_PUREPYTHON=1      the C decoder (the twin runs)
-  env IPVS_BUNDLE=0          the start-up bundle
   patch split                the second socket and its thread (SPLIT_DUMPS)
   patch nofork               the twin's child process (its second socket's
                              dumps then run after the first's)
@@ -51,8 +50,7 @@ Switches a variant may set (the mechanism each turns off):
                              the installed package imports socket and struct)
   copy dataclasses           the hand-written value class (the copy's
                              _value_class is dataclasses.dataclass)
-The copies run their modules from files (no bundle), as does the copy
-they are compared with ("files"). The "floor" group times the stand-in's
+The copies are compared with an unchanged copy ("files"). The "floor" group times the stand-in's
 own share: a new interpreter sending a per-service listing's dump requests
 and reading the replies, decoding nothing.
 """
@@ -488,8 +486,7 @@ def _make_value_class_unused(kw_only=True):
 
 
 def copies(py, tmp):
-    """Copies of the installed package without the start-up bundle (the
-    modules from their files): as installed, with socket.py and struct.py
+    """Copies of the installed package: as installed, with socket.py and struct.py
     imported instead of _socket and _struct, and with dataclasses instead of
     the hand-written value class. {name: PYTHONPATH}."""
     import shutil
@@ -499,7 +496,7 @@ def copies(py, tmp):
     for name in ("files", "socket.py", "dataclasses"):
         root = os.path.join(tmp, name)
         dst = os.path.join(root, "ipvs")
-        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "_modules.bundle"))
+        shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
         for dirpath, _, files in os.walk(dst):
             for f in files:
                 path = os.path.join(dirpath, f)
@@ -540,10 +537,10 @@ def groups(py, snaps, paths):
                                    ("files, dataclasses", dc, "")]),
         ("-Ln --stats (copies)", ["-Ln", "--stats"], [
             ("files", files, ""), ("files, socket.py", sock, ""), ("files, dataclasses", dc, "")]),
-        ("-Ln", ["-Ln"], [("C", c, ""), ("C, bundle off", dict(IPVS_BUNDLE="0"), ""),
-                          ("C, twin's pairing", c, "pyproc"), ("C, dumps (no /proc)", c, "noproc"),
+        ("-Ln", ["-Ln"], [("C", c, ""), ("C, twin's pairing", c, "pyproc"),
+                          ("C, dumps (no /proc)", c, "noproc"),
                           ("twin", twin, ""), ("twin, dumps (no /proc)", twin, "noproc")]),
-        ("-Ln --stats", ["-Ln", "--stats"], dumps + [("C, bundle off", dict(IPVS_BUNDLE="0"), "")]),
+        ("-Ln --stats", ["-Ln", "--stats"], dumps),
         ("-Ln --rate", ["-Ln", "--rate"], dumps[:4]),
         ("-Ln --thresholds", ["-Ln", "--thresholds"], dumps[:4]),
         ("-Sn", ["-Sn"], dumps[:4]),
@@ -610,8 +607,6 @@ def main():
     if a.startup or wanted is None or "start-up" in wanted:
         plain = [("python -c pass", [py, "-c", "pass"]),
                  ("ipvsadm -h", [os.path.join(os.path.dirname(py), "ipvsadm"), "-h"]),
-                 ("ipvsadm -h, bundle off", ["env", "IPVS_BUNDLE=0",
-                                             os.path.join(os.path.dirname(py), "ipvsadm"), "-h"]),
                  ("env true", ["env", "true"]),
                  ("reference ipvsadm -h", ["/usr/sbin/ipvsadm", "-h"])]
         times = {k: [] for k, _ in plain}

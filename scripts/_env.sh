@@ -59,7 +59,7 @@ ensure_venv() {
 
 # The package as a user installs it, for the benchmarks: a fresh venv in
 # vm-out/user-venv with `pip install .` of this checkout (a wheel built by
-# pip in isolation, with the C decoder and the start-up bundle), not the
+# pip in isolation, with the C decoder), not the
 # editable install of .venv, whose modules are the checkout's files.
 USER_VENV="$ROOT/vm-out/user-venv"
 ensure_user_venv() {

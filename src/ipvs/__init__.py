@@ -12,12 +12,6 @@ from the dumps' records: in C when the C decoder is active).
 """
 __version__ = "0.1.0"
 
-import sys as _sys
-import _imp
-import marshal as _marshal
-
-_bootstrap = _sys.modules.get("_frozen_importlib")  # CPython's importlib, already loaded
-
 # public name -> module that defines it
 _EXPORTS = {
     "DecodeError": "._base", "IPVSError": "._base",
@@ -61,7 +55,7 @@ del _name
 __all__ = [
     "Client", "Service", "Destination", "Stats", "Timeouts", "SyncDaemon", "Info",
     "Connection", "IPVSError", "KernelError", "NotAvailableError", "ProtocolError",
-    "DecodeError", "ipvs_strerror", "DECODER", "DECODER_REASON", "BUNDLED",
+    "DecodeError", "ipvs_strerror", "DECODER", "DECODER_REASON",
     "AF_INET", "AF_INET6", "IPPROTO_TCP", "IPPROTO_UDP", "IPPROTO_SCTP",
     "FWD_MASQ", "FWD_LOCAL", "FWD_TUNNEL", "FWD_ROUTE",
     "TUN_IPIP", "TUN_GUE", "TUN_GRE", "TUN_F_NOCSUM", "TUN_F_CSUM", "TUN_F_REMCSUM",
@@ -129,98 +123,6 @@ if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
     from .metrics import (collect_metrics as collect_metrics,
                            metrics_exposition as metrics_exposition)
     from .watch import counter_rates as counter_rates, take_sample as take_sample
-
-
-# Start-up: this package's other modules from one file. A build (setup.py's
-# build_py, never an editable install) compiles every module but this one
-# into _modules.bundle beside it (ipvs._bundle writes it). Importing a module
-# from its own file means a directory and a source stat, then open, read and
-# close of its .pyc: 12-20 ms a module over the VM's 9p, more than running it
-# (benchmarks/import_probe.py), and a listing imports about 30. The bundle is
-# read once and used when this interpreter's byte-code magic made it, not
-# under -O, and not with IPVS_BUNDLE=0. Like Python's own frozen modules it
-# does not look at the sources again: an installed module edited in place
-# runs with IPVS_BUNDLE=0, or once the bundle is deleted.
-BUNDLE = "_modules.bundle"
-BUNDLE_TAG = b"ipvs-modules 1\n"  # then the magic number, then the marshalled modules
-
-
-class _Bundled:
-    """sys.meta_path's finder and loader of the bundle's modules; `codes`
-    maps a module's name to (path in the package, is a package, its
-    marshalled code)."""
-
-    def __init__(self, root, codes):
-        self.root = root
-        self.codes = codes
-
-    def find_spec(self, name, path=None, target=None):
-        entry = self.codes.get(name)
-        if entry is None:
-            return None
-        spec = _bootstrap.ModuleSpec(name, self, origin=self.root + entry[0],
-                                     is_package=entry[1])
-        spec.has_location = True  # __file__ is the source's, as for an imported file
-        if entry[1]:
-            spec.submodule_search_locations.append(self.root + entry[0].rpartition("/")[0])
-        return spec
-
-    def create_module(self, spec):
-        return None
-
-    def exec_module(self, module):
-        exec(self.get_code(module.__name__), module.__dict__)
-
-    def get_code(self, name):  # also what runpy (python -m ipvs) asks for
-        path, _, data = self.codes[name]
-        code = _marshal.loads(data)
-        _imp._fix_co_filename(code, self.root + path)  # tracebacks name the source
-        return code
-
-    def get_source(self, name):
-        with open(self.root + self.codes[name][0], encoding="utf-8") as f:
-            return f.read()
-
-    def get_filename(self, name):
-        return self.root + self.codes[name][0]
-
-    def get_data(self, path):  # files beside the modules (_decoder's build note)
-        with open(path, "rb") as f:
-            return f.read()
-
-    def is_package(self, name):
-        return self.codes[name][1]
-
-
-def _use_bundle():
-    """The bundle's finder, first on sys.meta_path; None when there is no
-    usable bundle (the modules are then imported from their files)."""
-    import os
-    if (_sys.flags.optimize or os.environ.get("IPVS_BUNDLE") == "0" or _bootstrap is None
-            or not hasattr(_imp, "_fix_co_filename")):
-        return None
-    root = __path__[0] + "/"
-    try:
-        with open(root + BUNDLE, "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    magic = getattr(_sys.modules.get("_frozen_importlib_external"), "MAGIC_NUMBER", None)
-    if magic is None or not data.startswith(BUNDLE_TAG + magic):
-        return None  # made by another Python version
-    tag = BUNDLE_TAG + magic
-    try:
-        codes = _marshal.loads(memoryview(data)[len(tag):])
-    except (EOFError, ValueError, TypeError):
-        return None  # damaged: the files are still there
-    finder = _Bundled(root, codes)
-    _sys.meta_path.insert(0, finder)
-    return finder
-
-
-_bundled = _use_bundle()
-# how many modules the start-up bundle in use holds; 0: each from its file
-BUNDLED = len(_bundled.codes) if _bundled is not None else 0
 
 
 def __getattr__(name):

@@ -381,10 +381,9 @@ def _state(rolled_back):
 
 def about():
     """What is running: this package, the interpreter, the decoder and,
-    when it is not the C one, why not, and where the modules came from (the
-    build's one-file bundle, or a file each: -v stays ipvsadm's line)."""
+    when it is not the C one, why not (-v stays ipvsadm's line)."""
     import sys
-    from .. import BUNDLE, BUNDLED, DECODER, DECODER_REASON, __version__
+    from .. import DECODER, DECODER_REASON, __version__
     from ._usage import VERSION_LINE
     lines = [
         "ipvs %s, a Python rebuild of %s" % (__version__, VERSION_LINE.split(" (")[0]),
@@ -394,9 +393,6 @@ def about():
     ]
     if DECODER_REASON is not None:
         lines.append("why not c: %s" % DECODER_REASON)
-    archive = getattr(getattr(sys.modules["ipvs"].__spec__, "loader", None), "archive", None)
-    lines.append("modules: %s" % ("%s (%d)" % (BUNDLE, BUNDLED) if BUNDLED
-                                  else archive or "a file each"))  # archive: the pyz's zip
     return "\n".join(lines) + "\n"
 
 
