@@ -37,7 +37,6 @@ Switches a variant may set (the mechanism each turns off):
   patch nofork               the twin's child process (its second socket's
                              dumps then run after the first's)
   patch noshapes             the twin's learned shapes (generic reader only)
-  patch nocolumns            the twin's column renderer (a line a record)
   patch noproc               /proc/net/ip_vs for -Ln (GET_DEST dumps instead)
   patch pylines              C's line writer (C decodes, the twin's programs
                              write the lines from C's records)
@@ -341,10 +340,6 @@ if "noshapes" in _patches:
     import ipvs._shapes
     ipvs._shapes.shaped = lambda layout, parse: parse
     ipvs._shapes.buffered = lambda parse: ((lambda *a: None), (lambda *a: None))
-if "nocolumns" in _patches:
-    import ipvs._columns
-    ipvs._columns.texts = lambda *a, **k: None
-    ipvs._columns.render_groups = lambda *a, **k: None
 if "pyproc" in _patches:
     import ipvs._decoder, ipvs._decode_py
     import ipvs._fastlist
@@ -368,7 +363,7 @@ if "pylines" in _patches:
         return ([ipvs._dumps_py._chunks(one, records, cache) for one in lines], statuses,
                 errors)
     ipvs._tablemethods.run_dumps = _records_then_lines
-    ipvs._lines_c.record_lines = lambda *a: ""  # (no lines: the twin's, a column at a time)
+    ipvs._lines_c.record_lines = lambda *a: ""  # (no lines: the twin's)
 if "pyrules" in _patches:
     import ipvs._decoder, ipvs._decode_py
     ipvs._decoder.encode_rules = ipvs._decode_py.encode_rules
@@ -526,7 +521,7 @@ def groups(py, snaps, paths):
     dumps = [("C", c, ""), ("C, no second socket", c, "split"),
              ("twin", twin, ""), ("C, twin's line writer", c, "pylines"),
              ("twin, no fork", twin, "nofork"),
-             ("twin, no shapes", twin, "noshapes"), ("twin, no columns", twin, "nocolumns")]
+             ("twin, no shapes", twin, "noshapes")]
     floor = [("stand-in round trips only", c, ""), ("python -c pass", c, "@pass")]
     files, sock, dc = ({"PYTHONPATH": paths[k]} for k in ("files", "socket.py", "dataclasses"))
     out = [
@@ -545,8 +540,7 @@ def groups(py, snaps, paths):
         ("-Ln --thresholds", ["-Ln", "--thresholds"], dumps[:4]),
         ("-Sn", ["-Sn"], dumps[:4]),
         ("--json", ["-L", "--json"], dumps[:4]),
-        ("-L --prometheus", ["-L", "--prometheus"], dumps[:4] + [("twin, no columns", twin,
-                                                                   "nocolumns")]),
+        ("-L --prometheus", ["-L", "--prometheus"], dumps[:4]),
         ("-Lnc", ["-Lnc"], [("C", c, ""), ("C, twin's formatter", c, "pylnc"),
                             ("twin", twin, "")]),
         ("-Lnc --json", ["-Lnc", "--json"], [("C", c, ""), ("twin", twin, "")]),

@@ -546,3 +546,25 @@ def test_without_a_child_process_the_listing_runs_here(monkeypatch):
     assert forked and len(calls) == 3
     assert [b"".join(c).decode("latin-1") for c in chunks] == want
     assert statuses == [1] * len(services)
+
+
+def test_ipv4_real_servers_sort_by_their_four_address_bytes():
+    """The twin sorts IPv4 real servers by their four address bytes (then
+    port), as ipvsadm does: the 12 bytes after them in the record do not
+    count even when they are not zero."""
+    import struct
+    layout = spec.LAYOUTS["dest"]
+    rec = struct.Struct(layout.fmt)
+    at = {f.name: f.index for f in layout.fields}
+    base = list(rec.iter_unpack(random.Random(1).randbytes(rec.size * 4)))
+    group = []
+    for k, (four, tail) in enumerate(((b"\x0a\0\0\x02", b"\x00"), (b"\x0a\0\0\x01", b"\xff"),
+                                      (b"\x0a\0\0\x03", b"\x01"), (b"\x0a\0\0\x01", b"\x00"))):
+        r = list(base[k])
+        r[at["af"]], r[at["addr"]], r[at["port"]] = AF4, four + tail * 12, 80
+        group.append(tuple(r))
+    program = P.dest_program(O.FMT_STATS | O.FMT_NUMERIC)
+    got = lines.render_groups(program, None, [group])
+    # the two 10.0.0.1 (tails ff, then 00) are equals: they keep their order
+    assert got == program.lines([group[i] for i in (1, 3, 0, 2)], sort=False)
+    assert got.index("10.0.0.1:80") < got.index("10.0.0.2:80") < got.index("10.0.0.3:80")

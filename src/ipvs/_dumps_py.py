@@ -63,8 +63,7 @@ def run_dumps(sock, requests, pid, args, lines, decode, more=(), counts=None):
     if counts is not None:
         counts.extend(map(len, records))
     if lines is not None:
-        cache: dict = {}  # (the listings' shared columns)
-        return [_chunks(one, records, cache) for one in lines], statuses, errors
+        return [_chunks(one, records) for one in lines], statuses, errors
     return records, statuses, errors
 
 
@@ -109,18 +108,12 @@ def _may_fork(other):
         _thread._count() == 0
 
 
-def _part(lines, records, a, b, cache, slices):
-    """Groups a to b of a listing (lines is run_dumps'), as latin-1 bytes;
-    cache: shared with the other listings of these records, slices: the
-    pieces lists sliced so far (the listings share one: one slice)."""
+def _part(lines, records, a, b):
+    """Groups a to b of a listing (lines is run_dumps'), as latin-1 bytes."""
     from .lines import render_groups
     program, texts, sort, pieces = lines
-    if pieces is not None:
-        if id(pieces) not in slices:
-            slices[id(pieces)] = (pieces, pieces[a:b])
-        pieces = slices[id(pieces)][1]
     return render_groups(program, None if texts is None else texts[a:b], records, sort,
-                         pieces, cache).encode("latin-1")
+                         None if pieces is None else pieces[a:b]).encode("latin-1")
 
 
 def _beside(sock, requests, pid, args, lines, decode, other):
@@ -129,7 +122,7 @@ def _beside(sock, requests, pid, args, lines, decode, other):
     of records of each dump; None when no child process can be had
     (nothing was sent)."""
     osock, oreqs, opid, half = other
-    from . import _columns, lines as _lines  # noqa: F401 (loaded once, before the fork)
+    from . import lines as _lines  # noqa: F401 (loaded once, before the fork)
     try:
         rfd, wfd = os.pipe()
     except OSError:
@@ -145,9 +138,7 @@ def _beside(sock, requests, pid, args, lines, decode, other):
             os.close(rfd)
             try:
                 recs, st, err = _one_channel(osock, oreqs, opid, args[half:], decode)
-                cache: dict = {}
-                slices: dict = {}
-                parts = [_part(one, recs, half, len(args), cache, slices) for one in lines]
+                parts = [_part(one, recs, half, len(args)) for one in lines]
                 out = [b"K", _COUNTS.pack(len(st), len(parts)),
                        struct.pack("=%di%dq%dQ%dQ" % (len(st), len(err), len(recs), len(parts)),
                                    *st, *err, *map(len, recs), *map(len, parts))] + parts
@@ -163,8 +154,7 @@ def _beside(sock, requests, pid, args, lines, decode, other):
     os.close(wfd)
     try:
         records, statuses, errors = _one_channel(sock, requests, pid, args[:half], decode)
-        cache, slices = {}, {}
-        mine = [_part(one, records, 0, half, cache, slices) for one in lines]
+        mine = [_part(one, records, 0, half) for one in lines]
         got = _read_all(rfd)
     except BaseException:
         _stop(child)
@@ -223,11 +213,11 @@ def _reap(child):
         pass
 
 
-def _chunks(lines, records, cache):
+def _chunks(lines, records):
     """One listing of run_dumps' lines as the twin makes it: one chunk,
-    when asked for (cache: shared with the other listings of the run)."""
+    when asked for."""
     from .lines import render_groups
     program, texts, sort, pieces = lines
-    yield render_groups(program, texts, records, sort, pieces, cache).encode("latin-1")
+    yield render_groups(program, texts, records, sort, pieces).encode("latin-1")
 
 

@@ -146,9 +146,7 @@ class TableMethods:
         ordered = list(map(records.__getitem__, order))
 
         def each(p):  # the twin's line of each record, without its newline
-            from ._columns import texts as by_columns
-            got = by_columns(p, ordered)
-            return [t[:-1] for t in (got if got is not None else map(p.line, ordered))]
+            return [p.line(r)[:-1] for r in ordered]
         if raw is None:
             lines = each
         else:

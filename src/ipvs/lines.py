@@ -21,7 +21,7 @@ from ._client import dest_to_record
 __all__ = ["text", "endpoint", "address", "piece", "number", "largenum", "label", "service",
            "string", "when", "Program",
            "numeric_endpoint", "address_text", "dest_record", "largenum_text",
-           "render_groups", "render_by_record"]
+           "render_groups"]
 
 AF_INET, AF_INET6 = int(socket.AF_INET), int(socket.AF_INET6)
 _ntop = socket.inet_ntop
@@ -287,19 +287,9 @@ def _line_code(parts, end="\n") -> str:
     return "".join(out)
 
 
-def render_groups(program, texts, records, sort=True, pieces=None, cache=None):
+def render_groups(program, texts, records, sort=True, pieces=None):
     """The twin's listing: each group's text (texts None: none), then its
-    records' lines (pieces: each group's two pieces, or None: empty ones).
-    cache: a dict to keep across listings of the same records (what one
-    made for them, the next one takes), or None."""
-    from ._columns import render_groups as by_columns  # (the lines a column at a time)
-    text = by_columns(program, texts, records, sort, pieces, cache)
-    return text if text is not None else render_by_record(program, texts, records, sort, pieces)
-
-
-def render_by_record(program, texts, records, sort=True, pieces=None):
-    """render_groups a line at a time (Program.lines on each group): what
-    the columns must equal, and what runs where they cannot."""
+    records' lines (pieces: each group's two pieces, or None: empty ones)."""
     out = []
     for i, recs in enumerate(records):
         if texts is not None:
