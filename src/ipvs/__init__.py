@@ -23,6 +23,7 @@ _EXPORTS = {
     "Snapshot": "._plan", "plan": "._plan", "apply": "._plan", "read_table": "._plan",
     "take_snapshot": "._plan", "restore_snapshot": "._plan", "Journal": "._plan",
     "Interrupted": "._plan", "UndoFailure": "._plan",
+    "Scope": "._scope",
     "NetnsError": "._netns",
     "LockBusy": "._writelock",
     "to_json": "._json", "dumps": "._json", "dump_array": "._json",
@@ -63,7 +64,7 @@ __all__ = [
     "SVC_F_SCHED1", "SVC_F_SCHED2", "SVC_F_SCHED3",
     "DAEMON_MASTER", "DAEMON_BACKUP", "__version__",
     "Operation", "PlanError", "ApplyError", "Snapshot", "plan", "apply", "read_table",
-    "take_snapshot", "restore_snapshot", "Journal", "Interrupted", "UndoFailure",
+    "take_snapshot", "restore_snapshot", "Journal", "Interrupted", "UndoFailure", "Scope",
     "NetnsError", "LockBusy", "to_json", "dumps", "dump_array", "json_table", "Status",
     "ProcDestinations", "read_proc_file", "read_proc_table", "fast_table", "numeric_listing",
     "split_line",
@@ -117,6 +118,7 @@ if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
                         Snapshot as Snapshot, UndoFailure as UndoFailure, apply as apply,
                         plan as plan, read_table as read_table,
                         restore_snapshot as restore_snapshot, take_snapshot as take_snapshot)
+    from ._scope import Scope as Scope
     from ._status import Status as Status
     from .drain import (DrainChanged as DrainChanged, DrainProgress as DrainProgress,
                          DrainResult as DrainResult, wait_drained as wait_drained)

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, List, Optional, Tuple
 from ._base import IPVSError
 from ._journal import Interrupted, Journal, UndoFailure
 from ._model import Destination, Service, SyncDaemon, Timeouts
-from .rules import operation_command
+from .rules import operation_command, service_spec
 from ._table import (PlanError, Table, clean_destination, clean_service, dest_settings,
                      normalize_table, read_table, same_table, service_settings)
 
@@ -67,11 +67,19 @@ class ApplyError(IPVSError):
         IPVSError.__init__(self, "%s: %s (%s)" % (operation.command(), error, state))
 
 
-def plan(current: Iterable, target: Iterable) -> List[Operation]:
+def plan(current: Iterable, target: Iterable, *, scope=None) -> List[Operation]:
     """The operations that make table `current` equal to table `target`,
-    in a safe order (see the module header). Empty when they are equal."""
+    in a safe order (see the module header). Empty when they are equal.
+    scope: an ipvs.Scope; then only the services it covers are planned
+    for (the rest of `current` stays as it is), and a service of `target`
+    outside it is a PlanError."""
     cur = normalize_table(current)
     tgt = normalize_table(target)
+    if scope is not None:
+        for svc, _ in tgt:
+            if not scope.covers(svc):
+                raise PlanError("service outside the scope: %s" % service_spec(svc))
+        cur = scope.select(cur)
     cur_by_key = {s.key: (s, ds) for s, ds in cur}
     tgt_keys = {s.key for s, _ in tgt}
     adds: List[Operation] = []
@@ -182,7 +190,8 @@ def restore_snapshot(client, snap: Snapshot) -> list:
 
 
 def apply(client, target: Iterable, *, atomic: bool = True,
-          checkpoint: Optional[Callable[[], None]] = None, record=None) -> List[Operation]:
+          checkpoint: Optional[Callable[[], None]] = None, record=None,
+          scope=None) -> List[Operation]:
     """Make the kernel's table equal to `target` (pairs of Service and
     Destinations) with the fewest operations; returns the plan that ran
     (empty: nothing to do).
@@ -202,10 +211,12 @@ def apply(client, target: Iterable, *, atomic: bool = True,
     operation and each undo step to, so that a run killed before its end
     can be undone later (--recover).
     Not atomic: batched, a failure does not stop the rest; ApplyError
-    for the first failure."""
+    for the first failure.
+    scope: an ipvs.Scope; only the services it covers are changed (see
+    plan()), from the same single read of the table."""
     tgt = normalize_table(target)
     before = read_table(client)
-    ops = plan(before, tgt)
+    ops = plan(before, tgt, scope=scope)
     if not ops:
         return ops
     if not atomic:

@@ -225,19 +225,23 @@ class TableMethods:
         from ._plan import read_table
         return read_table(self)
 
-    def plan(self, target) -> list:
+    def plan(self, target, *, scope=None) -> list:
         """The operations (ipvs.Operation) that would make the table equal
-        to `target` ((Service, [Destination, ...]) pairs); changes nothing."""
+        to `target` ((Service, [Destination, ...]) pairs); changes nothing.
+        scope: an ipvs.Scope, the services planned for (see ipvs.plan)."""
         from ._plan import plan, read_table
-        return plan(read_table(self), target)
+        return plan(read_table(self), target, scope=scope)
 
-    def apply(self, target, *, atomic: bool = True, checkpoint=None, record=None) -> list:
+    def apply(self, target, *, atomic: bool = True, checkpoint=None, record=None,
+              scope=None) -> list:
         """Make the table equal to `target` with the fewest operations,
         never a flush; returns the operations run. ApplyError on a failure,
         after undoing our own operations when atomic (see ipvs.apply);
-        record: a journal file the atomic run writes as it goes."""
+        record: a journal file the atomic run writes as it goes; scope: an
+        ipvs.Scope, the only services changed."""
         from ._plan import apply
-        return apply(self, target, atomic=atomic, checkpoint=checkpoint, record=record)
+        return apply(self, target, atomic=atomic, checkpoint=checkpoint, record=record,
+                     scope=scope)
 
     def drain(self, service: Service, dest: Destination, *, timeout: float = 300.0,
               poll: float = 1.0, progress=None, checkpoint=None):

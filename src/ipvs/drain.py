@@ -251,12 +251,15 @@ def keep_changed(target, current, changed) -> list:
     return out
 
 
-def plan_drained(client, target) -> Tuple[list, List[Tuple[Service, Destination]], list]:
+def plan_drained(client, target, scope=None
+                 ) -> Tuple[list, List[Tuple[Service, Destination]], list]:
     """(operations before the drain, pairs to drain, operations after it)
-    for making the table equal to `target`; changes nothing."""
+    for making the table equal to `target`; changes nothing. scope: an
+    ipvs.Scope, the only services planned for (see ipvs.plan)."""
     from ._plan import plan
     from ._table import normalize_table
     current = client.table()
     tgt = normalize_table(target)
-    stage, pairs = drain_stage(current, tgt)
-    return plan(current, stage), pairs, plan(normalize_table(stage), tgt)
+    stage, pairs = drain_stage(current if scope is None else scope.select(current), tgt)
+    return (plan(current, stage, scope=scope), pairs,
+            plan(normalize_table(stage), tgt, scope=scope))

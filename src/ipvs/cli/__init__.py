@@ -15,7 +15,7 @@ __all__ = ["main", "save_main", "restore_main"]
 # The options beyond ipvsadm 1.31 (_beyond). Only a command line that uses
 # one of them loads that module: ipvsadm's own commands never pay for it.
 WORDS = ("--json", "-j", "--pretty", "--apply", "--dry-run", "--atomic", "--netns", "--status",
-         "--about", "--wait", "--recover",
+         "--about", "--wait", "--recover", "--scope",
          "--drain", "--prometheus", "--labels", "--watch")  # these four: _opswords
 
 
@@ -23,7 +23,8 @@ def wanted(argv) -> bool:
     """Does this command line use any of these options? (cheap)"""
     for a in argv[1:]:
         if a in WORDS or a.startswith(("--netns=", "--apply=", "--drain=", "--labels=",
-                                       "--watch=", "--wait=", "--recover=")):
+                                       "--watch=", "--wait=", "--recover=",
+                                       "--scope=")):
             return True
     return False
 

@@ -142,7 +142,8 @@ class BeyondRunner(Runner):
         """The target table from -S lines: [(Service, [Destination])].
         From a named file (--apply FILE, often run through sudo), no
         message quotes the file beyond the ipvsadm words recognised in
-        it: a line number and a reason (_ruleinput)."""
+        it: a line number and a reason (_ruleinput). With --scope, a
+        service outside it is refused here, before the kernel is read."""
         from . import _ruleinput as R
         name = self.x.apply
         named = name != "-"
@@ -196,6 +197,10 @@ class BeyondRunner(Runner):
                 shown = ": " + (Operation("add_service", svc) if dest is None else
                                 Operation("add_destination", svc, dest)).command()
             if dest is None:
+                if self.x.scope is not None and not self.x.scope.covers(svc):
+                    from ..rules import service_spec
+                    raise Exit(1, "%s: service outside --scope: %s; nothing changed"
+                               % (where, service_spec(svc)))
                 if svc.key in table:
                     raise Exit(1, "%s: service given twice%s%s"
                                % (where, _first(first, svc.key, named), shown))
@@ -218,11 +223,14 @@ class BeyondRunner(Runner):
         target = self.read_rules()
         c = self.client
         from .. import ApplyError, Interrupted
+        scope = self.x.scope
         if self.x.dry_run:
-            ops = c.plan(target)
+            ops = c.plan(target, scope=scope)
             if self.x.json:
                 from .. import to_json
-                self._write_json(to_json(ops))
+                # scoped: one object, so that the scope shows with an empty plan too
+                self._write_json(to_json(ops) if scope is None else
+                                 [{"scope": list(scope.items), "operations": to_json(ops)}])
             else:
                 for op in ops:
                     self.out.write("%s %s\n" % (self.prog, op.command()))
@@ -231,7 +239,8 @@ class BeyondRunner(Runner):
         with self.writer_lock() as lock, HeldSignals() as held:
             record = journal_file(self, lock, "--apply")
             try:  # (every way out of apply() but SIGKILL: whole, or undone)
-                c.apply(target, atomic=True, checkpoint=held.checkpoint, record=record)
+                c.apply(target, atomic=True, checkpoint=held.checkpoint, record=record,
+                        scope=scope)
             except ApplyError as e:
                 self._report_undo(e.rollback_errors)
                 if isinstance(e.error, Interrupted):
@@ -250,7 +259,7 @@ class BeyondRunner(Runner):
         """Read the table again after a whole apply: anything that differs
         from the rules is another writer's doing (keepalived, kube-proxy, a
         person: they take no lock); say what, with exit status 4."""
-        left = self.client.plan(target)
+        left = self.client.plan(target, scope=self.x.scope)
         for op in left:
             self.err.write("%s: another writer changed the table during the apply; to make it "
                            "the rules': %s %s\n" % (self.prog, self.prog, op.command()))

@@ -17,6 +17,7 @@ class Extras:
     netns = None
     wait = None  # --wait[=SECONDS]: None, or seconds to wait for the writers' lock (inf: no end)
     recover = None  # --recover[=forget]: "undo" or "forget"
+    scope = None  # --scope SPEC: None, or the ipvs.Scope of --apply
     status = False
     about = False
     ops = None  # the operators' words (_opswords.Words), set by split()
@@ -48,6 +49,7 @@ def split(argv):
     except ValueError as e:
         _usage_error(str(e))
     i = 0
+    scope_words = []
     json_wanted = any(a in ("--json", "-j") for a in args)
     pretty_p = json_wanted and any(a in ("--apply", "--status") or a.startswith("--apply=")
                                    for a in args)
@@ -91,6 +93,16 @@ def split(argv):
             x.recover = a[len("--recover="):] if a != "--recover" else "undo"
             if x.recover not in ("undo", "forget"):
                 _usage_error("--recover takes nothing, =undo or =forget")
+        elif a == "--scope" or a.startswith("--scope="):
+            if a == "--scope":
+                i += 1
+                if i >= len(args):
+                    _usage_error("--scope needs a comma-separated list of address prefixes "
+                                 "and firewall marks")
+                spec = args[i]
+            else:
+                spec = a[len("--scope="):]
+            scope_words.append(spec)  # given twice: the items of both
         elif a == "--apply" or a.startswith("--apply="):
             if a == "--apply":
                 # an optional FILE: the next word, unless it is an option
@@ -110,7 +122,7 @@ def split(argv):
                                    or x.recover is not None):
         _usage_error("--wait goes with --apply, -R --atomic, --drain and --recover")
     if x.recover is not None and (len(rest) > 1 or x.apply is not None or x.json or x.status
-                                  or x.about or x.ops.any):
+                                  or x.about or x.ops.any or scope_words):
         _usage_error("--recover takes no other command or option (only --netns, --wait)")
     if x.about and len(args) > 1:
         _usage_error("--about takes no other command or option")
@@ -118,9 +130,17 @@ def split(argv):
         _usage_error("--pretty goes with --json")
     if x.dry_run and x.apply is None:
         _usage_error("--dry-run goes with --apply")
+    if scope_words:
+        if x.apply is None:
+            _usage_error("--scope goes with --apply")
+        from .. import Scope
+        try:
+            x.scope = Scope(",".join(scope_words))
+        except ValueError as e:
+            _usage_error("--scope: %s" % e)
     if x.apply is not None and len(rest) > 1:
         _usage_error("--apply takes no other command or option (only --dry-run, --json, "
-                     "--netns)")
+                     "--netns, --scope)")
     if x.status and (len(rest) > 1 or x.apply is not None):
         _usage_error("--status takes no other command or option (only --json, --pretty, "
                      "--netns)")

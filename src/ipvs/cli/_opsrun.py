@@ -176,7 +176,8 @@ def apply_drained(runner, timeout):
     c = runner.client
     from .. import drain as _drain
     from .. import ApplyError, Interrupted
-    first, pairs, second = _drain.plan_drained(c, target)
+    scope = runner.x.scope  # (read_rules refused a rule outside it)
+    first, pairs, second = _drain.plan_drained(c, target, scope)
     if runner.x.dry_run:
         p = runner.prog
         for op in first:
@@ -187,7 +188,8 @@ def apply_drained(runner, timeout):
         for op in second:
             runner.out.write("%s %s\n" % (p, op.command()))
         return 0
-    stage, pairs = _drain.drain_stage(c.table(), target)
+    stage, pairs = _drain.drain_stage(c.table() if scope is None else scope.select(c.table()),
+                                      target)
     drained = [(svc, d.replace(weight=0)) for svc, d in pairs]
     progress = _Progress(runner.err, "draining %d real servers" % len(pairs))
     n = len(pairs)
@@ -200,7 +202,7 @@ def apply_drained(runner, timeout):
     with _signals() as sig:
         try:
             with runner.writer_lock():
-                c.apply(stage, atomic=True, checkpoint=sig.checkpoint)
+                c.apply(stage, atomic=True, checkpoint=sig.checkpoint, scope=scope)
             step = 2
             if pairs:
                 _drain.wait_drained(c, pairs, timeout=timeout, progress=progress,
@@ -212,7 +214,7 @@ def apply_drained(runner, timeout):
                 changed = _drain.changed_while_draining(c, drained)
                 if changed:
                     target = _drain.keep_changed(target, c.table(), changed)
-                c.apply(target, atomic=True, checkpoint=sig.checkpoint)
+                c.apply(target, atomic=True, checkpoint=sig.checkpoint, scope=scope)
         except Interrupted as e:  # while waiting, or right after a step
             progress.end()
             raise Exit(128 + e.signum, "%s: --apply --drain interrupted: %s"
