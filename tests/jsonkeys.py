@@ -11,7 +11,8 @@ _NESTED = {("service", "stats"): "stats", ("service", "rate"): "rate",
            ("destination", "stats"): "stats", ("destination", "rate"): "rate",
            ("destination", "tunnel"): "tunnel", ("operation", "service"): "service",
            ("operation", "destination"): "destination"}
-_ITEMS = {("service", "destinations"): "destination"}
+_ITEMS = {("service", "destinations"): "destination",
+          ("scoped_plan", "operations"): "operation"}
 
 
 def documented_keys(path=DOC):

@@ -29,7 +29,7 @@ def test_the_documented_example_is_what_the_library_prints():
 
 def test_every_object_kind_is_documented():
     assert set(KEYS) == {"service", "destination", "tunnel", "stats", "rate", "connection",
-                         "timeouts", "daemon", "operation", "status"}
+                         "timeouts", "daemon", "operation", "scoped_plan", "status"}
 
 
 @settings(max_examples=150, deadline=None, database=None)

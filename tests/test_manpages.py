@@ -13,7 +13,7 @@ MAN = os.path.join(ROOT, "man")
 PAGES = ("ipvsadm.8", "ipvsadm-save.8", "ipvsadm-restore.8")
 HELP = os.path.join(ROOT, "tests", "data", "cli", "help.txt")
 EXTENSIONS = ("--json", "-j", "--pretty", "--apply", "--dry-run", "--atomic", "--netns",
-              "--status", "--about", "--drain", "--prometheus", "--labels", "--watch")
+              "--status", "--about", "--drain", "--prometheus", "--labels", "--watch", "--scope")
 OPTION = re.compile(r"(?<![\w-])(--?[A-Za-z0-9][\w-]*)")
 
 needs_groff = pytest.mark.skipif(shutil.which("groff") is None,
