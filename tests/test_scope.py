@@ -79,6 +79,11 @@ def test_items_are_kept_as_given():
     ("fwmark:4294967296", "fwmark:4294967296: not a firewall mark or range (1-4294967295)"),
     ("fwmark:9-1", "fwmark:9-1: not a firewall mark or range (1-4294967295)"),
     ("fwmark:", "fwmark:: not a firewall mark or range (1-4294967295)"),
+    ("fwmark:" + "9" * 5000, "fwmark:%s: not a firewall mark or range (1-4294967295)"
+     % ("9" * 5000)),
+    ("10.0.0.0/" + "1" * 5000, "10.0.0.0/%s: not a prefix length (0-32)" % ("1" * 5000)),
+    ("10.0.0.0/8:1-" + "1" * 5000, "10.0.0.0/8:1-%s: not a port or port range (0-65535)"
+     % ("1" * 5000)),
 ])
 def test_what_is_not_a_scope(spec, message):
     with pytest.raises(ValueError) as e:

@@ -30,11 +30,15 @@ class _Item(NamedTuple):
     ports: Tuple[int, int] = (0, MAX_PORT)
 
 
+def _number(text):
+    """Decimal digits, a few of them (int() of thousands is refused)."""
+    return text.isdigit() and text.isascii() and len(text) <= 10
+
+
 def _range(text, lowest, highest):
     """(first, last) from N or N-M within [lowest, highest], or None."""
     first, dash, last = text.partition("-")
-    if not (first.isdigit() and first.isascii() and
-            (not dash or (last.isdigit() and last.isascii()))):
+    if not (_number(first) and (not dash or _number(last))):
         return None
     a = int(first)
     b = int(last) if dash else a
@@ -53,7 +57,7 @@ def _prefix(text):
         raise ValueError("not an address prefix") from None
     if not slash:
         return af, value, bits
-    if not (length.isdigit() and length.isascii()) or int(length) > bits:
+    if not _number(length) or int(length) > bits:
         raise ValueError("not a prefix length (0-%d)" % bits)
     n = int(length)
     if value & ((1 << (bits - n)) - 1):
