@@ -223,8 +223,9 @@ def test_scoped_applies_leave_keepalived_its_service_across_health_check_flips(s
             flips += 1
         lines = rules(r)
         f.write_text("\n".join(lines) + "\n")
-        status, out, err = ours(["--apply", str(f), "--dry-run", "--scope", SCOPE], None)
-        assert (status, err) == (0, "") and VIP not in out
+        if r in FLIP_AT:  # (CI time: the plan, while keepalived is about to change)
+            status, out, err = ours(["--apply", str(f), "--dry-run", "--scope", SCOPE], None)
+            assert (status, err) == (0, "") and out and VIP not in out
         args = ["--apply", str(f), "--scope", SCOPE]
         if r % 4 == 3:  # a real server leaves the file: drained (no connections: at once)
             args += ["--drain", "0"]
