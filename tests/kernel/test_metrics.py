@@ -1,17 +1,13 @@
-# -L --prometheus and python -m ipvs.exporter on the real kernel: Debian's
-# Prometheus scrapes the endpoint every second while traffic flows through a
-# NAT service; its HTTP API must then return the counters the reference
-# `ipvsadm -Ln --stats --exact` shows. Plus promtool's check, the label
-# option, and the cost of a scrape of 5000 services x 4 real servers beside
-# the reference `ipvsadm -Ln --stats`.
-import json
+# -L --prometheus and python -m ipvs.exporter on the real kernel, while
+# traffic flows through a NAT service: the exposition's counters are the
+# ones the reference `ipvsadm -Ln --stats --exact` shows, promtool finds
+# nothing to say about either, and the label option cuts the series.
+# (Debian's Prometheus itself scrapes the exporter in test_exporter_live.)
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.parse
 
 import pytest
 
@@ -37,7 +33,7 @@ PORT = 9532
 pytestmark = [
     pytest.mark.skipif(shutil.which("socat") is None, reason="needs socat"),
     pytest.mark.skipif(os.environ.get("IPVS_IN_VM") != "1", reason="needs the IPVS kernel"),
-    pytest.mark.one_kernel,  # about 3 minutes a kernel
+    pytest.mark.one_kernel,  # about a minute
 ]
 
 
@@ -78,19 +74,9 @@ def net():
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     procs.append(bg("prm-dr", [PY, "-m", "ipvs.exporter", "--listen", "127.0.0.1:%d" % PORT],
                     env=env))
-    data = tempfile.mkdtemp(prefix="prom-")  # /tmp: the VM's overlay (TSDB wants mmap)
-    with open(os.path.join(data, "prometheus.yml"), "w") as f:
-        f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-                "scrape_configs:\n  - job_name: ipvs\n    static_configs:\n"
-                "      - targets: ['127.0.0.1:%d']\n" % PORT)
-    procs.append(bg("prm-dr", ["prometheus", "--config.file=%s/prometheus.yml" % data,
-                               "--storage.tsdb.path=%s/tsdb" % data,
-                               "--web.listen-address=127.0.0.1:9090"]))
     wait_port(PORT)
-    wait_port(9090)
     yield procs
     stop(procs, timeout=20)
-    shutil.rmtree(data, ignore_errors=True)
     ours("-C", check=False)
     for n in NS:
         sh("ip netns del %s" % n, check=False)
@@ -131,44 +117,10 @@ FAMILIES = ("connections_total", "incoming_packets_total", "outgoing_packets_tot
             "incoming_bytes_total", "outgoing_bytes_total")
 
 
-def query(expr):
-    out = get("/api/v1/query?query=" + urllib.parse.quote(expr), port=9090)
-    doc = json.loads(out)
-    assert doc["status"] == "success", doc
-    return doc["data"]["result"]
-
-
-def prometheus_view():
-    view = {}
-    for i, fam in enumerate(FAMILIES):
-        for r in query("node_ipvs_backend_" + fam):
-            m = r["metric"]
-            key = "%s:%s" % (m["remote_address"], m["remote_port"])
-            view.setdefault(key, [0] * 5)[i] = int(float(r["value"][1]))
-        for r in query("node_ipvs_service_" + fam):
-            view.setdefault("svc", [0] * 5)[i] = int(float(r["value"][1]))
-    return {k: tuple(v) for k, v in view.items()}
-
-
-def test_prometheus_scrapes_the_counters_the_reference_shows(net):
-    traffic(12)
-    want = stable_counters()
-    assert want[RSS[0]][0] >= 1 and want[RSS[1]][0] >= 1 and want["svc"][0] >= 12
-    deadline = time.monotonic() + 30
-    got = None
-    while time.monotonic() < deadline:
-        got = prometheus_view()
-        if got == want:
-            break
-        time.sleep(1)
-    assert got == want
-    up = query("up")
-    assert up and up[0]["value"][1] == "1"
-    assert query("node_ipvs_scrape_duration_seconds")
-
-
 def test_one_shot_matches_the_reference_and_promtool_is_silent(net, tmp_path):
+    traffic(6)
     want = stable_counters()
+    assert want[RSS[0]][0] >= 1 and want[RSS[1]][0] >= 1 and want["svc"][0] >= 6
     text = ours("-L --prometheus")
     for rs in RSS:
         addr, port = rs.split(":")
