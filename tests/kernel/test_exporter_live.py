@@ -323,7 +323,7 @@ def prometheus_api(expr):
     return doc["data"]["result"]
 
 
-@pytest.mark.one_kernel  # HTTP behaviour; the reads are the churn tests' (both kernels)
+@pytest.mark.one_kernel("newest")  # HTTP behaviour; the reads are the churn tests' (both kernels)
 @pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs prometheus")
 def test_prometheus_sees_every_scrape_up_through_misbehaving_clients_and_churn(client, tmp_path):
     restore(1000)
@@ -398,7 +398,7 @@ def _keep(name, text):
             f.write(text)
 
 
-@pytest.mark.one_kernel
+@pytest.mark.one_kernel("newest")  # (the longest of them: on the shorter boot)
 def test_peak_rss_with_four_scrapers_and_the_scrape_s_time(client, tmp_path):
     restore(5000)
     ref = []
