@@ -45,6 +45,7 @@ def theirs_service(i):
 
 # ------------------------------------------------ a second writer, failures
 
+@pytest.mark.one_kernel  # our undo beside another writer; the kernel's side, test_undo's
 @pytest.mark.parametrize("mode", ["apply", "atomic"])
 def test_second_writer_survives_failures_at_random_points(client, mode, monkeypatch):
     """A second writer (its own netlink socket) adds services and changes
