@@ -55,7 +55,9 @@ def _ours(args, data, **kw):
 
 # ------------------------------------------------------------ signals
 
-@pytest.mark.parametrize("mode", ["apply", "atomic"])
+# (-R --atomic holds signals through the same HeldSignals: SIGINT and SIGTERM
+# at random moments in test_robust, every signal in the host's test_held_signals)
+@pytest.mark.parametrize("mode", ["apply"])
 def test_quit_and_usr1_in_the_middle_leave_the_old_table(client, mode):
     """SIGQUIT and SIGUSR1 (whose default actions end a process: only INT,
     TERM and HUP were held) sent once the run has changed the table, with
