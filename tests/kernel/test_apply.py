@@ -72,7 +72,7 @@ class Lister(threading.Thread):
         self.join(30)
 
 
-@pytest.mark.one_kernel  # the plan's convergence; the edits' kernel side is proven on both kernels below
+@pytest.mark.one_kernel("newest")  # the plan's convergence; edits: both kernels below
 def test_apply_random_tables_converge(client, ref):
     """A chain of random tables: each apply goes from the previous table
     to a new one; -Sn of the result is the target, a second apply plans

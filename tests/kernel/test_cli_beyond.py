@@ -38,7 +38,7 @@ def rule_lines_unsorted(table):
             yield operation_command(Operation("add_destination", s, d))
 
 
-@pytest.mark.one_kernel  # --apply's reading of 1.31's -S text; the kernel's part is test_apply's
+@pytest.mark.one_kernel("newest")  # --apply's reading of 1.31's -S text
 def test_apply_the_references_save_output(client, ref):
     rng = seeded(66)
     saved = []
@@ -100,7 +100,7 @@ def _failing_line(rng, lines):
     return "-D -u 10.66.0.3:53", 0  # no such service
 
 
-@pytest.mark.one_kernel  # our undo's order; test_apply fails anywhere on both kernels
+@pytest.mark.one_kernel("newest")  # our undo's order (test_apply: both kernels)
 def test_atomic_restore_failing_at_a_random_line(client, ref):
     rng = seeded(69)
     for trial in range(ATOMIC_TRIALS):
@@ -136,7 +136,7 @@ def two_netns(client):
         subprocess.run(["ip", "netns", "del", n])
 
 
-@pytest.mark.one_kernel  # namespaces by name; test_apply's namespace tests run on both kernels
+@pytest.mark.one_kernel("newest")  # by name; test_apply's namespaces: both kernels
 def test_netns_option(client, ref, two_netns):
     a, b = two_netns
     venv = os.environ.get("IPVS_VENV", sys.prefix)

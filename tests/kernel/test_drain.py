@@ -152,7 +152,7 @@ def check_draining(conn):
     assert RS1 in dests()
 
 
-@pytest.mark.one_kernel  # the kernel's connection counters: test_client reads them on both kernels
+@pytest.mark.one_kernel  # connection counters: test_client reads them on both
 def test_drain_waits_for_the_open_connection_then_deletes(net):
     conn = setup_with_long_conn(8090)
     t0 = time.monotonic()
