@@ -200,15 +200,19 @@ def drain(client, service: Service, dest: Destination, *,
 
 # ------------------------------------------------------------- plans
 
-def drain_stage(current, target) -> Tuple[list, List[Tuple[Service, Destination]]]:
+def drain_stage(current, target, scope=None) -> Tuple[list, List[Tuple[Service, Destination]]]:
     """For an apply that drains: (the intermediate table, the pairs to
     drain). The intermediate table is `target` plus every real server the
     plan would remove (and every service it would remove, with its real
     servers) kept at weight 0. Applying it sets those weights to 0 in the
     same batch as the rest of the plan; applying `target` after the drain
-    deletes them. `target` is any table apply() takes (normalized here)."""
+    deletes them. `target` is any table apply() takes (normalized here).
+    scope: an ipvs.Scope; then only the services of `current` it covers
+    are ours to drain."""
     from ._table import normalize_table
     target = normalize_table(target)
+    if scope is not None:
+        current = scope.select(current)
     cur = {s.key: (s, ds) for s, ds in current}
     stage = []
     pairs: List[Tuple[Service, Destination]] = []
@@ -260,6 +264,6 @@ def plan_drained(client, target, scope=None
     from ._table import normalize_table
     current = client.table()
     tgt = normalize_table(target)
-    stage, pairs = drain_stage(current if scope is None else scope.select(current), tgt)
+    stage, pairs = drain_stage(current, tgt, scope)
     return (plan(current, stage, scope=scope), pairs,
             plan(normalize_table(stage), tgt, scope=scope))

@@ -188,8 +188,7 @@ def apply_drained(runner, timeout):
         for op in second:
             runner.out.write("%s %s\n" % (p, op.command()))
         return 0
-    stage, pairs = _drain.drain_stage(c.table() if scope is None else scope.select(c.table()),
-                                      target)
+    stage, pairs = _drain.drain_stage(c.table(), target, scope)
     drained = [(svc, d.replace(weight=0)) for svc, d in pairs]
     progress = _Progress(runner.err, "draining %d real servers" % len(pairs))
     n = len(pairs)
