@@ -66,6 +66,8 @@ import sys
 import tempfile
 import time
 
+import switches
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DATA = os.path.join(ROOT, "tests", "data", "decoder")
@@ -240,7 +242,7 @@ def serve(sock, pid, svc_dump, dest_dumps):
     little beside the process it answers)."""
     buf = bytearray(1 << 20)
     ids = struct.Struct("=II")
-    pack_into, unpack_from, ids_into = HDR.pack_into, HDR.unpack_from, ids.pack_into
+    unpack_from, ids_into = HDR.unpack_from, ids.pack_into
     send, find = sock.send, buf.find
     done = bytearray(_done(0, pid))
 
@@ -325,55 +327,9 @@ class ReplaySocket(_Real):
 _socket.socket = ReplaySocket
 _proc = {"ip_vs": os.environ.pop("REPLAY_IP_VS", "/nonexistent"),
          "ip_vs_conn": os.environ.pop("REPLAY_IP_VS_CONN", "/nonexistent")}
-_patches = os.environ.pop("REPLAY_PATCH", "").split(",")
 import ipvs._client
 ipvs._client.Client.proc_file = lambda self, name: _proc.get(name, "/nonexistent")
-if "noproc" in _patches:
-    _proc["ip_vs"] = "/nonexistent"
-if "split" in _patches:
-    import ipvs._transport
-    ipvs._transport.SPLIT_DUMPS = 1 << 30
-if "nofork" in _patches:
-    import ipvs._dumps_py
-    ipvs._dumps_py._may_fork = lambda other: False
-if "noshapes" in _patches:
-    import ipvs._shapes
-    ipvs._shapes.shaped = lambda layout, parse: parse
-    ipvs._shapes.buffered = lambda parse: ((lambda *a: None), (lambda *a: None))
-if "pyproc" in _patches:
-    import ipvs._decoder, ipvs._decode_py
-    import ipvs._fastlist
-    ipvs._decoder.numeric_services = ipvs._decode_py.numeric_services
-    ipvs._fastlist.numeric_services = ipvs._decode_py.numeric_services
-    ipvs._decoder.proc_numeric = ipvs._decode_py.proc_numeric
-if "pylnc" in _patches:
-    import ipvs._decoder, ipvs._decode_py
-    ipvs._decode_py.decode_conns = ipvs._decoder.decode_conns
-    import ipvs._conns
-    ipvs._conns.render_conns_numeric = ipvs._decode_py.render_conns_numeric
-if "pylines" in _patches:
-    import ipvs._tablemethods, ipvs._lines_c, ipvs._dumps_py
-    _run_dumps = ipvs._tablemethods.run_dumps
-
-    def _records_then_lines(sock, requests, pid, args, lines=None, more=(), counts=None):
-        records, statuses, errors = _run_dumps(sock, requests, pid, args, None, more, counts)
-        if lines is None:
-            return records, statuses, errors
-        cache = {}
-        return ([ipvs._dumps_py._chunks(one, records, cache) for one in lines], statuses,
-                errors)
-    ipvs._tablemethods.run_dumps = _records_then_lines
-    ipvs._lines_c.record_lines = lambda *a: ""  # (no lines: the twin's)
-if "pyrules" in _patches:
-    import ipvs._decoder, ipvs._decode_py
-    ipvs._decoder.encode_rules = ipvs._decode_py.encode_rules
-if "onesend" in _patches:
-    import ipvs._transport
-    ipvs._transport.BATCH_BYTES = 164  # the longest request of the rules: one a send
-sys.argv = ["ipvsadm"] + sys.argv[1:]
-from ipvs.cli import main
-sys.exit(main())
-"""
+""" + switches.source() + switches.RUN
 
 
 # A command that needs no kernel, as the installed script runs it (no
@@ -438,6 +394,7 @@ def run_once(py, args, env, replay, stdin=None):
         t0 = time.perf_counter()
         code = FLOOR if args[:1] == ["@floor"] else CHILD
         code = {"@pass": "pass", "@plain": PLAIN}.get(env.get("REPLAY_PATCH"), code)
+        env = dict(env, IPVS_BENCH_SWITCHES=env.pop("REPLAY_PATCH", ""))
         p = subprocess.Popen([py, "-c", code] + args[1 if code is FLOOR else 0:], stdout=out,
                              stderr=subprocess.PIPE,
                              stdin=stdin, env=env, pass_fds=fds)

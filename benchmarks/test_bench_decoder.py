@@ -20,7 +20,6 @@ Inputs:
 import os
 import socket
 import struct
-import sys
 
 import pytest
 
