@@ -16,12 +16,15 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fill  # noqa: E402
-from vs_reference import OURS, REF, peak_rss_kib, run, strip_expiry  # noqa: E402
+from vs_reference import OURS, PY, REF, peak_rss_kib, run, strip_expiry  # noqa: E402
+
+TWIN = {"IPVS_PUREPYTHON": "1"}
 
 # the floor: nothing but large reads of the file, in a fresh interpreter
 RAW_READ = ("import os\n"
@@ -30,37 +33,41 @@ RAW_READ = ("import os\n"
             "    pass\n")
 
 
-def timed_digest(argv, repeat, env=None):
-    """(fastest seconds, digest of the output without its expiry column):
-    a million-line listing is held once, not three times."""
-    import hashlib
-    best, digest = None, None
-    for _ in range(repeat):
-        dt, out = run(argv, env=env)
-        best = dt if best is None else min(best, dt)
-        digest = hashlib.sha256("\n".join(strip_expiry(out)).encode()).hexdigest()
-        del out
-    return best, digest
-
-
 def measure(n_wanted, repeat):
+    """The raw read, the reference, ours and the twin in interleaved rounds
+    (each round runs each once): min and median of each."""
+    import hashlib
     n = fill.fill_connections(n_wanted)
-    res = {"wanted": n_wanted, "in_kernel": n}
-    t_raw = min(run([sys.executable, "-c", RAW_READ])[0] for _ in range(repeat))
-    t_ref, d_ref = timed_digest([REF, "-Lnc"], repeat)
-    t_c, d_c = timed_digest([OURS, "-Lnc"], repeat)
-    t_py, d_py = timed_digest([OURS, "-Lnc"], repeat, env={"IPVS_PUREPYTHON": "1"})
-    res.update(raw_read_s=t_raw, ref_s=t_ref, ours_s=t_c, ours_python_s=t_py,
-               ratio=t_c / t_ref, ratio_python=t_py / t_ref, raw_ratio=t_raw / t_ref,
-               identical_but_expiry=d_ref == d_c == d_py)
-    res["ref_peak_rss_kib"] = peak_rss_kib([REF, "-Lnc"])
-    res["ours_peak_rss_kib"] = peak_rss_kib([OURS, "-Lnc"])
-    res["ours_python_peak_rss_kib"] = peak_rss_kib([OURS, "-Lnc"], env={"IPVS_PUREPYTHON": "1"})
-    print("-Lnc %d connections (%s): reference %.2f s, ours %.2f s (ratio %.3f), pure Python "
-          "%.2f s (ratio %.3f); raw read %.2f s (%.3f of the reference); outputs %s; peak RSS "
-          "reference %.1f MiB, ours %.1f MiB, pure Python %.1f MiB" % (
-              n, platform.release(), t_ref, t_c, t_c / t_ref, t_py, t_py / t_ref, t_raw,
-              t_raw / t_ref, "identical" if res["identical_but_expiry"] else "DIFFER",
+    res = {"wanted": n_wanted, "in_kernel": n, "rounds": repeat}
+    tools = [("raw_read", [PY, "-c", RAW_READ], None), ("ref", [REF, "-Lnc"], None),
+             ("ours", [OURS, "-Lnc"], None), ("ours_python", [OURS, "-Lnc"], TWIN)]
+    times = {k: [] for k, _, _ in tools}
+    digests = {}
+    for _ in range(repeat):
+        for k, argv, env in tools:
+            dt, out = run(argv, env=env)
+            times[k].append(dt)
+            if k != "raw_read":  # (a million-line listing is held once at a time)
+                digests.setdefault(k, set()).add(
+                    hashlib.sha256("\n".join(strip_expiry(out)).encode()).hexdigest())
+            del out
+    for k, ts in times.items():
+        res[k + "_s"] = statistics.median(ts)
+        res[k + "_min_s"] = min(ts)
+    res["identical_but_expiry"] = len(set().union(*digests.values())) == 1
+    for k, argv, env in tools[1:]:
+        res[k + "_peak_rss_kib"] = peak_rss_kib(argv, env=env)
+    t = {k: res[k + "_s"] for k, _, _ in tools}
+    res.update(ratio=t["ours"] / t["ref"], ratio_python=t["ours_python"] / t["ref"],
+               raw_ratio=t["raw_read"] / t["ref"])
+    print("-Lnc %d connections (%s), medians of %d interleaved rounds (min): reference %.2f s "
+          "(%.2f), ours %.2f s (%.2f; ratio %.3f), twin %.2f s (%.2f; ratio %.3f); raw read "
+          "%.2f s (%.2f; %.3f of the reference); outputs %s; peak RSS reference %.1f MiB, ours "
+          "%.1f MiB, twin %.1f MiB" % (
+              n, platform.release(), repeat, t["ref"], res["ref_min_s"], t["ours"],
+              res["ours_min_s"], res["ratio"], t["ours_python"], res["ours_python_min_s"],
+              res["ratio_python"], t["raw_read"], res["raw_read_min_s"], res["raw_ratio"],
+              "identical" if res["identical_but_expiry"] else "DIFFER",
               res["ref_peak_rss_kib"] / 1024, res["ours_peak_rss_kib"] / 1024,
               res["ours_python_peak_rss_kib"] / 1024), flush=True)
     return res
@@ -69,7 +76,7 @@ def measure(n_wanted, repeat):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100000,1000000")
-    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     results = {"kernel": platform.release(), "sizes": []}

@@ -34,7 +34,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fill  # noqa: E402
 import rawnl  # noqa: E402
-from vs_reference import OURS, REF, flush, peak_rss_kib, run  # noqa: E402
+from vs_reference import OURS, PY, REF, flush, peak_rss_kib, run  # noqa: E402
 
 TWIN = {"IPVS_PUREPYTHON": "1"}
 LISTINGS = [
@@ -121,6 +121,14 @@ def one_size(n, d, a):
           % (n, d, nrules, a.repeat, r["ref"], r["ours"], r["twin"], r["floor"],
              (r["ours"] - r["floor"]) / max(r["ref"] - r["floor"], 1e-9),
              ", ".join("n/a" if x is None else "%.2f" % x for x in rounds)), flush=True)
+    rss = {}
+    for name in ("ref", "ours", "twin"):  # (the last leaves the table for the listings)
+        flush()
+        rss[name] = peak_rss_kib([REF if name == "ref" else OURS, "-R"],
+                                 env=TWIN if name == "twin" else None, stdin=rules)
+    res["restore"]["peak_rss_kib"] = rss
+    print("    -R peak RSS ref/ours/twin %.1f/%.1f/%.1f MiB" % tuple(
+        rss[k] / 1024 for k in ("ref", "ours", "twin")), flush=True)
     return listings(n, d, a, res, raw)
 
 
@@ -149,14 +157,17 @@ def listings(n, d, a, res, raw):
                          ("twin", [OURS] + our_argv, TWIN)], a.repeat)
         same = (any(w in our_argv for w in UNSTABLE) or m["ours"][1] == m["twin"][1]) and \
             (our_argv != ref_argv or m["ref"][1] == m["ours"][1])
-        rss = peak_rss_kib([OURS] + our_argv)
+        rss = {"ref": peak_rss_kib([REF] + ref_argv), "ours": peak_rss_kib([OURS] + our_argv),
+               "twin": peak_rss_kib([OURS] + our_argv, env=TWIN)}
         row = {"ref_s": m["ref"][0], "ours_s": m["ours"][0], "twin_s": m["twin"][0],
-               "identical": same, "ours_peak_rss_kib": rss}
+               "identical": same, "ours_peak_rss_kib": rss["ours"],
+               "ref_peak_rss_kib": rss["ref"], "twin_peak_rss_kib": rss["twin"]}
         res["listings"][label] = row
-        print("    %-30s ref %6.2f s, ours %6.2f s (%.3f), twin %6.2f s (%.3f); %s; RSS %.1f MiB"
+        print("    %-30s ref %6.2f s, ours %6.2f s (%.3f), twin %6.2f s (%.3f); %s; peak RSS "
+              "ref/ours/twin %.1f/%.1f/%.1f MiB"
               % (label, row["ref_s"], row["ours_s"], row["ours_s"] / row["ref_s"], row["twin_s"],
                  row["twin_s"] / row["ref_s"], "identical" if same else "OUTPUTS DIFFER",
-                 rss / 1024), flush=True)
+                 rss["ref"] / 1024, rss["ours"] / 1024, rss["twin"] / 1024), flush=True)
         if label == "-Ln --stats --exact" and "get_dest_dumps" in fl:
             # what no per-service listing in Python can go below: the
             # interpreter's start, the service dump, the dumps on two sockets
@@ -188,7 +199,7 @@ def slopes(a, b):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000x4,5000x4,20000x1")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--floor-bin", default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--only", default="", help="listings whose label has one of these words")
@@ -197,7 +208,7 @@ def main():
     a = ap.parse_args()
     sizes = [tuple(int(x) for x in s.split("x")) for s in a.sizes.split(",")]
     t0 = time.perf_counter()
-    py = a.python_pass_s = statistics.median(run([sys.executable, "-c", "pass"])[0]
+    py = a.python_pass_s = statistics.median(run([PY, "-c", "pass"])[0]
                                              for _ in range(3))
     h = statistics.median(run([OURS, "-h"])[0] for _ in range(3))
     try:

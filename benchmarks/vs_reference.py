@@ -21,6 +21,8 @@ import fill  # noqa: E402
 
 REF = "/usr/sbin/ipvsadm"
 OURS = os.path.join(os.environ.get("IPVS_VENV", ".venv"), "bin", "ipvsadm")
+# the interpreter ours runs on, for the floors (`python -c pass`, raw reads)
+PY = os.path.join(os.path.dirname(OURS), "python")
 
 
 def run(argv, stdin=None, env=None):
@@ -47,16 +49,17 @@ def timed(argv, repeat, **kw):
     return statistics.median(times), min(times), out
 
 
-def peak_rss_kib(argv, env=None):
+def peak_rss_kib(argv, env=None, stdin=None):
     """Peak resident memory of one run (children's ru_maxrss, measured by a
-    fresh Python so earlier children do not count)."""
+    fresh Python so earlier children do not count); stdin: the run's input."""
     code = ("import resource, subprocess, sys\n"
-            "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)\n"
+            "subprocess.run(sys.argv[1:], input=sys.stdin.buffer.read(),\n"
+            "               stdout=subprocess.DEVNULL, check=True)\n"
             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
     e = dict(os.environ)
     e.update(env or {})
     return int(subprocess.run([sys.executable, "-c", code, *argv], capture_output=True,
-                              text=True, check=True, env=e).stdout)
+                              input=(stdin or "").encode(), check=True, env=e).stdout)
 
 
 def flush():
@@ -108,7 +111,7 @@ def per_service_dump_floor():
 
 def startup():
     """Median seconds of `python -c pass` and of our `ipvsadm -h`."""
-    py = timed([sys.executable, "-c", "pass"], 3)[0]
+    py = timed([PY, "-c", "pass"], 3)[0]
     h = timed([OURS, "-h"], 3)[0]
     return py, h
 
