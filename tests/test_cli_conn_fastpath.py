@@ -164,3 +164,26 @@ def test_persistent_conn_keeps_the_record_renderer(table):
         R.connection_record(r, FMT_NUMERIC | R.FMT_PERSISTENTCONN, R.NumericNames())
         for r in CONN_RECORDS)
     assert "sip" in out and "a84b4c76e66710" in out
+
+
+def test_lnc_json_writes_each_record(table):
+    """-Lnc --json writes each decoder record's object straight from the
+    record (no Connection made): the documented keys, each field where
+    the keys say, the engine's two keys only on a connection that has
+    one; compact and --pretty are the same document."""
+    import json
+
+    from jsonkeys import validate
+    table(CONN_TEXT)
+    status, out, err = run_text(["-Lnc", "--json"])
+    assert (status, err) == (0, "")
+    objs = json.loads(out)
+    assert len(objs) == len(CONN_RECORDS) and out.endswith("}]\n")
+    for o, r in zip(objs, CONN_RECORDS):
+        validate(o, "connection")
+        assert (o["protocol"], o["source"], o["source_port"], o["virtual"], o["virtual_port"],
+                o["destination"], o["destination_port"], o["state"], o["expires"]) == \
+            (r[0].lower(), r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
+        assert o["family"] == {2: "inet", 10: "inet6"}[r[1]]
+        assert (o.get("pe"), o.get("pe_data")) == ((r[10], r[11]) if r[10] else (None, None))
+    assert json.loads(run_text(["-Lnc", "--json", "--pretty"])[1]) == objs

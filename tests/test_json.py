@@ -112,7 +112,7 @@ def test_pretty_layout_is_iproute2s():
 
 
 @pytest.mark.parametrize("pretty", [False, True])
-@pytest.mark.parametrize("n", [0, 1, 5, 2500])
+@pytest.mark.parametrize("n", [0, 1, 5, 7, 14, 2500])
 def test_dump_array_writes_what_dumps_writes(pretty, n):
     """The streamed array (-Lnc --json) is the document dumps() makes of
     the whole list, whatever the batches."""

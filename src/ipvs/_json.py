@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # typing costs start-up time (it imports re, functools, ...)
 
 from ._model import (Connection, Destination, Info, Service, Stats, SyncDaemon, Timeouts,
                      mapped)
+from ._records import CONN_FIELDS
 from .vocab import (AF_INET6, FAMILY_NAMES, FORWARDING_NAMES, FWD_MASK, FWD_TUNNEL,
                      PROTOCOL_NAMES, STATS_COUNTERS, STATS_RATES, SVC_F_ONEPACKET,
                      SVC_F_PERSISTENT, TUN_GRE, TUN_GUE, TUNNEL_FLAG_NAMES, TUNNEL_TYPE_NAMES,
@@ -133,16 +134,24 @@ def dest_json(d: Destination, *, stats: bool = False, rate: bool = False,
     return o
 
 
-def connection_json(c: Connection) -> dict:
-    o = {"protocol": c.protocol.lower(), "family": _family(c.af),
-         "source": c.caddr, "source_port": c.cport,
-         "virtual": c.vaddr, "virtual_port": c.vport,
-         "destination": c.daddr, "destination_port": c.dport,
-         "state": c.state, "expires": c.expires}
-    if c.pe_name:
-        o["pe"] = c.pe_name
-        o["pe_data"] = c.pe_data
+def connection_record_json(r) -> dict:
+    """A connection's record (the layout _records.CONN_FIELDS declares) as
+    JSON-ready values: -Lnc --json writes each straight from the decoder's
+    record, and connection_json reads a Connection through this."""
+    protocol, af, caddr, cport, vaddr, vport, daddr, dport, state, expires, pe_name, pe_data = r
+    o = {"protocol": protocol.lower(), "family": _family(af),
+         "source": caddr, "source_port": cport,
+         "virtual": vaddr, "virtual_port": vport,
+         "destination": daddr, "destination_port": dport,
+         "state": state, "expires": expires}
+    if pe_name:
+        o["pe"] = pe_name
+        o["pe_data"] = pe_data
     return o
+
+
+def connection_json(c: Connection) -> dict:
+    return connection_record_json([getattr(c, name) for name in CONN_FIELDS])
 
 
 def timeouts_json(t: Timeouts) -> dict:
@@ -286,24 +295,34 @@ def dumps(value, *, pretty: bool = False) -> str:
 def dump_array(items, write, *, pretty: bool = False, batch: int = 1024) -> None:
     """The document dumps(list(items)) gives, written through write() in
     pieces as the items (JSON-ready values) are taken: a listing of a
-    million connections never holds them all."""
+    million connections never holds them all. Compact, each batch of items
+    is one encoder call (the array's text without its brackets)."""
     write("[ " if pretty else "[")
     buf: list = []
-    first = True
+    sep = ""
+    if not pretty:
+        _json_dumps(None)  # (the json module, read on first use)
+        import json
+        encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+        for v in items:
+            buf.append(v)
+            if len(buf) >= batch:
+                write(sep + encode(buf)[1:-1])
+                buf.clear()
+                sep = ","
+        write((sep + encode(buf)[1:-1] if buf else "") + "]\n")
+        return
     for v in items:
-        if pretty:
-            piece: list = []
-            _pretty(v, piece, 1)
-            text = "".join(piece)
-        else:
-            text = _json_dumps(v, separators=(",", ":"), ensure_ascii=False)
-        buf.append(text if first else "," + text)
-        first = False
+        piece: list = []
+        _pretty(v, piece, 1)
+        buf.append(sep + "".join(piece))
+        sep = ","
         if len(buf) >= batch:
             write("".join(buf))
             buf.clear()
-    write("".join(buf) + ("]\n" if first or not pretty else " ]\n"))
+    write("".join(buf) + (" ]\n" if sep else "]\n"))
 
 
 __all__ = ["to_json", "dumps", "dump_array", "service_json", "dest_json", "connection_json",
-           "timeouts_json", "daemon_json", "info_json", "operation_json", "status_json"]
+           "connection_record_json", "timeouts_json", "daemon_json", "info_json",
+           "operation_json", "status_json"]
