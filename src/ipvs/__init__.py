@@ -27,6 +27,7 @@ _EXPORTS = {
     "NetnsError": "._netns",
     "LockBusy": "._writelock",
     "to_json": "._json", "dumps": "._json", "dump_array": "._json",
+    "connection_record_json": "._json",
     "json_table": "._jsonlines",
     "Status": "._status",
     "ProcDestinations": "._fastlist", "read_proc_table": "._fastlist",
@@ -65,7 +66,8 @@ __all__ = [
     "DAEMON_MASTER", "DAEMON_BACKUP", "__version__",
     "Operation", "PlanError", "ApplyError", "Snapshot", "plan", "apply", "read_table",
     "take_snapshot", "restore_snapshot", "Journal", "Interrupted", "UndoFailure", "Scope",
-    "NetnsError", "LockBusy", "to_json", "dumps", "dump_array", "json_table", "Status",
+    "NetnsError", "LockBusy", "to_json", "dumps", "dump_array", "connection_record_json",
+    "json_table", "Status",
     "ProcDestinations", "read_proc_file", "read_proc_table", "fast_table", "numeric_listing",
     "split_line",
     "FastRestore", "RuleBatch", "connection_from_record", "iter_records_from",
@@ -96,7 +98,8 @@ if TYPE_CHECKING:  # what a type checker sees of the names above (never run);
     from ._fastrestore import RuleBatch as RuleBatch
     from ._errors import (KernelError as KernelError, NotAvailableError as NotAvailableError,
                           ProtocolError as ProtocolError, ipvs_strerror as ipvs_strerror)
-    from ._json import dump_array as dump_array, dumps as dumps, to_json as to_json
+    from ._json import (connection_record_json as connection_record_json,
+                        dump_array as dump_array, dumps as dumps, to_json as to_json)
     from ._jsonlines import json_table as json_table
     from ._model import (Connection as Connection, Destination as Destination, Info as Info,
                          Service as Service, Stats as Stats, SyncDaemon as SyncDaemon,

@@ -126,8 +126,7 @@ class BeyondRunner(Runner):
                 dests = sorted(dests, key=dest_sort_key)
             value = [to_json((svc, dests), estimating=self._estimating(fmt), **counters)]
         elif kind == "connections":  # streamed: a million of them in bounded memory
-            from .._conns import iter_records_from
-            from .._json import connection_record_json, dump_array
+            from .. import connection_record_json, dump_array, iter_records_from
             dump_array(map(connection_record_json, iter_records_from(data)), self.out.write,
                        pretty=self.x.pretty)
             return
