@@ -78,13 +78,19 @@ def measure(name, argv, variants, rounds, rules):
     res = {"outputs_identical": len(digests) == 1}
     print("%s, %d interleaved rounds, outputs identical: %s" % (name, rounds, len(digests) == 1),
           flush=True)
-    for label, ts in times.items():
-        pairs = sorted(t / f for t, f in zip(ts, times[first]))
+    for label, env, switch in variants:
+        ts = times[label]
+        # each variant against the first and against its decoder's variant
+        # with every fast path on (the same round's)
+        base = next(v[0] for v in variants if v[1] == env and not v[2])
+        pairs, own = (sorted(t / f for t, f in zip(ts, times[b])) for b in (first, base))
         s = sorted(ts)
-        res[label] = {"min_s": s[0], "median_s": s[len(s) // 2],
-                      "median_pair_ratio": pairs[len(pairs) // 2], "times_s": ts}
-        print("  %-26s min %6.2f s  median %6.2f s  (pairs x%.2f)" % (
-            label, s[0], s[len(s) // 2], pairs[len(pairs) // 2]), flush=True)
+        res[label] = {"min_s": s[0], "median_s": s[len(s) // 2], "base": base,
+                      "median_pair_ratio": pairs[len(pairs) // 2],
+                      "median_pair_ratio_to_base": own[len(own) // 2], "times_s": ts}
+        print("  %-26s min %6.2f s  median %6.2f s  (pairs x%.2f; against %s x%.2f)" % (
+            label, s[0], s[len(s) // 2], pairs[len(pairs) // 2], base, own[len(own) // 2]),
+            flush=True)
     return res
 
 
