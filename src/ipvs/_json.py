@@ -301,8 +301,7 @@ def dump_array(items, write, *, pretty: bool = False, batch: int = 1024) -> None
     buf: list = []
     sep = ""
     if not pretty:
-        _json_dumps(None)  # (the json module, read on first use)
-        import json
+        import json  # (read on first use, as _json_dumps reads it)
         encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
         for v in items:
             buf.append(v)
