@@ -22,7 +22,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fill  # noqa: E402
-from vs_reference import OURS, PY, REF, peak_rss_kib, run, strip_expiry  # noqa: E402
+from vs_reference import (OURS, PY, REF, interleaved_rounds, peak_rss_kib,  # noqa: E402
+                          strip_expiry)
 
 TWIN = {"IPVS_PUREPYTHON": "1"}
 
@@ -41,16 +42,13 @@ def measure(n_wanted, repeat):
     res = {"wanted": n_wanted, "in_kernel": n, "rounds": repeat}
     tools = [("raw_read", [PY, "-c", RAW_READ], None), ("ref", [REF, "-Lnc"], None),
              ("ours", [OURS, "-Lnc"], None), ("ours_python", [OURS, "-Lnc"], TWIN)]
-    times = {k: [] for k, _, _ in tools}
     digests = {}
-    for _ in range(repeat):
-        for k, argv, env in tools:
-            dt, out = run(argv, env=env)
-            times[k].append(dt)
-            if k != "raw_read":  # (a million-line listing is held once at a time)
-                digests.setdefault(k, set()).add(
-                    hashlib.sha256("\n".join(strip_expiry(out)).encode()).hexdigest())
-            del out
+
+    def seen(k, out):  # (a million-line listing is held once at a time)
+        if k != "raw_read":
+            digests.setdefault(k, set()).add(
+                hashlib.sha256("\n".join(strip_expiry(out)).encode()).hexdigest())
+    times = interleaved_rounds(tools, repeat, seen)
     for k, ts in times.items():
         res[k + "_s"] = statistics.median(ts)
         res[k + "_min_s"] = min(ts)

@@ -34,7 +34,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fill  # noqa: E402
 import rawnl  # noqa: E402
-from vs_reference import OURS, PY, REF, flush, peak_rss_kib, run  # noqa: E402
+from vs_reference import (OURS, PY, REF, flush, interleaved_rounds,  # noqa: E402
+                          peak_rss_kib, run)
 
 TWIN = {"IPVS_PUREPYTHON": "1"}
 LISTINGS = [
@@ -52,15 +53,9 @@ UNSTABLE = ("--prometheus",)
 
 
 def interleaved(cmds, repeat):
-    """{name: (median seconds, last stdout)}: each round runs every command
-    once, so all meet the same moments of a shared machine."""
-    times = {name: [] for name, _, _ in cmds}
+    """{name: (median seconds, last stdout)} of interleaved rounds."""
     outs = {}
-    for _ in range(repeat):
-        for name, argv, env in cmds:
-            dt, out = run(argv, env=env)
-            times[name].append(dt)
-            outs[name] = out
+    times = interleaved_rounds(cmds, repeat, outs.__setitem__)
     return {name: (statistics.median(t), outs[name]) for name, t in times.items()}
 
 

@@ -393,8 +393,7 @@ def run_once(py, args, env, replay, stdin=None):
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
         code = FLOOR if args[:1] == ["@floor"] else CHILD
-        code = {"@pass": "pass", "@plain": PLAIN}.get(env.get("REPLAY_PATCH"), code)
-        env = dict(env, IPVS_BENCH_SWITCHES=env.pop("REPLAY_PATCH", ""))
+        code = {"@pass": "pass", "@plain": PLAIN}.get(env.get("IPVS_BENCH_SWITCHES"), code)
         p = subprocess.Popen([py, "-c", code] + args[1 if code is FLOOR else 0:], stdout=out,
                              stderr=subprocess.PIPE,
                              stdin=stdin, env=env, pass_fds=fds)
@@ -577,7 +576,7 @@ def main():
         for r in range(a.rounds + 1):  # the first round warms the page cache: not counted
             for label, env, patch in variants:
                 stdin = open(snaps["rules"], "rb") if name == "-R" else None
-                dt, digest, rc = run_once(py, args, dict(base, REPLAY_PATCH=patch, **env),
+                dt, digest, rc = run_once(py, args, dict(base, IPVS_BENCH_SWITCHES=patch, **env),
                                           replay, stdin)
                 if stdin:
                     stdin.close()

@@ -40,6 +40,21 @@ def run(argv, stdin=None, env=None):
     return dt, p.stdout.decode()
 
 
+def interleaved_rounds(cmds, repeat, seen):
+    """{name: [seconds of each round]} of cmds [(name, argv, env)] run in
+    interleaved rounds (each round runs every command once, so all meet the
+    same moments of a shared machine); seen(name, stdout) after each run,
+    whose output is let go before the next run starts."""
+    times = {name: [] for name, _, _ in cmds}
+    for _ in range(repeat):
+        for name, argv, env in cmds:
+            dt, out = run(argv, env=env)
+            times[name].append(dt)
+            seen(name, out)
+            del out
+    return times
+
+
 def timed(argv, repeat, **kw):
     times, out = [], None
     for _ in range(repeat):
